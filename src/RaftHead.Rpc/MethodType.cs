@@ -1,0 +1,9 @@
+namespace RaftHead.Rpc;
+
+public enum MethodType
+{
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    DuplexStreaming,
+}
