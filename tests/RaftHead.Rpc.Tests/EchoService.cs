@@ -33,6 +33,9 @@ public sealed class EchoService
     /// <summary>Completed with the cancellation a Sleep handler observed (deadline or client cancel).</summary>
     public TaskCompletionSource<bool> SleepCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completed when a Chat handler saw its call cancelled by the client.</summary>
+    public TaskCompletionSource ChatCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public static BytesValue Payload(int bytes, byte seed = 7)
     {
         var data = new byte[bytes];
@@ -69,9 +72,17 @@ public sealed class EchoService
         })
         .DuplexStreaming(Chat, async (requests, responses, context) =>
         {
-            while (await requests.MoveNext(context.CancellationToken))
+            try
             {
-                await responses.WriteAsync(new StringValue { Value = "echo:" + requests.Current.Value }, context.CancellationToken);
+                while (await requests.MoveNext(context.CancellationToken))
+                {
+                    await responses.WriteAsync(new StringValue { Value = "echo:" + requests.Current.Value }, context.CancellationToken);
+                }
+            }
+            catch (Exception) when (context.CancellationToken.IsCancellationRequested)
+            {
+                ChatCancelled.TrySetResult();
+                throw;
             }
         })
         .Unary<StringValue, Empty>(Fail, (request, _) => throw RpcException.WithDetails(
