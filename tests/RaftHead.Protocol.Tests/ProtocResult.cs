@@ -1,0 +1,3 @@
+namespace RaftHead.Protocol.Tests;
+
+internal sealed record ProtocResult(int ExitCode, byte[] Stdout, string Stderr);
