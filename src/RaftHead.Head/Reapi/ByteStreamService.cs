@@ -1,0 +1,266 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Build.Bazel.Remote.Execution.V2;
+using Google.ByteStream;
+using Google.Protobuf;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Reapi;
+using RaftHead.Rpc.Server;
+using RaftHead.Storage;
+
+namespace RaftHead.Head.Reapi;
+
+/// <summary>
+/// google.bytestream over the CAS: chunked reads with offset and limit, and resumable writes. A write whose stream
+/// breaks keeps what it received under its upload name, so QueryWriteStatus and a resumed Write can continue it.
+/// </summary>
+public sealed class ByteStreamService : IAsyncDisposable
+{
+    /// <summary>Partial uploads kept for resumption, at most; the oldest is dropped beyond it.</summary>
+    private const int MaxPartialUploads = 256;
+
+    private readonly IBlobStore _store;
+    private readonly ReapiOptions _options;
+    private readonly ConcurrentDictionary<string, PartialUpload> _partial = new(StringComparer.Ordinal);
+
+    public ByteStreamService(IBlobStore store, ReapiOptions options)
+    {
+        _store = store;
+        _options = options;
+    }
+
+    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.ByteStreamService)
+        .ServerStreaming(ReapiMethods.Read, ReadAsync)
+        .ClientStreaming(ReapiMethods.Write, WriteAsync, _options.MaxWriteChunkBytes + (64 * 1024))
+        .Unary(ReapiMethods.QueryWriteStatus, QueryWriteStatusAsync)
+        .Build();
+
+    public async Task ReadAsync(ReadRequest request, IAsyncStreamWriter<ReadResponse> responses, ServerCallContext context)
+    {
+        if (!ResourceName.TryParseRead(request.ResourceName, out var resource, out var error))
+        {
+            throw ReapiErrors.InvalidArgument("resource_name", error);
+        }
+
+        if (resource!.Compressed)
+        {
+            throw new RpcException(StatusCode.Unimplemented, "compressed-blobs resources are not supported: this server advertises no compressors.");
+        }
+
+        var digest = resource.Digest;
+        if (request.ReadOffset < 0 || request.ReadOffset > digest.SizeBytes)
+        {
+            throw new RpcException(StatusCode.OutOfRange, $"read_offset {request.ReadOffset} is outside blob {digest.Hash}/{digest.SizeBytes}.");
+        }
+
+        if (request.ReadLimit < 0)
+        {
+            throw ReapiErrors.InvalidArgument("read_limit", $"must not be negative, got {request.ReadLimit}");
+        }
+
+        await using var stream = await _store.OpenReadAsync(resource.InstanceName, digest, request.ReadOffset, request.ReadLimit, context.CancellationToken).ConfigureAwait(false)
+            ?? throw ReapiErrors.BlobNotFound(digest);
+        var buffer = ArrayPool<byte>.Shared.Rent(_options.ReadChunkBytes);
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, _options.ReadChunkBytes), _options.ReadChunkBytes, throwOnEndOfStream: false, context.CancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await responses.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public async Task<WriteResponse> WriteAsync(IAsyncStreamReader<WriteRequest> requests, ServerCallContext context)
+    {
+        var token = context.CancellationToken;
+        if (!await requests.MoveNext(token).ConfigureAwait(false))
+        {
+            throw ReapiErrors.InvalidArgument("resource_name", "the Write stream held no request");
+        }
+
+        var first = requests.Current;
+        var name = first.ResourceName;
+        if (!ResourceName.TryParseWrite(name, out var resource, out var error))
+        {
+            throw ReapiErrors.InvalidArgument("resource_name", error);
+        }
+
+        if (resource!.Compressed)
+        {
+            throw new RpcException(StatusCode.Unimplemented, "compressed-blobs uploads are not supported: this server advertises no compressors.");
+        }
+
+        var digest = resource.Digest;
+        if (first.WriteOffset == 0 && await ExistsAsync(resource.InstanceName, digest, token).ConfigureAwait(false))
+        {
+            // Already stored: take the rest of the stream without storing it again.
+            _partial.TryRemove(name, out _);
+            while (await requests.MoveNext(token).ConfigureAwait(false))
+            {
+            }
+
+            return new WriteResponse { CommittedSize = digest.SizeBytes };
+        }
+
+        var upload = await TakeUploadAsync(name, resource, first.WriteOffset).ConfigureAwait(false);
+        var committed = false;
+        try
+        {
+            var request = first;
+            while (true)
+            {
+                if (request.ResourceName.Length > 0 && !string.Equals(request.ResourceName, name, StringComparison.Ordinal))
+                {
+                    throw ReapiErrors.InvalidArgument("resource_name", $"changed within one Write stream from '{name}' to '{request.ResourceName}'");
+                }
+
+                var writer = upload.Writer;
+                if (request.WriteOffset != writer.BytesWritten)
+                {
+                    throw ReapiErrors.InvalidArgument("write_offset", $"is {request.WriteOffset} but {writer.BytesWritten} bytes of '{name}' are committed");
+                }
+
+                if (writer.BytesWritten + request.Data.Length > digest.SizeBytes)
+                {
+                    throw ReapiErrors.InvalidArgument("data", $"would grow blob {digest.Hash}/{digest.SizeBytes} past its size");
+                }
+
+                await writer.WriteAsync(request.Data.Memory, token).ConfigureAwait(false);
+                if (request.FinishWrite)
+                {
+                    break;
+                }
+
+                if (!await requests.MoveNext(token).ConfigureAwait(false))
+                {
+                    // Not cancelled, yet no finish_write: keep what arrived for a resumed write.
+                    await KeepForResumeAsync(name, upload).ConfigureAwait(false);
+                    throw ReapiErrors.InvalidArgument("finish_write", $"the stream ended after {writer.BytesWritten} of {digest.SizeBytes} bytes without finish_write");
+                }
+
+                request = requests.Current;
+            }
+
+            try
+            {
+                await upload.Writer.CommitAsync(token).ConfigureAwait(false);
+            }
+            catch (BlobDigestMismatchException e)
+            {
+                throw ReapiErrors.InvalidArgument("data", e.Message);
+            }
+
+            committed = true;
+            return new WriteResponse { CommittedSize = digest.SizeBytes };
+        }
+        catch (OperationCanceledException) when (!committed)
+        {
+            await KeepForResumeAsync(name, upload).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception) when (!committed && !_partial.ContainsKey(name))
+        {
+            await upload.Writer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            if (committed)
+            {
+                await upload.Writer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async ValueTask<QueryWriteStatusResponse> QueryWriteStatusAsync(QueryWriteStatusRequest request, ServerCallContext context)
+    {
+        if (!ResourceName.TryParseWrite(request.ResourceName, out var resource, out var error))
+        {
+            throw ReapiErrors.InvalidArgument("resource_name", error);
+        }
+
+        if (await ExistsAsync(resource!.InstanceName, resource.Digest, context.CancellationToken).ConfigureAwait(false))
+        {
+            return new QueryWriteStatusResponse { CommittedSize = resource.Digest.SizeBytes, Complete = true };
+        }
+
+        if (_partial.TryGetValue(request.ResourceName, out var upload))
+        {
+            return new QueryWriteStatusResponse { CommittedSize = upload.Writer.BytesWritten, Complete = false };
+        }
+
+        throw new RpcException(StatusCode.NotFound, $"No upload '{request.ResourceName}' is in progress and the blob is not stored.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (name, _) in _partial)
+        {
+            if (_partial.TryRemove(name, out var upload))
+            {
+                await upload.Writer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<bool> ExistsAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
+    {
+        var missing = new List<Digest>(1);
+        await _store.FindMissingAsync(instanceName, new[] { digest }, missing, cancellationToken).ConfigureAwait(false);
+        return missing.Count == 0;
+    }
+
+    private async ValueTask<PartialUpload> TakeUploadAsync(string name, ResourceName resource, long writeOffset)
+    {
+        if (_partial.TryRemove(name, out var previous))
+        {
+            if (writeOffset != 0 && writeOffset == previous.Writer.BytesWritten)
+            {
+                return previous;
+            }
+
+            // A restart from zero, or an offset we cannot continue from: begin again.
+            await previous.Writer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (writeOffset != 0)
+        {
+            throw ReapiErrors.InvalidArgument("write_offset", $"is {writeOffset} but nothing of '{name}' is committed; start at 0");
+        }
+
+        return new PartialUpload(_store.BeginWrite(resource.InstanceName, resource.Digest), DateTime.UtcNow);
+    }
+
+    private async ValueTask KeepForResumeAsync(string name, PartialUpload upload)
+    {
+        _partial[name] = upload with { KeptUtc = DateTime.UtcNow };
+        while (_partial.Count > MaxPartialUploads)
+        {
+            var oldest = default(KeyValuePair<string, PartialUpload>);
+            foreach (var entry in _partial)
+            {
+                if (oldest.Key is null || entry.Value.KeptUtc < oldest.Value.KeptUtc)
+                {
+                    oldest = entry;
+                }
+            }
+
+            if (oldest.Key is not null && _partial.TryRemove(oldest.Key, out var dropped))
+            {
+                await dropped.Writer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private sealed record PartialUpload(IBlobWriter Writer, DateTime KeptUtc);
+}

@@ -1,0 +1,210 @@
+using Build.Bazel.Remote.Execution.V2;
+using Google.Protobuf;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Reapi;
+using RaftHead.Rpc.Server;
+using RaftHead.Storage;
+using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
+
+namespace RaftHead.Head.Reapi;
+
+/// <summary>ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs, BatchReadBlobs and GetTree over one blob store.</summary>
+public sealed class CasService
+{
+    private const int DefaultTreePageSize = 1000;
+
+    private readonly IBlobStore _store;
+    private readonly ReapiOptions _options;
+
+    public CasService(IBlobStore store, ReapiOptions options)
+    {
+        _store = store;
+        _options = options;
+    }
+
+    public ServiceDefinition Build()
+    {
+        // A batch at the advertised limit plus its framing must fit through the receive limit.
+        var batchLimit = (int)Math.Min(int.MaxValue, _options.MaxBatchTotalSizeBytes + (1024 * 1024));
+        return new ServiceBuilder(ReapiMethods.CasService)
+            .Unary(ReapiMethods.FindMissingBlobs, FindMissingBlobsAsync)
+            .Unary(ReapiMethods.BatchUpdateBlobs, BatchUpdateBlobsAsync, batchLimit)
+            .Unary(ReapiMethods.BatchReadBlobs, BatchReadBlobsAsync)
+            .ServerStreaming(ReapiMethods.GetTree, GetTreeAsync)
+            .Build();
+    }
+
+    public async ValueTask<FindMissingBlobsResponse> FindMissingBlobsAsync(FindMissingBlobsRequest request, ServerCallContext context)
+    {
+        ReapiErrors.CheckInstanceName(request.InstanceName);
+        var digests = request.BlobDigests;
+        for (var i = 0; i < digests.Count; i++)
+        {
+            ReapiErrors.CheckDigest(digests[i], $"blob_digests[{i}]");
+        }
+
+        var missing = new List<Digest>();
+        await _store.FindMissingAsync(request.InstanceName, digests, missing, context.CancellationToken).ConfigureAwait(false);
+        var response = new FindMissingBlobsResponse();
+        response.MissingBlobDigests.AddRange(missing);
+        return response;
+    }
+
+    public async ValueTask<BatchUpdateBlobsResponse> BatchUpdateBlobsAsync(BatchUpdateBlobsRequest request, ServerCallContext context)
+    {
+        ReapiErrors.CheckInstanceName(request.InstanceName);
+        long total = 0;
+        for (var i = 0; i < request.Requests.Count; i++)
+        {
+            var item = request.Requests[i];
+            ReapiErrors.CheckDigest(item.Digest, $"requests[{i}].digest");
+            total += item.Data.Length;
+        }
+
+        if (total > _options.MaxBatchTotalSizeBytes)
+        {
+            throw ReapiErrors.InvalidArgument("requests", $"the batch holds {total} bytes, more than max_batch_total_size_bytes ({_options.MaxBatchTotalSizeBytes}); use ByteStream Write for large blobs");
+        }
+
+        var response = new BatchUpdateBlobsResponse();
+        foreach (var item in request.Requests)
+        {
+            var status = new Google.Rpc.Status();
+            if (item.Compressor != Compressor.Types.Value.Identity)
+            {
+                status.Code = (int)StatusCode.InvalidArgument;
+                status.Message = $"compressor {item.Compressor} is not supported; send identity";
+            }
+            else
+            {
+                try
+                {
+                    await _store.PutAsync(request.InstanceName, item.Digest, item.Data.Memory, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (BlobDigestMismatchException e)
+                {
+                    status.Code = (int)StatusCode.InvalidArgument;
+                    status.Message = e.Message;
+                }
+            }
+
+            response.Responses.Add(new BatchUpdateBlobsResponse.Types.Response { Digest = item.Digest, Status = status });
+        }
+
+        return response;
+    }
+
+    public async ValueTask<BatchReadBlobsResponse> BatchReadBlobsAsync(BatchReadBlobsRequest request, ServerCallContext context)
+    {
+        ReapiErrors.CheckInstanceName(request.InstanceName);
+        long total = 0;
+        for (var i = 0; i < request.Digests.Count; i++)
+        {
+            ReapiErrors.CheckDigest(request.Digests[i], $"digests[{i}]");
+            total += request.Digests[i].SizeBytes;
+        }
+
+        if (total > _options.MaxBatchTotalSizeBytes)
+        {
+            throw ReapiErrors.InvalidArgument("digests", $"the blobs asked for hold {total} bytes, more than max_batch_total_size_bytes ({_options.MaxBatchTotalSizeBytes}); use ByteStream Read for large blobs");
+        }
+
+        var response = new BatchReadBlobsResponse();
+        foreach (var digest in request.Digests)
+        {
+            var item = new BatchReadBlobsResponse.Types.Response { Digest = digest, Status = new Google.Rpc.Status() };
+            var data = await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
+            if (data is null)
+            {
+                item.Status.Code = (int)StatusCode.NotFound;
+                item.Status.Message = $"Blob {digest.Hash}/{digest.SizeBytes} not found.";
+            }
+            else
+            {
+                item.Data = data;
+            }
+
+            response.Responses.Add(item);
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// Streams the tree below a root in breadth-first order, a page of directories per response. The page token
+    /// is the position in that order, so paging needs no server state. Parts missing from the CAS are left out.
+    /// </summary>
+    public async Task GetTreeAsync(GetTreeRequest request, IAsyncStreamWriter<GetTreeResponse> responses, ServerCallContext context)
+    {
+        ReapiErrors.CheckInstanceName(request.InstanceName);
+        ReapiErrors.CheckDigest(request.RootDigest, "root_digest");
+        if (request.PageSize < 0)
+        {
+            throw ReapiErrors.InvalidArgument("page_size", "must not be negative");
+        }
+
+        long skip = 0;
+        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out skip) || skip < 0))
+        {
+            throw ReapiErrors.InvalidArgument("page_token", $"'{request.PageToken}' is not a token this server issued");
+        }
+
+        var pageSize = request.PageSize > 0 ? request.PageSize : DefaultTreePageSize;
+        var queue = new Queue<Digest>();
+        queue.Enqueue(request.RootDigest);
+        long position = 0;
+        var page = new GetTreeResponse();
+        while (queue.Count > 0)
+        {
+            var digest = queue.Dequeue();
+            var bytes = await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
+            if (bytes is null)
+            {
+                continue;
+            }
+
+            ReapiDirectory directory;
+            try
+            {
+                directory = ReapiDirectory.Parser.ParseFrom(bytes);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                throw ReapiErrors.InvalidArgument("root_digest", $"blob {digest.Hash}/{digest.SizeBytes} in the tree is not a Directory message");
+            }
+
+            foreach (var child in directory.Directories)
+            {
+                queue.Enqueue(child.Digest);
+            }
+
+            if (position++ < skip)
+            {
+                continue;
+            }
+
+            page.Directories.Add(directory);
+            if (page.Directories.Count == pageSize)
+            {
+                if (queue.Count > 0)
+                {
+                    page.NextPageToken = position.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                await responses.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
+                if (request.PageSize > 0)
+                {
+                    // The client asked for pages: it follows the token itself.
+                    return;
+                }
+
+                page = new GetTreeResponse();
+            }
+        }
+
+        if (page.Directories.Count > 0 || position <= skip)
+        {
+            await responses.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+}
