@@ -50,9 +50,13 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
 
     public Status? FinalStatus => _status;
 
-    public Metadata Trailers => _trailers ?? new Metadata();
+    public Metadata Trailers => _trailers ??= _response is not null && _status is { Code: StatusCode.OK } && _body is not null
+        ? HttpMetadata.FromResponse(_response.TrailingHeaders)
+        : new Metadata();
 
-    public Metadata? ResponseHeaders { get; private set; }
+    private Metadata? _responseHeaders;
+
+    public Metadata? ResponseHeaders => _response is null ? null : _responseHeaders ??= HttpMetadata.FromResponse(_response.Headers);
 
     public void Start(HttpContent content)
     {
@@ -63,7 +67,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             Content = content,
         };
         var headers = request.Headers;
-        headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+        headers.TryAddWithoutValidation("te", "trailers");
         headers.TryAddWithoutValidation("user-agent", _channel.Options.UserAgent);
         if (Timeout is { } timeout)
         {
@@ -86,9 +90,15 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
     /// <summary>Waits for response headers; a Trailers-Only error response throws here.</summary>
     public async ValueTask<Metadata> ReadHeadersAsync()
     {
+        await EnsureHeadersAsync().ConfigureAwait(false);
+        return ResponseHeaders!;
+    }
+
+    private async ValueTask EnsureHeadersAsync()
+    {
         if (_response is not null)
         {
-            return ResponseHeaders!;
+            return;
         }
 
         HttpResponseMessage response;
@@ -102,7 +112,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         }
 
         _response = response;
-        ResponseHeaders = HttpMetadata.FromResponse(response.Headers);
         if (response.StatusCode != HttpStatusCode.OK)
         {
             throw Fail(new Status(GrpcProtocol.StatusFromHttp((int)response.StatusCode), $"HTTP status {(int)response.StatusCode} from {_method.FullName}."), null);
@@ -118,10 +127,10 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             }
 
             _status = status;
-            return ResponseHeaders;
+            return;
         }
 
-        var contentType = response.Content.Headers.ContentType?.MediaType;
+        string? contentType = response.Content.Headers.NonValidated.TryGetValues("content-type", out var contentTypes) ? contentTypes.ToString() : null;
         if (contentType is null || !contentType.StartsWith(GrpcProtocol.ContentType, StringComparison.OrdinalIgnoreCase))
         {
             throw Fail(new Status(StatusCode.Unknown, $"The response has content type '{contentType}', not {GrpcProtocol.ContentType}."), null);
@@ -135,8 +144,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         {
             throw MapException(e);
         }
-
-        return ResponseHeaders;
     }
 
     public async ValueTask<bool> MoveNext(CancellationToken cancellationToken = default)
@@ -146,7 +153,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             return done.Code == StatusCode.OK ? false : throw new RpcException(done, null, _trailers);
         }
 
-        await ReadHeadersAsync().ConfigureAwait(false);
+        await EnsureHeadersAsync().ConfigureAwait(false);
         if (_body is null)
         {
             _current = null;
@@ -277,14 +284,15 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
     private void CompleteFromTrailers()
     {
         var trailers = _response!.TrailingHeaders;
-        _trailers = HttpMetadata.FromResponse(trailers);
         if (!TryReadStatus(trailers, out var status, out var rich))
         {
+            _trailers = HttpMetadata.FromResponse(trailers);
             throw Fail(new Status(StatusCode.Internal, $"The response to {_method.FullName} ended without a grpc-status."), null);
         }
 
         if (status.Code != StatusCode.OK)
         {
+            _trailers = HttpMetadata.FromResponse(trailers);
             throw Fail(status, rich);
         }
 
@@ -301,20 +309,20 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
     {
         rich = null;
         status = default;
-        if (!headers.TryGetValues(GrpcProtocol.StatusHeader, out var codes))
+        if (!headers.NonValidated.TryGetValues(GrpcProtocol.StatusHeader, out var codes))
         {
             return false;
         }
 
-        var codeText = FirstValue(codes);
+        var codeText = codes.Count == 1 ? codes.ToString() : FirstValue(codes);
         if (!int.TryParse(codeText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var code))
         {
             status = new Status(StatusCode.Unknown, $"Malformed grpc-status '{codeText}'.");
             return true;
         }
 
-        var message = headers.TryGetValues(GrpcProtocol.MessageHeader, out var messages) ? GrpcProtocol.DecodeMessage(FirstValue(messages)) : "";
-        if (headers.TryGetValues(GrpcProtocol.StatusDetailsHeader, out var details))
+        var message = headers.NonValidated.TryGetValues(GrpcProtocol.MessageHeader, out var messages) ? GrpcProtocol.DecodeMessage(FirstValue(messages)) : "";
+        if (headers.NonValidated.TryGetValues(GrpcProtocol.StatusDetailsHeader, out var details))
         {
             try
             {

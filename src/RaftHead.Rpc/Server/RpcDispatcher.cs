@@ -106,7 +106,7 @@ public sealed class RpcDispatcher
             deadlineSource.CancelAfter(timeout);
         }
 
-        var call = new ServerCallContext(http, path, HttpMetadata.FromRequest(request.Headers), deadlineUtc, deadlineSource?.Token ?? http.RequestAborted);
+        var call = new ServerCallContext(http, path, deadlineUtc, deadlineSource?.Token ?? http.RequestAborted);
         var maxReceive = method.MaxReceiveMessageBytes > 0 ? method.MaxReceiveMessageBytes : _defaultMaxReceiveMessageBytes;
         try
         {

@@ -7,19 +7,19 @@ public sealed class ServerCallContext
 {
     private readonly HttpContext _http;
     private Metadata? _responseTrailers;
+    private Metadata? _requestHeaders;
 
-    internal ServerCallContext(HttpContext http, string method, Metadata requestHeaders, DateTime? deadlineUtc, CancellationToken cancellationToken)
+    internal ServerCallContext(HttpContext http, string method, DateTime? deadlineUtc, CancellationToken cancellationToken)
     {
         _http = http;
         Method = method;
-        RequestHeaders = requestHeaders;
         DeadlineUtc = deadlineUtc;
         CancellationToken = cancellationToken;
     }
 
     public string Method { get; }
 
-    public Metadata RequestHeaders { get; }
+    public Metadata RequestHeaders => _requestHeaders ??= HttpMetadata.FromRequest(_http.Request.Headers);
 
     /// <summary>When the client stops waiting, or null if it set no deadline.</summary>
     public DateTime? DeadlineUtc { get; }
