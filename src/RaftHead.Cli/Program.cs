@@ -1,0 +1,9 @@
+using System.CommandLine;
+using RaftHead.Cli;
+
+var root = new RootCommand("rh: the RaftHead remote build-execution cluster");
+root.Options.Add(CliOptions.Json);
+root.Options.Add(CliOptions.Endpoint);
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(CacheCommands.Create());
+return await root.Parse(args).InvokeAsync();
