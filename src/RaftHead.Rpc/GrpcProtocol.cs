@@ -197,7 +197,7 @@ public static class GrpcProtocol
         frameBytes = FrameHeaderBytes + size;
         var buffer = ArrayPool<byte>.Shared.Rent(frameBytes);
         WriteFrameHeader(buffer, size);
-        Google.Protobuf.MessageExtensions.WriteTo(message, buffer.AsSpan(FrameHeaderBytes, size));
+        MessageWriter<T>.Write(message, buffer.AsSpan(FrameHeaderBytes, size));
         return buffer;
     }
 

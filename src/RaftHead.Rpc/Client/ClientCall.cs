@@ -193,7 +193,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             try
             {
                 await _body.ReadExactlyAsync(buffer.AsMemory(0, (int)length), _cts.Token).ConfigureAwait(false);
-                _current = _method.ResponseParser.ParseFrom(buffer.AsSpan(0, (int)length));
+                _current = MessageWriter<TResponse>.NeedsArray
+                    ? _method.ResponseParser.ParseFrom(buffer, 0, (int)length)
+                    : _method.ResponseParser.ParseFrom(buffer.AsSpan(0, (int)length));
             }
             finally
             {

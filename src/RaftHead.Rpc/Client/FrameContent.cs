@@ -5,12 +5,13 @@ using Google.Protobuf;
 namespace RaftHead.Rpc.Client;
 
 /// <summary>A request body of exactly one message, serialised once into a pooled buffer.</summary>
-internal sealed class FrameContent : HttpContent
+internal sealed class FrameContent<T> : HttpContent
+    where T : IMessage
 {
     private byte[]? _frame;
     private readonly int _frameBytes;
 
-    public FrameContent(IMessage message)
+    public FrameContent(T message)
     {
         _frame = GrpcProtocol.RentFrame(message, out _frameBytes);
         Headers.TryAddWithoutValidation("content-type", GrpcProtocol.ContentType);
@@ -21,7 +22,7 @@ internal sealed class FrameContent : HttpContent
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        var frame = _frame ?? throw new ObjectDisposedException(nameof(FrameContent));
+        var frame = _frame ?? throw new ObjectDisposedException(nameof(FrameContent<T>));
         return stream.WriteAsync(frame.AsMemory(0, _frameBytes), cancellationToken).AsTask();
     }
 

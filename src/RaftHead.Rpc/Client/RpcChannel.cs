@@ -114,7 +114,7 @@ public sealed class RpcChannel : IDisposable
     {
         EnsureType(method, MethodType.ServerStreaming);
         var call = new ClientCall<TRequest, TResponse>(this, method, options);
-        call.Start(new FrameContent(request));
+        call.Start(new FrameContent<TRequest>(request));
         return new ServerStreamingCall<TRequest, TResponse>(call);
     }
 
@@ -149,7 +149,7 @@ public sealed class RpcChannel : IDisposable
         where TResponse : class, IMessage<TResponse>
     {
         using var call = new ClientCall<TRequest, TResponse>(this, method, options);
-        call.Start(new FrameContent(request));
+        call.Start(new FrameContent<TRequest>(request));
         if (!await call.MoveNext().ConfigureAwait(false))
         {
             throw new RpcException(StatusCode.Internal, $"{method.FullName} ended without a response message.");

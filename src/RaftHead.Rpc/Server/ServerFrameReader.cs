@@ -94,7 +94,7 @@ internal sealed class ServerFrameReader<T> : IAsyncStreamReader<T>
         var payload = buffer.Slice(GrpcProtocol.FrameHeaderBytes, length);
         try
         {
-            message = _parser.ParseFrom(payload);
+            message = MessageWriter<T>.NeedsArray ? _parser.ParseFrom(payload.ToArray()) : _parser.ParseFrom(payload);
         }
         catch (InvalidProtocolBufferException e)
         {

@@ -45,7 +45,7 @@ internal sealed class ServerFrameWriter<T> : IAsyncStreamWriter<T>
         {
             var span = writer.GetSpan(GrpcProtocol.FrameHeaderBytes + size);
             GrpcProtocol.WriteFrameHeader(span, size);
-            message.WriteTo(span.Slice(GrpcProtocol.FrameHeaderBytes, size));
+            MessageWriter<T>.Write(message, span.Slice(GrpcProtocol.FrameHeaderBytes, size));
             writer.Advance(GrpcProtocol.FrameHeaderBytes + size);
         }
         else
@@ -53,7 +53,7 @@ internal sealed class ServerFrameWriter<T> : IAsyncStreamWriter<T>
             var header = writer.GetSpan(GrpcProtocol.FrameHeaderBytes);
             GrpcProtocol.WriteFrameHeader(header, size);
             writer.Advance(GrpcProtocol.FrameHeaderBytes);
-            message.WriteTo((IBufferWriter<byte>)writer);
+            MessageWriter<T>.Write(message, writer);
         }
 
         MessagesWritten++;

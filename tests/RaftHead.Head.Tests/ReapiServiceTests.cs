@@ -1,0 +1,214 @@
+using Build.Bazel.Remote.Execution.V2;
+using Google.ByteStream;
+using Google.Protobuf;
+using RaftHead.Protocol;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Client;
+using RaftHead.Rpc.Reapi;
+
+namespace RaftHead.Head.Tests;
+
+/// <summary>The single-node head's REAPI services, called over the real gRPC layer on loopback.</summary>
+public sealed class ReapiServiceTests : IAsyncLifetime
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-head-test-" + Guid.NewGuid().ToString("N"));
+    private SingleNodeHead _head = null!;
+    private RpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L * 1024 * 1024 }, CancellationToken.None);
+        _channel = new RpcChannel(_head.Address.ToString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _head.DisposeAsync();
+        System.IO.Directory.Delete(_data, recursive: true);
+    }
+
+    [Fact]
+    public async Task Capabilities_offer_what_bazel_checks()
+    {
+        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        Assert.Contains(DigestFunction.Types.Value.Sha256, caps.CacheCapabilities.DigestFunctions);
+        Assert.True(caps.CacheCapabilities.ActionCacheUpdateCapabilities.UpdateEnabled);
+        Assert.Equal(2, caps.LowApiVersion.Major);
+        Assert.Equal(0, caps.LowApiVersion.Minor);
+        Assert.True(caps.CacheCapabilities.MaxBatchTotalSizeBytes > 0);
+    }
+
+    [Fact]
+    public async Task Batch_upload_then_find_missing_and_batch_read()
+    {
+        var a = ByteString.CopyFromUtf8("alpha");
+        var b = ByteString.CopyFromUtf8("beta");
+        var da = Digests.Compute(a.Span);
+        var db = Digests.Compute(b.Span);
+        var absent = Digests.Compute("never uploaded"u8);
+        var upload = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        {
+            Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = da, Data = a }, new BatchUpdateBlobsRequest.Types.Request { Digest = db, Data = b } },
+        });
+        Assert.All(upload.Responses, r => Assert.Equal(0, r.Status.Code));
+
+        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { da, absent, db, Digests.Empty } });
+        Assert.Equal(new[] { absent }, missing.MissingBlobDigests);
+
+        var read = await _channel.UnaryAsync(ReapiMethods.BatchReadBlobs, new BatchReadBlobsRequest { Digests = { db, absent } });
+        Assert.Equal(b, read.Responses[0].Data);
+        Assert.Equal((int)StatusCode.NotFound, read.Responses[1].Status.Code);
+    }
+
+    [Fact]
+    public async Task Instance_names_are_separate_namespaces()
+    {
+        var data = ByteString.CopyFromUtf8("only in team-a");
+        var digest = Digests.Compute(data.Span);
+        await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        {
+            InstanceName = "team-a",
+            Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = data } },
+        });
+        var inB = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { InstanceName = "team/b", BlobDigests = { digest } });
+        Assert.Single(inB.MissingBlobDigests);
+        var inA = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { InstanceName = "team-a", BlobDigests = { digest } });
+        Assert.Empty(inA.MissingBlobDigests);
+    }
+
+    [Fact]
+    public async Task ByteStream_write_in_chunks_then_read_with_offset_and_limit()
+    {
+        var blob = new byte[300_000];
+        new Random(42).NextBytes(blob);
+        var digest = Digests.Compute(blob);
+        var name = $"main/uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
+        using (var write = _channel.ClientStreaming(ReapiMethods.Write))
+        {
+            for (var offset = 0; offset < blob.Length; offset += 16 * 1024)
+            {
+                var size = Math.Min(16 * 1024, blob.Length - offset);
+                await write.RequestStream.WriteAsync(new WriteRequest
+                {
+                    ResourceName = offset == 0 ? name : "",
+                    WriteOffset = offset,
+                    Data = ByteString.CopyFrom(blob, offset, size),
+                    FinishWrite = offset + size == blob.Length,
+                });
+            }
+
+            await write.RequestStream.CompleteAsync();
+            Assert.Equal(blob.Length, (await write.ResponseAsync).CommittedSize);
+        }
+
+        var status = await _channel.UnaryAsync(ReapiMethods.QueryWriteStatus, new QueryWriteStatusRequest { ResourceName = name });
+        Assert.True(status.Complete);
+
+        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"main/blobs/{digest.Hash}/{digest.SizeBytes}", ReadOffset = 1000, ReadLimit = 50_000 });
+        var received = new MemoryStream();
+        while (await read.ResponseStream.MoveNext())
+        {
+            read.ResponseStream.Current.Data.WriteTo(received);
+        }
+
+        Assert.Equal(blob.AsSpan(1000, 50_000).ToArray(), received.ToArray());
+    }
+
+    [Fact]
+    public async Task A_ByteStream_upload_that_does_not_match_its_digest_is_refused_and_not_kept()
+    {
+        var digest = Digests.Compute("the real content"u8);
+        var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
+        using var write = _channel.ClientStreaming(ReapiMethods.Write);
+        await write.RequestStream.WriteAsync(new WriteRequest { ResourceName = name, Data = ByteString.CopyFromUtf8("the fake content"), FinishWrite = true });
+        await write.RequestStream.CompleteAsync();
+        var error = await Assert.ThrowsAsync<RpcException>(() => write.ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { digest } });
+        Assert.Single(missing.MissingBlobDigests);
+    }
+
+    [Fact]
+    public async Task Reading_a_missing_blob_is_not_found_with_the_digest_in_the_message()
+    {
+        var digest = Digests.Compute("absent"u8);
+        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Contains(digest.Hash, error.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("ABC", 3)]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a", 3)]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", -1)]
+    public async Task Malformed_digests_are_invalid_arguments_naming_the_field(string hash, long size)
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(
+            ReapiMethods.FindMissingBlobs,
+            new FindMissingBlobsRequest { BlobDigests = { Digests.Empty, new Digest { Hash = hash, SizeBytes = size } } }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("blob_digests[1]", error.Status.Detail);
+        Assert.Equal("blob_digests[1]", error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations[0].Field);
+    }
+
+    [Fact]
+    public async Task A_batch_over_the_advertised_limit_is_refused_and_stores_nothing()
+    {
+        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        var half = (int)(caps.CacheCapabilities.MaxBatchTotalSizeBytes / 2) + 1;
+        var one = new byte[half];
+        var two = new byte[half];
+        two[0] = 1;
+        var request = new BatchUpdateBlobsRequest
+        {
+            Requests =
+            {
+                new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(one), Data = ByteString.CopyFrom(one) },
+                new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(two), Data = ByteString.CopyFrom(two) },
+            },
+        };
+        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, request));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(one), Digests.Compute(two) } });
+        Assert.Equal(2, missing.MissingBlobDigests.Count);
+    }
+
+    [Fact]
+    public async Task An_action_result_is_a_hit_only_while_its_outputs_exist()
+    {
+        var output = ByteString.CopyFromUtf8("compiled bytes");
+        var outputDigest = Digests.Compute(output.Span);
+        var action = Digests.Compute("an action"u8);
+        var result = new ActionResult { ExitCode = 0, OutputFiles = { new OutputFile { Path = "out/a.o", Digest = outputDigest } } };
+
+        await _channel.UnaryAsync(ReapiMethods.UpdateActionResult, new UpdateActionResultRequest { ActionDigest = action, ActionResult = result });
+        var incomplete = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action }));
+        Assert.Equal(StatusCode.NotFound, incomplete.StatusCode);
+
+        await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        {
+            Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = outputDigest, Data = output } },
+        });
+        var hit = await _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action, InlineOutputFiles = { "out/a.o" } });
+        Assert.Equal("out/a.o", hit.OutputFiles[0].Path);
+        Assert.Equal(output, hit.OutputFiles[0].Contents);
+
+        var stats = _head.CacheStats();
+        Assert.Equal(1, stats.Total.Hits);
+        Assert.Equal(1, stats.Total.Incomplete);
+    }
+
+    [Fact]
+    public async Task An_action_result_naming_an_invalid_digest_is_refused_and_not_stored()
+    {
+        var action = Digests.Compute("another action"u8);
+        var bad = new ActionResult { OutputFiles = { new OutputFile { Path = "x", Digest = new Digest { Hash = "zz", SizeBytes = 1 } } } };
+        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.UpdateActionResult, new UpdateActionResultRequest { ActionDigest = action, ActionResult = bad }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("output_files[0].digest", error.Status.Detail);
+        var lookup = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action }));
+        Assert.Equal(StatusCode.NotFound, lookup.StatusCode);
+    }
+}
