@@ -1,0 +1,44 @@
+using RaftHead.Consensus.Core;
+
+namespace RaftHead.Consensus.Log;
+
+/// <summary>
+/// Stable storage for one node's log. The core only reads through it (and compacts through
+/// <see cref="Compact"/>); the driver writes each Ready through <see cref="Append"/>,
+/// <see cref="SetHardState"/> and <see cref="ApplySnapshot"/>, then calls <see cref="Sync"/> once before sending
+/// any of the Ready's messages. Writes before <see cref="Sync"/> may be lost by a crash; writes after it may not.
+/// Indexes between <see cref="FirstIndex"/> and <see cref="LastIndex"/> are always present; the entry at
+/// FirstIndex-1 is represented by the snapshot (its term is still answerable).
+/// </summary>
+public interface IRaftStorage
+{
+    RaftInitialState InitialState();
+
+    /// <summary>Snapshot index + 1.</summary>
+    long FirstIndex { get; }
+
+    /// <summary>Snapshot index when the log is empty.</summary>
+    long LastIndex { get; }
+
+    Snapshot Snapshot { get; }
+
+    /// <summary>Term of the entry at <paramref name="index"/>, for FirstIndex-1 ≤ index ≤ LastIndex.</summary>
+    bool TryGetTerm(long index, out long term);
+
+    /// <summary>Entries in [low, highExclusive), stopping early once <paramref name="maxBytes"/> is exceeded (at least one entry).</summary>
+    IReadOnlyList<LogEntry> Entries(long low, long highExclusive, long maxBytes);
+
+    /// <summary>Appends entries; an entry at an index already present replaces it and everything after it.</summary>
+    void Append(IReadOnlyList<LogEntry> entries);
+
+    void SetHardState(HardState hardState);
+
+    /// <summary>Replaces the whole log with a snapshot received from the leader.</summary>
+    void ApplySnapshot(Snapshot snapshot);
+
+    /// <summary>Makes <paramref name="snapshot"/> the new base of the log, dropping entries at or below its index.</summary>
+    void Compact(Snapshot snapshot);
+
+    /// <summary>Durability barrier for every write so far.</summary>
+    void Sync();
+}

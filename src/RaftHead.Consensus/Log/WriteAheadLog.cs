@@ -1,0 +1,393 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Membership;
+
+namespace RaftHead.Consensus.Log;
+
+/// <summary>
+/// Durable <see cref="IRaftStorage"/>: an append-only sequence of segment files holding entry, hard-state and
+/// snapshot-marker records (see <see cref="WalCodec"/>), plus snapshot files. The log since the snapshot is
+/// also kept in memory, which serves all reads; the files are only read at <see cref="Open"/>.
+/// <para>
+/// Durability contract: records are buffered until <see cref="Sync"/>, which issues one flush-to-disk for the
+/// whole batch (group commit). Hard state is a record in the same ordered stream as the entries, so whatever
+/// prefix survives a crash is self-consistent: a durable commit index never outruns durable entries.
+/// </para>
+/// <para>
+/// Recovery: a record that fails its checksum at the end of the last segment is a torn write and is cut off
+/// with everything after it; a bad record followed by any valid record, a bad record in an older segment, a
+/// missing snapshot, or a commit index beyond the recovered log is corruption and <see cref="Open"/> throws
+/// <see cref="WalCorruptionException"/> naming the file and offset.
+/// </para>
+/// </summary>
+public sealed class WriteAheadLog : IRaftStorage, IDisposable
+{
+    private const string SegmentPrefix = "wal-";
+    private const string SegmentSuffix = ".log";
+    private readonly string _directory;
+    private readonly WriteAheadLogOptions _options;
+    private readonly MemoryRaftStorage _memory;
+    private readonly List<Segment> _segments;
+    private FileStream _active;
+    private long _activeLength;
+    private byte[] _buffer = new byte[4096];
+    private long _lastResetSegment;
+    private bool _disposed;
+
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, MemoryRaftStorage memory, List<Segment> segments, long lastResetSegment)
+    {
+        _directory = directory;
+        _options = options;
+        _memory = memory;
+        _segments = segments;
+        _lastResetSegment = lastResetSegment;
+        var last = segments[^1];
+        _active = new FileStream(last.Path, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024);
+        _activeLength = _active.Seek(0, SeekOrigin.End);
+    }
+
+    public string Directory => _directory;
+
+    /// <summary>Flushes to disk so far (one per <see cref="Sync"/>, plus one per segment roll and compaction).</summary>
+    public long FlushCount { get; private set; }
+
+    public int SegmentCount => _segments.Count;
+
+    public long FirstIndex => _memory.FirstIndex;
+
+    public long LastIndex => _memory.LastIndex;
+
+    public Snapshot Snapshot => _memory.Snapshot;
+
+    public HardState HardState => _memory.HardState;
+
+    /// <summary>Creates the log of a founding member of a new cluster (see <see cref="LogBootstrap"/>).</summary>
+    public static WriteAheadLog Bootstrap(string directory, ClusterMembership membership, WriteAheadLogOptions? options = null)
+    {
+        if (System.IO.Directory.Exists(directory) && ListSegments(directory).Count > 0)
+        {
+            throw new InvalidOperationException($"{directory} already holds a write-ahead log.");
+        }
+        var wal = Open(directory, options);
+        wal.Append(LogBootstrap.Entries(membership));
+        wal.SetHardState(LogBootstrap.HardState(membership));
+        wal.Sync();
+        return wal;
+    }
+
+    /// <summary>Opens (creating if absent) the log in <paramref name="directory"/>, recovering from a crash.</summary>
+    public static WriteAheadLog Open(string directory, WriteAheadLogOptions? options = null)
+    {
+        options ??= new WriteAheadLogOptions();
+        System.IO.Directory.CreateDirectory(directory);
+        foreach (var temporary in System.IO.Directory.EnumerateFiles(directory, "*.tmp")) File.Delete(temporary);
+
+        var segments = ListSegments(directory);
+        if (segments.Count == 0)
+        {
+            var first = new Segment(1, SegmentPath(directory, 1));
+            using (File.Create(first.Path))
+            {
+            }
+            if (options.FlushToDisk) DirectorySync.Flush(directory);
+            var fresh = new WriteAheadLog(directory, options, new MemoryRaftStorage(), [first], 0);
+            fresh.WriteSegmentHeader();
+            fresh.Sync();
+            return fresh;
+        }
+        return Recover(directory, options, segments);
+    }
+
+    private static WriteAheadLog Recover(string directory, WriteAheadLogOptions options, List<Segment> segments)
+    {
+        var hardState = default(HardState);
+        long snapshotIndex = 0, snapshotTerm = 0, lastResetSegment = 0;
+        // entries[0] has index baseIndex + 1. Once older segments are deleted, the oldest surviving one may
+        // start past its own header's snapshot; such a gap is fine only if a later marker's snapshot covers it.
+        long baseIndex = 0, gapUntil = 0;
+        var entries = new List<LogEntry>();
+        var tornAt = -1;
+        for (var k = 0; k < segments.Count; k++)
+        {
+            var segment = segments[k];
+            var bytes = File.ReadAllBytes(segment.Path).AsMemory();
+            var position = 0;
+            while (position < bytes.Length)
+            {
+                if (!WalCodec.TryDecode(bytes, position, options.MaxRecordBytes, out var record, out var next))
+                {
+                    if (k != segments.Count - 1)
+                    {
+                        throw new WalCorruptionException(segment.Path, position, "bad record in a closed (synced) segment");
+                    }
+                    var valid = WalCodec.FindValidRecordAfter(bytes, position, options.MaxRecordBytes);
+                    if (valid >= 0)
+                    {
+                        throw new WalCorruptionException(segment.Path, position, $"bad record followed by a valid record at offset {valid}, so this is not a torn write");
+                    }
+                    tornAt = position;
+                    break;
+                }
+                switch (record.Kind)
+                {
+                    case WalRecordKind.NormalEntry:
+                    case WalRecordKind.MembershipEntry:
+                        if (record.Index <= snapshotIndex) break;
+                        var expected = baseIndex + entries.Count + 1;
+                        if (record.Index > expected || record.Index <= baseIndex)
+                        {
+                            entries.Clear();
+                            baseIndex = record.Index - 1;
+                            gapUntil = Math.Max(gapUntil, baseIndex);
+                        }
+                        else if (record.Index < expected)
+                        {
+                            // A later append replaced a conflicting suffix.
+                            var keep = (int)(record.Index - baseIndex - 1);
+                            entries.RemoveRange(keep, entries.Count - keep);
+                        }
+                        var type = record.Kind == WalRecordKind.NormalEntry ? EntryType.Normal : EntryType.MembershipChange;
+                        entries.Add(new LogEntry(record.Term, record.Index, type, record.Payload.ToArray()));
+                        segment.MaxEntryIndex = Math.Max(segment.MaxEntryIndex, record.Index);
+                        break;
+                    case WalRecordKind.HardState:
+                        if (record.Payload.Length != 8) throw new WalCorruptionException(segment.Path, position, "malformed hard state");
+                        hardState = new HardState(record.Term, BinaryPrimitives.ReadInt64LittleEndian(record.Payload.Span), record.Index);
+                        break;
+                    case WalRecordKind.SnapshotMarker:
+                        if (record.Payload.Length != 1) throw new WalCorruptionException(segment.Path, position, "malformed snapshot marker");
+                        if (record.Payload.Span[0] == 1)
+                        {
+                            entries.Clear();
+                            baseIndex = record.Index;
+                            gapUntil = 0;
+                            lastResetSegment = segment.Sequence;
+                        }
+                        else if (record.Index > snapshotIndex)
+                        {
+                            if (record.Index >= baseIndex)
+                            {
+                                entries.RemoveRange(0, (int)Math.Min(entries.Count, record.Index - baseIndex));
+                                baseIndex = record.Index;
+                            }
+                        }
+                        else
+                        {
+                            break;
+                        }
+                        snapshotIndex = record.Index;
+                        snapshotTerm = record.Term;
+                        break;
+                }
+                position = next;
+            }
+        }
+        if (gapUntil > snapshotIndex || baseIndex != snapshotIndex)
+        {
+            throw new WalCorruptionException(segments[0].Path, 0, $"entries up to {Math.Max(gapUntil, baseIndex)} are missing and no snapshot covers them (snapshot {snapshotIndex})");
+        }
+
+        var last = segments[^1];
+        var memory = new MemoryRaftStorage();
+        if (snapshotIndex > 0)
+        {
+            var path = SnapshotFile.PathFor(directory, snapshotIndex);
+            if (!File.Exists(path)) throw new WalCorruptionException(path, 0, "the log refers to a snapshot file that does not exist");
+            var snapshot = SnapshotFile.Read(path);
+            if (snapshot.Index != snapshotIndex || snapshot.Term != snapshotTerm)
+            {
+                throw new WalCorruptionException(path, 0, $"snapshot is ({snapshot.Index},{snapshot.Term}) but the log expects ({snapshotIndex},{snapshotTerm})");
+            }
+            memory.ApplySnapshot(snapshot);
+        }
+        memory.Append(entries);
+        if (hardState.Commit > memory.LastIndex)
+        {
+            throw new WalCorruptionException(last.Path, tornAt < 0 ? new FileInfo(last.Path).Length : tornAt, $"commit index {hardState.Commit} is beyond the last recovered entry {memory.LastIndex}: committed entries are lost");
+        }
+        memory.SetHardState(hardState);
+
+        if (tornAt >= 0)
+        {
+            using var stream = new FileStream(last.Path, FileMode.Open, FileAccess.Write, FileShare.None);
+            stream.SetLength(tornAt);
+            stream.Flush(options.FlushToDisk);
+        }
+        foreach (var (index, path) in SnapshotFile.List(directory).ToList())
+        {
+            // Orphans: written but their marker never became durable, or superseded.
+            if (index != snapshotIndex) File.Delete(path);
+        }
+        return new WriteAheadLog(directory, options, memory, segments, lastResetSegment);
+    }
+
+    public RaftInitialState InitialState() => _memory.InitialState();
+
+    public bool TryGetTerm(long index, out long term) => _memory.TryGetTerm(index, out term);
+
+    public IReadOnlyList<LogEntry> Entries(long low, long highExclusive, long maxBytes) => _memory.Entries(low, highExclusive, maxBytes);
+
+    public void Append(IReadOnlyList<LogEntry> entries)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (entries.Count == 0) return;
+        foreach (var entry in entries)
+        {
+            var kind = entry.Type == EntryType.Normal ? WalRecordKind.NormalEntry : WalRecordKind.MembershipEntry;
+            WriteRecord(kind, entry.Term, entry.Index, entry.Data.Span);
+            _segments[^1].MaxEntryIndex = Math.Max(_segments[^1].MaxEntryIndex, entry.Index);
+        }
+        _memory.Append(entries);
+    }
+
+    public void SetHardState(HardState hardState)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        WriteHardState(hardState);
+        _memory.SetHardState(hardState);
+    }
+
+    public void ApplySnapshot(Snapshot snapshot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // The file first: a durable marker must never name a snapshot that is not there.
+        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [1]);
+        _memory.ApplySnapshot(snapshot);
+        _lastResetSegment = _segments[^1].Sequence;
+    }
+
+    public void Compact(Snapshot snapshot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (snapshot.Index <= _memory.Snapshot.Index) return;
+        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [0]);
+        _memory.Compact(snapshot);
+        // The marker must be durable before the segments it makes obsolete are deleted.
+        Sync();
+    }
+
+    /// <summary>One flush-to-disk for everything written since the last call; then obsolete files are removed.</summary>
+    public void Sync()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _active.Flush(_options.FlushToDisk);
+        FlushCount++;
+        CollectGarbage();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _active.Dispose();
+    }
+
+    private void WriteHardState(HardState hardState)
+    {
+        Span<byte> vote = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(vote, hardState.Vote);
+        WriteRecord(WalRecordKind.HardState, hardState.Term, hardState.Commit, vote);
+    }
+
+    private void WriteRecord(WalRecordKind kind, long term, long index, ReadOnlySpan<byte> payload)
+    {
+        if (WalCodec.BodyFixedBytes + payload.Length > _options.MaxRecordBytes)
+        {
+            throw new ArgumentException($"A {payload.Length}-byte record exceeds MaxRecordBytes {_options.MaxRecordBytes}.");
+        }
+        var length = WalCodec.EncodedLength(payload.Length);
+        if (_activeLength > 0 && _activeLength + length > _options.SegmentBytes) Roll();
+        if (_buffer.Length < length) _buffer = new byte[Math.Max(length, _buffer.Length * 2)];
+        WalCodec.Encode(_buffer, kind, term, index, payload);
+        _active.Write(_buffer, 0, length);
+        _activeLength += length;
+    }
+
+    private void Roll()
+    {
+        // The closed segment must be durable before a newer one exists: recovery treats any damage in a
+        // closed segment as corruption, never as a torn tail.
+        _active.Flush(_options.FlushToDisk);
+        FlushCount++;
+        _active.Dispose();
+        var sequence = _segments[^1].Sequence + 1;
+        var segment = new Segment(sequence, SegmentPath(_directory, sequence));
+        _active = new FileStream(segment.Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024);
+        _activeLength = 0;
+        _segments.Add(segment);
+        if (_options.FlushToDisk) DirectorySync.Flush(_directory);
+        WriteSegmentHeader();
+    }
+
+    /// <summary>Each segment restates the snapshot position and hard state, so older segments can be deleted.</summary>
+    private void WriteSegmentHeader()
+    {
+        var snapshot = _memory.Snapshot;
+        WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [0]);
+        if (!_memory.HardState.IsEmpty) WriteHardState(_memory.HardState);
+    }
+
+    private void CollectGarbage()
+    {
+        var snapshotIndex = _memory.Snapshot.Index;
+        var deleted = false;
+        // Only a prefix may go: replaying a suffix of segments is well defined, a log with a hole is not.
+        while (_segments.Count > 1)
+        {
+            var oldest = _segments[0];
+            var obsolete = oldest.Sequence < _lastResetSegment || oldest.MaxEntryIndex <= snapshotIndex;
+            if (!obsolete) break;
+            File.Delete(oldest.Path);
+            _segments.RemoveAt(0);
+            deleted = true;
+        }
+        foreach (var (index, path) in SnapshotFile.List(_directory).ToList())
+        {
+            if (index < snapshotIndex)
+            {
+                File.Delete(path);
+                deleted = true;
+            }
+        }
+        if (deleted && _options.FlushToDisk) DirectorySync.Flush(_directory);
+        Debug.Assert(_segments.Count >= 1);
+    }
+
+    private static string SegmentPath(string directory, long sequence) =>
+        Path.Combine(directory, $"{SegmentPrefix}{sequence.ToString("D16", CultureInfo.InvariantCulture)}{SegmentSuffix}");
+
+    private static List<Segment> ListSegments(string directory)
+    {
+        var result = new List<Segment>();
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, SegmentPrefix + "*" + SegmentSuffix))
+        {
+            var name = Path.GetFileName(path);
+            if (long.TryParse(name.AsSpan(SegmentPrefix.Length, name.Length - SegmentPrefix.Length - SegmentSuffix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+            {
+                result.Add(new Segment(sequence, path));
+            }
+        }
+        result.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        return result;
+    }
+
+    private sealed class Segment
+    {
+        public Segment(long sequence, string path)
+        {
+            Sequence = sequence;
+            Path = path;
+        }
+
+        public long Sequence { get; }
+
+        public string Path { get; }
+
+        /// <summary>Highest entry index written to this segment; it is obsolete once a snapshot covers it.</summary>
+        public long MaxEntryIndex { get; set; }
+    }
+}

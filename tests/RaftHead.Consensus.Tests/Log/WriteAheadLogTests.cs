@@ -1,0 +1,298 @@
+using System.Text;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Log;
+using RaftHead.Consensus.Membership;
+
+namespace RaftHead.Consensus.Tests.Log;
+
+public sealed class WriteAheadLogTests
+{
+    private static readonly WriteAheadLogOptions Fast = new() { FlushToDisk = false };
+
+    private static LogEntry Entry(long index, long term, string data = "") =>
+        new(term, index, EntryType.Normal, Encoding.UTF8.GetBytes(data.Length > 0 ? data : $"entry-{index}-{term}"));
+
+    [Fact]
+    public void Crc32C_matches_the_standard_check_value()
+    {
+        Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
+        Assert.Equal(0u, Crc32C.Compute(ReadOnlySpan<byte>.Empty));
+        var data = Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog");
+        Assert.Equal(Crc32C.Compute(data), Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Start, data.AsSpan(0, 13)), data.AsSpan(13))));
+    }
+
+    [Fact]
+    public void Entries_hard_state_and_membership_survive_a_reopen()
+    {
+        using var dir = new TempDirectory();
+        var membership = new ClusterMembership([1, 2, 3]);
+        using (var wal = WriteAheadLog.Bootstrap(dir.Path, membership))
+        {
+            wal.Append([Entry(4, 2), Entry(5, 2)]);
+            wal.SetHardState(new HardState(2, 1, 5));
+            wal.Sync();
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path);
+        Assert.Equal(5, reopened.LastIndex);
+        Assert.Equal(new HardState(2, 1, 5), reopened.HardState);
+        Assert.Equal("entry-5-2", Encoding.UTF8.GetString(reopened.Entries(5, 6, long.MaxValue)[0].Data.Span));
+        Assert.Equal(EntryType.MembershipChange, reopened.Entries(1, 2, long.MaxValue)[0].Type);
+    }
+
+    [Fact]
+    public void Group_commit_flushes_once_per_batch()
+    {
+        using var dir = new TempDirectory();
+        using var wal = WriteAheadLog.Open(dir.Path);
+        var before = wal.FlushCount;
+        wal.Append(Enumerable.Range(1, 100).Select(i => Entry(i, 1)).ToList());
+        wal.SetHardState(new HardState(1, 1, 50));
+        wal.Sync();
+        Assert.Equal(before + 1, wal.FlushCount);
+    }
+
+    [Fact]
+    public void A_conflicting_suffix_replaced_by_a_later_append_stays_replaced_after_reopen()
+    {
+        using var dir = new TempDirectory();
+        using (var wal = WriteAheadLog.Open(dir.Path, Fast))
+        {
+            wal.Append(Enumerable.Range(1, 10).Select(i => Entry(i, 1)).ToList());
+            wal.Append([Entry(6, 3), Entry(7, 3)]);
+            wal.Sync();
+            Assert.Equal(7, wal.LastIndex);
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path, Fast);
+        Assert.Equal(7, reopened.LastIndex);
+        Assert.True(reopened.TryGetTerm(6, out var term) && term == 3);
+        Assert.True(reopened.TryGetTerm(5, out term) && term == 1);
+    }
+
+    [Fact]
+    public void Compaction_deletes_covered_segments_and_recovery_starts_from_the_snapshot()
+    {
+        using var dir = new TempDirectory();
+        var options = Fast with { SegmentBytes = 1024 };
+        var snapshot = new Snapshot(new SnapshotMetadata(150, 1, new ClusterMembership([1, 2, 3])), Encoding.UTF8.GetBytes("state@150"));
+        using (var wal = WriteAheadLog.Open(dir.Path, options))
+        {
+            wal.Append(Enumerable.Range(1, 200).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 0, 200));
+            wal.Sync();
+            var before = wal.SegmentCount;
+            Assert.True(before > 5);
+            wal.Compact(snapshot);
+            Assert.True(wal.SegmentCount < before);
+            Assert.Equal(151, wal.FirstIndex);
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path, options);
+        Assert.Equal(151, reopened.FirstIndex);
+        Assert.Equal(200, reopened.LastIndex);
+        Assert.Equal("state@150", Encoding.UTF8.GetString(reopened.Snapshot.Data.Span));
+        Assert.Equal(new long[] { 1, 2, 3 }, reopened.Snapshot.Metadata.Membership.Voters);
+        Assert.Single(Directory.GetFiles(dir.Path, "snap-*"));
+    }
+
+    [Fact]
+    public void A_snapshot_from_the_leader_replaces_the_log_across_a_reopen()
+    {
+        using var dir = new TempDirectory();
+        var snapshot = new Snapshot(new SnapshotMetadata(15, 4, new ClusterMembership([1, 2, 3])), new byte[] { 7, 7, 7 });
+        using (var wal = WriteAheadLog.Open(dir.Path, Fast))
+        {
+            wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
+            wal.ApplySnapshot(snapshot);
+            wal.Append([Entry(16, 4)]);
+            wal.SetHardState(new HardState(4, 2, 15));
+            wal.Sync();
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path, Fast);
+        Assert.Equal(16, reopened.FirstIndex);
+        Assert.Equal(16, reopened.LastIndex);
+        Assert.True(reopened.TryGetTerm(15, out var term) && term == 4);
+        Assert.Equal(new byte[] { 7, 7, 7 }, reopened.Snapshot.Data.ToArray());
+    }
+
+    [Fact]
+    public void A_snapshot_whose_marker_never_reached_the_log_is_ignored()
+    {
+        using var dir = new TempDirectory();
+        var crashed = dir.Sub("crashed");
+        using (var wal = WriteAheadLog.Open(dir.Sub("live"), Fast))
+        {
+            wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
+            wal.Sync();
+            wal.ApplySnapshot(new Snapshot(new SnapshotMetadata(30, 2, new ClusterMembership([1])), new byte[] { 1 }));
+            // "Crash" before Sync: copy what is on disk now (the marker is still in the process's buffer).
+            CopyDirectory(wal.Directory, crashed);
+        }
+        using var recovered = WriteAheadLog.Open(crashed, Fast);
+        Assert.Equal(1, recovered.FirstIndex);
+        Assert.Equal(20, recovered.LastIndex);
+        Assert.Empty(Directory.GetFiles(crashed, "snap-*"));
+    }
+
+    [Fact]
+    public void Cutting_the_file_at_every_byte_offset_recovers_exactly_the_complete_records()
+    {
+        using var dir = new TempDirectory();
+        var (bytes, states) = WriteHistory(dir.Sub("source"));
+        for (var cut = 0; cut <= bytes.Length; cut++)
+        {
+            var expected = states.Last(s => s.EndOffset <= cut);
+            var target = dir.Sub($"cut-{cut}");
+            WriteSegment(target, bytes.AsSpan(0, cut));
+            using var wal = WriteAheadLog.Open(target, Fast);
+            expected.AssertMatches(wal, $"cut at {cut}");
+            wal.Dispose();
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Flipping_a_bit_anywhere_either_drops_only_the_damaged_last_record_or_refuses_to_start()
+    {
+        using var dir = new TempDirectory();
+        var (bytes, states) = WriteHistory(dir.Sub("source"));
+        var lastRecordStart = states[^2].EndOffset;
+        var refused = 0;
+        for (var offset = 0; offset < bytes.Length; offset++)
+        {
+            var damaged = bytes.ToArray();
+            damaged[offset] ^= (byte)(1 << (offset % 8));
+            var target = dir.Sub($"flip-{offset}");
+            WriteSegment(target, damaged);
+            try
+            {
+                using var wal = WriteAheadLog.Open(target, Fast);
+                Assert.True(offset >= lastRecordStart, $"a flip at {offset}, before the last record, must refuse to start");
+                states[^2].AssertMatches(wal, $"flip at {offset}");
+            }
+            catch (WalCorruptionException e)
+            {
+                Assert.True(offset < lastRecordStart, $"a flip at {offset} in the last record is indistinguishable from a torn write and must recover");
+                Assert.Contains(target, e.Message, StringComparison.Ordinal);
+                Assert.Contains("offset", e.Message, StringComparison.Ordinal);
+                refused++;
+            }
+            Directory.Delete(target, recursive: true);
+        }
+        Assert.True(refused > 0);
+    }
+
+    [Fact]
+    public void Damage_in_a_closed_segment_refuses_to_start_and_names_the_file()
+    {
+        using var dir = new TempDirectory();
+        var options = Fast with { SegmentBytes = 512 };
+        using (var wal = WriteAheadLog.Open(dir.Path, options))
+        {
+            wal.Append(Enumerable.Range(1, 60).Select(i => Entry(i, 1)).ToList());
+            wal.Sync();
+        }
+        var first = Directory.GetFiles(dir.Path, "wal-*.log").Order(StringComparer.Ordinal).First();
+        var bytes = File.ReadAllBytes(first);
+        bytes[^3] ^= 0x10;
+        File.WriteAllBytes(first, bytes);
+        var error = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(dir.Path, options));
+        Assert.Equal(first, error.Path);
+    }
+
+    [Fact]
+    public void A_raft_node_restarted_on_its_write_ahead_log_resumes_its_term_vote_and_log()
+    {
+        using var dir = new TempDirectory();
+        long term, commit;
+        using (var wal = WriteAheadLog.Bootstrap(dir.Path, new ClusterMembership([1])))
+        {
+            var node = new RaftNode(new RaftConfig { NodeId = 1 }, wal, new Random(1));
+            for (var i = 0; i < 30 && node.Role != RaftRole.Leader; i++)
+            {
+                node.Tick();
+                Drive(node, wal);
+            }
+            Assert.Equal(RaftRole.Leader, node.Role);
+            for (var i = 0; i < 5; i++)
+            {
+                node.Propose(Encoding.UTF8.GetBytes($"v{i}"));
+                Drive(node, wal);
+            }
+            term = node.Term;
+            commit = node.Log.Committed;
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path);
+        var restarted = new RaftNode(new RaftConfig { NodeId = 1 }, reopened, new Random(2));
+        Assert.Equal(term, restarted.Term);
+        Assert.Equal(1, restarted.Vote);
+        Assert.Equal(commit, restarted.Log.Committed);
+        var applied = restarted.GetReady().CommittedEntries.Where(e => e.Type == EntryType.Normal && !e.Data.IsEmpty).ToList();
+        Assert.Equal(5, applied.Count);
+    }
+
+    private static void Drive(RaftNode node, WriteAheadLog wal)
+    {
+        while (node.HasReady)
+        {
+            var ready = node.GetReady();
+            if (ready.Snapshot is not null) wal.ApplySnapshot(ready.Snapshot);
+            wal.Append(ready.Entries);
+            if (ready.HardState is { } hs) wal.SetHardState(hs);
+            if (ready.MustSync) wal.Sync();
+            node.Advance(ready);
+        }
+    }
+
+    /// <summary>Writes a varied history, syncing after every record, and notes the state after each.</summary>
+    private static (byte[] Bytes, List<ExpectedState> States) WriteHistory(string directory)
+    {
+        var states = new List<ExpectedState> { new(0, 0, default, []) };
+        using (var wal = WriteAheadLog.Open(directory, Fast))
+        {
+            var segment = Directory.GetFiles(directory, "wal-*.log").Single();
+            void Note() => states.Add(ExpectedState.Of(wal, new FileInfo(segment).Length));
+            Note();
+            for (var i = 1; i <= 12; i++)
+            {
+                wal.Append([Entry(i, 1 + i / 5, new string('x', i * 3))]);
+                wal.Sync();
+                Note();
+                wal.SetHardState(new HardState(1 + i / 5, 1, Math.Max(0, i - 2)));
+                wal.Sync();
+                Note();
+            }
+            wal.Append([Entry(11, 9)]); // replaces a conflicting suffix (11 and 12)
+            wal.Sync();
+            Note();
+        }
+        var bytes = File.ReadAllBytes(Directory.GetFiles(directory, "wal-*.log").Single());
+        return (bytes, states);
+    }
+
+    private static void WriteSegment(string directory, ReadOnlySpan<byte> bytes)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllBytes(Path.Combine(directory, "wal-0000000000000001.log"), bytes.ToArray());
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+    }
+
+    private sealed record ExpectedState(long EndOffset, long LastIndex, HardState HardState, long[] Terms)
+    {
+        public static ExpectedState Of(WriteAheadLog wal, long endOffset) =>
+            new(endOffset, wal.LastIndex, wal.HardState, Enumerable.Range(1, (int)wal.LastIndex).Select(i => wal.TryGetTerm(i, out var t) ? t : -1).ToArray());
+
+        public void AssertMatches(WriteAheadLog wal, string what)
+        {
+            Assert.True(LastIndex == wal.LastIndex, $"{what}: last index {wal.LastIndex}, expected {LastIndex}");
+            Assert.True(HardState == wal.HardState, $"{what}: hard state {wal.HardState}, expected {HardState}");
+            for (var i = 1; i <= LastIndex; i++)
+            {
+                Assert.True(wal.TryGetTerm(i, out var t) && t == Terms[i - 1], $"{what}: term at {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Log;
+
+namespace RaftHead.Consensus.Tests.Simulation;
+
+/// <summary>
+/// Stable storage with a disk model: writes land in a volatile view at once and reach the durable view only
+/// at <see cref="Sync"/>. A crash keeps the durable view plus a random prefix of the unsynced writes (a
+/// write-ahead log persists in order, so a prefix is what can survive).
+/// </summary>
+public sealed class SimulatedStorage : ISimulatedDisk
+{
+    private readonly MemoryRaftStorage _durable;
+    private readonly MemoryRaftStorage _current;
+    private readonly List<Action<MemoryRaftStorage>> _unsynced = new();
+
+    public SimulatedStorage(MemoryRaftStorage durable)
+    {
+        _durable = durable;
+        _current = durable.Clone();
+    }
+
+    public long FirstIndex => _current.FirstIndex;
+
+    public long LastIndex => _current.LastIndex;
+
+    public Snapshot Snapshot => _current.Snapshot;
+
+    public int UnsyncedWrites => _unsynced.Count;
+
+    public RaftInitialState InitialState() => _current.InitialState();
+
+    public bool TryGetTerm(long index, out long term) => _current.TryGetTerm(index, out term);
+
+    public IReadOnlyList<LogEntry> Entries(long low, long highExclusive, long maxBytes) => _current.Entries(low, highExclusive, maxBytes);
+
+    public void Append(IReadOnlyList<LogEntry> entries)
+    {
+        if (entries.Count == 0) return;
+        var copy = entries.ToArray();
+        _current.Append(copy);
+        _unsynced.Add(s => s.Append(copy));
+    }
+
+    public void SetHardState(HardState hardState)
+    {
+        _current.SetHardState(hardState);
+        _unsynced.Add(s => s.SetHardState(hardState));
+    }
+
+    public void ApplySnapshot(Snapshot snapshot)
+    {
+        _current.ApplySnapshot(snapshot);
+        _unsynced.Add(s => s.ApplySnapshot(snapshot));
+    }
+
+    public void Compact(Snapshot snapshot)
+    {
+        _current.Compact(snapshot);
+        _unsynced.Add(s => s.Compact(snapshot));
+    }
+
+    public void Sync()
+    {
+        foreach (var write in _unsynced) write(_durable);
+        _unsynced.Clear();
+    }
+
+    public ISimulatedDisk Crash(Random random) => Crash(random.Next(_unsynced.Count + 1));
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>What a restarted process finds: the durable state plus the first <paramref name="survivingWrites"/> unsynced writes.</summary>
+    public SimulatedStorage Crash(int survivingWrites)
+    {
+        for (var i = 0; i < Math.Min(survivingWrites, _unsynced.Count); i++) _unsynced[i](_durable);
+        _unsynced.Clear();
+        return new SimulatedStorage(_durable);
+    }
+}

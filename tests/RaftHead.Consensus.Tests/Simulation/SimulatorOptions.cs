@@ -1,0 +1,21 @@
+namespace RaftHead.Consensus.Tests.Simulation;
+
+/// <summary>Bounds of one simulated run; every duration is virtual milliseconds.</summary>
+public sealed record SimulatorOptions
+{
+    /// <summary>Faults, partitions and new client values happen only during this phase.</summary>
+    public long ActiveMs { get; init; } = 12_000;
+
+    /// <summary>After healing everything, the cluster must converge within this budget.</summary>
+    public long QuietMsMax { get; init; } = 6_000;
+
+    public long TickMs { get; init; } = 10;
+
+    /// <summary>Ids beyond the initial voters that membership changes may add (ids are never reused).</summary>
+    public int SpareNodesMax { get; init; } = 2;
+
+    public int OutstandingValuesMax { get; init; } = 8;
+
+    /// <summary>When set, nodes store their log in real <see cref="Log.WriteAheadLog"/>s under this directory.</summary>
+    public string? WalDirectory { get; init; }
+}
