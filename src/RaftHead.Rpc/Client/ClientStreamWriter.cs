@@ -43,6 +43,13 @@ internal sealed class ClientStreamWriter<TRequest, TResponse> : IClientStreamWri
         }
         catch (Exception e) when (e is not RpcException)
         {
+            // The server may have ended the call (a limit, an early error): its status is the real reason.
+            // Not when the caller cancelled this write: the call itself may still be running.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                await _call.ReadHeadersAsync().ConfigureAwait(false);
+            }
+
             throw _call.MapException(e);
         }
         finally
