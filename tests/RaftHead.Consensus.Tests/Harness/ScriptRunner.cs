@@ -119,7 +119,7 @@ public static class ScriptRunner
         if (p.Crashed) return $"n{p.Id} down";
         var node = p.Node;
         var role = node.Role.ToString();
-        var membership = node.Membership.IsVoter(p.Id) ? "" : node.Membership.IsLearner(p.Id) ? " (learner)" : " (not a member)";
+        var membership = node.Membership.Contains(p.Id) ? "" : " (not a member)";
         return $"n{p.Id} {role}{membership} term={node.Term} leader={node.Leader} last={node.Log.LastIndex} commit={node.Log.Committed} applied=[{string.Join(' ', p.Applied)}]";
     }
 }

@@ -685,6 +685,10 @@ public sealed class Simulator
         foreach (var node in _nodes.Values)
         {
             sb.AppendLine(node.Up ? $"  {node.Raft} sm={node.StateMachine.Values.Count} members: {node.Raft!.Membership}" : $"  node {node.Id} {(node.Retired ? "retired" : "down")}");
+            if (node.Up && node.Raft!.Role == RaftRole.Leader)
+            {
+                foreach (var id in node.Raft.Membership.Members) sb.AppendLine($"    progress {id}: {node.Raft.ProgressOf(id)}");
+            }
         }
         return sb.ToString();
     }

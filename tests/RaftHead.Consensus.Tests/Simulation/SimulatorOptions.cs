@@ -7,7 +7,7 @@ public sealed record SimulatorOptions
     public long ActiveMs { get; init; } = 12_000;
 
     /// <summary>After healing everything, the cluster must converge within this budget.</summary>
-    public long QuietMsMax { get; init; } = 6_000;
+    public long QuietMsMax { get; init; } = 12_000;
 
     public long TickMs { get; init; } = 10;
 
