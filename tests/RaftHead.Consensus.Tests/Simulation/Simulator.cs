@@ -53,7 +53,11 @@ public sealed class Simulator
     private readonly Dictionary<long, long> _leaderOfTerm = new();
     private readonly Dictionary<(long Index, long Term), (int Hash, long PreviousTerm)> _entriesSeen = new();
     private readonly Dictionary<long, long> _committedTerm = new();
-    private long _maxCommitted;
+
+    // For each committed index, the lowest current term of a node seen holding it committed: an upper bound
+    // on the term in which it was committed. Leader completeness binds leaders of later terms only (a
+    // delayed vote can still crown a lower-term leader after a higher term committed more).
+    private readonly Dictionary<long, long> _committedByTerm = new();
     private readonly Dictionary<long, int> _appliedHash = new();
     private readonly List<long> _canonicalValues = new();
 
@@ -300,7 +304,7 @@ public sealed class Simulator
                 _snapshots++;
                 node.StateMachine = SimStateMachine.Deserialize(ready.Snapshot.Data.Span);
                 CheckRestoredStateMachine(node);
-                CheckCommitted(ready.Snapshot.Index, ready.Snapshot.Term, $"snapshot on {node.Id}");
+                CheckCommitted(ready.Snapshot.Index, ready.Snapshot.Term, $"snapshot on {node.Id}", node.Raft!.Term);
             }
             foreach (var entry in ready.CommittedEntries) Apply(node, entry);
             foreach (var read in ready.ReadStates)
@@ -346,7 +350,7 @@ public sealed class Simulator
         {
             _appliedHash[entry.Index] = hash;
         }
-        CheckCommitted(entry.Index, entry.Term, $"apply on {node.Id}");
+        CheckCommitted(entry.Index, entry.Term, $"apply on {node.Id}", node.Raft!.Term);
 
         if (entry.Type == EntryType.MembershipChange)
         {
@@ -466,9 +470,29 @@ public sealed class Simulator
             var down = _nodes.Values.Where(n => !n.Up && !n.Retired).ToList();
             if (down.Count > 0) Restart(down[_random.Next(down.Count)]);
         }
-        else if (roll < 90)
+        else if (roll < 84)
         {
             ChangeMembership();
+        }
+        else if (roll < 94)
+        {
+            // Leader churn: Figure 8 style histories need leaders that fall mid-replication.
+            var leader = CurrentLeader();
+            if (leader is null) return;
+            if (_random.Next(2) == 0)
+            {
+                Crash(leader);
+            }
+            else
+            {
+                _blocked.Clear();
+                foreach (var other in ids.Where(i => i != leader.Id))
+                {
+                    _blocked.Add((leader.Id, other));
+                    _blocked.Add((other, leader.Id));
+                }
+                Trace($"isolate leader {leader.Id}");
+            }
         }
         else
         {
@@ -550,7 +574,7 @@ public sealed class Simulator
 
         for (var i = Math.Max(node.CommitChecked + 1, raft.Log.FirstIndex); i <= raft.Log.Committed; i++)
         {
-            CheckCommitted(i, raft.Log.TermOrZero(i), $"commit on {node.Id}");
+            CheckCommitted(i, raft.Log.TermOrZero(i), $"commit on {node.Id}", raft.Term);
         }
         node.CommitChecked = Math.Max(node.CommitChecked, raft.Log.Committed);
 
@@ -585,32 +609,32 @@ public sealed class Simulator
         }
     }
 
-    private void CheckCommitted(long index, long term, string where)
+    private void CheckCommitted(long index, long term, string where, long observerTerm)
     {
         if (index == 0) return;
         if (_committedTerm.TryGetValue(index, out var known))
         {
             if (known != term) throw Fail($"committed entry changed: index {index} term {known} became term {term} ({where})");
+            if (observerTerm < _committedByTerm[index]) _committedByTerm[index] = observerTerm;
         }
         else
         {
             _committedTerm[index] = term;
-            _maxCommitted = Math.Max(_maxCommitted, index);
+            _committedByTerm[index] = observerTerm;
         }
     }
 
     private void CheckLeaderCompleteness(SimNode node)
     {
-        var log = node.Raft!.Log;
-        if (log.LastIndex < _maxCommitted)
+        var raft = node.Raft!;
+        var log = raft.Log;
+        foreach (var (index, byTerm) in _committedByTerm)
         {
-            throw Fail($"leader completeness: leader {node.Id} of term {node.Raft.Term} ends at {log.LastIndex} but {_maxCommitted} is committed");
-        }
-        for (var i = log.FirstIndex; i <= _maxCommitted; i++)
-        {
-            if (_committedTerm.TryGetValue(i, out var term) && log.TermOrZero(i) != term)
+            if (byTerm >= raft.Term || index < log.FirstIndex - 1) continue;
+            var term = _committedTerm[index];
+            if (!log.TryGetTerm(index, out var held) || held != term)
             {
-                throw Fail($"leader completeness: leader {node.Id} of term {node.Raft.Term} lacks committed entry ({i},{term})");
+                throw Fail($"leader completeness: leader {node.Id} of term {raft.Term} lacks entry ({index},{term}) committed by term {byTerm} (its log: {log})");
             }
         }
     }
