@@ -17,7 +17,10 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
     private readonly RpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
-    private readonly CancellationTokenSource _cts;
+    // Null for a unary call without deadline: the caller's token is enough, and a failed or abandoned
+    // unary call resets its stream when its response is disposed.
+    private readonly CancellationTokenSource? _cts;
+    private readonly CancellationToken _token;
     private readonly byte[] _header = new byte[GrpcProtocol.FrameHeaderBytes];
     private Task<HttpResponseMessage>? _send;
     private HttpResponseMessage? _response;
@@ -32,19 +35,27 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         _channel = channel;
         _method = method;
         _options = options;
+        Timeout = options.RemainingTime(DateTime.UtcNow);
+        if (Timeout is null && method.Type == MethodType.Unary)
+        {
+            _token = options.CancellationToken;
+            return;
+        }
+
         _cts = options.CancellationToken.CanBeCanceled
             ? CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken)
             : new CancellationTokenSource();
-        Timeout = options.RemainingTime(DateTime.UtcNow);
         if (Timeout is { } timeout)
         {
             _cts.CancelAfter(timeout);
         }
+
+        _token = _cts.Token;
     }
 
     public TimeSpan? Timeout { get; }
 
-    public CancellationToken Token => _cts.Token;
+    public CancellationToken Token => _token;
 
     public TResponse Current => _current ?? throw new InvalidOperationException("MoveNext has not returned true.");
 
@@ -79,12 +90,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             HttpMetadata.CopyTo(metadata, headers);
         }
 
-        if (_cts.IsCancellationRequested)
+        if (_token.IsCancellationRequested)
         {
-            throw MapException(new OperationCanceledException(_cts.Token));
+            throw MapException(new OperationCanceledException(_token));
         }
 
-        _send = _channel.Http.SendAsync(request, _cts.Token);
+        _send = _channel.Http.SendAsync(request, _token);
     }
 
     /// <summary>Waits for response headers; a Trailers-Only error response throws here.</summary>
@@ -138,7 +149,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
 
         try
         {
-            _body = await response.Content.ReadAsStreamAsync(_cts.Token).ConfigureAwait(false);
+            _body = await response.Content.ReadAsStreamAsync(_token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -160,12 +171,26 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             return false;
         }
 
-        using var registration = cancellationToken.CanBeCanceled
-            ? cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _cts)
-            : default;
+        // A token given to one read cancels the whole call, as gRPC's stream readers do.
+        var token = _token;
+        CancellationTokenSource? readSource = null;
+        CancellationTokenRegistration registration = default;
+        if (cancellationToken.CanBeCanceled)
+        {
+            if (_cts is not null)
+            {
+                registration = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
+            }
+            else
+            {
+                readSource = CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken);
+                token = readSource.Token;
+            }
+        }
+
         try
         {
-            var read = await _body.ReadAtLeastAsync(_header, GrpcProtocol.FrameHeaderBytes, throwOnEndOfStream: false, _cts.Token).ConfigureAwait(false);
+            var read = await _body.ReadAtLeastAsync(_header, GrpcProtocol.FrameHeaderBytes, throwOnEndOfStream: false, token).ConfigureAwait(false);
             if (read == 0)
             {
                 CompleteFromTrailers();
@@ -192,7 +217,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
             var buffer = ArrayPool<byte>.Shared.Rent((int)length);
             try
             {
-                await _body.ReadExactlyAsync(buffer.AsMemory(0, (int)length), _cts.Token).ConfigureAwait(false);
+                await _body.ReadExactlyAsync(buffer.AsMemory(0, (int)length), token).ConfigureAwait(false);
                 _current = MessageWriter<TResponse>.NeedsArray
                     ? _method.ResponseParser.ParseFrom(buffer, 0, (int)length)
                     : _method.ResponseParser.ParseFrom(buffer.AsSpan(0, (int)length));
@@ -220,6 +245,11 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         {
             throw MapException(e);
         }
+        finally
+        {
+            registration.Dispose();
+            readSource?.Dispose();
+        }
     }
 
     /// <summary>Turns a transport exception into the status the caller should see.</summary>
@@ -231,7 +261,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         }
 
         Status status;
-        if (_cts.IsCancellationRequested || e is OperationCanceledException)
+        if (_token.IsCancellationRequested || e is OperationCanceledException)
         {
             status = _options.CancellationToken.IsCancellationRequested
                 ? new Status(StatusCode.Cancelled, "The call was cancelled by the caller.")
@@ -262,8 +292,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         return Fail(status, null);
     }
 
-    public void Cancel() => _cts.Cancel();
-
     public void Dispose()
     {
         if (_disposed)
@@ -275,12 +303,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IAsyncStreamReader<TResp
         if (_status is null)
         {
             // Abandoned mid-call: resetting the stream tells the server to stop.
-            _cts.Cancel();
+            _cts?.Cancel();
         }
 
         _body?.Dispose();
         _response?.Dispose();
-        _cts.Dispose();
+        _cts?.Dispose();
     }
 
     private void CompleteFromTrailers()

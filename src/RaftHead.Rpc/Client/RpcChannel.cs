@@ -102,10 +102,7 @@ public sealed class RpcChannel : IDisposable
             options = options with { DeadlineUtc = DateTime.UtcNow + options.RemainingTime(DateTime.UtcNow)!.Value, Timeout = null };
         }
 
-        return _retry.ExecuteAsync(
-            static (state, _) => new ValueTask<TResponse>(state.channel.UnaryOnceAsync(state.method, state.request, state.options)),
-            (channel: this, method, request, options),
-            options.CancellationToken).AsTask();
+        return UnaryWithRetriesAsync(method, request, options);
     }
 
     public ServerStreamingCall<TRequest, TResponse> ServerStreaming<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CallOptions options = default)
@@ -144,6 +141,40 @@ public sealed class RpcChannel : IDisposable
 
     internal Uri UriFor(string fullName) => _uris.GetOrAdd(fullName, static (name, baseUri) => new Uri(baseUri, name), Address);
 
+    /// <summary>
+    /// The first attempt goes straight out; only after an UNAVAILABLE does the call enter the retry pipeline,
+    /// whose own first attempt replays that failure so its backoff and attempt count stay exact.
+    /// </summary>
+    private async Task<TResponse> UnaryWithRetriesAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CallOptions options)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        RpcException first;
+        try
+        {
+            return await UnaryOnceAsync(method, request, options).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            first = e;
+        }
+
+        var state = new RetryState<TRequest, TResponse>(this, method, request, options, first);
+        return await _retry.ExecuteAsync(
+            static (s, _) =>
+            {
+                if (s.FirstFailure is { } failure)
+                {
+                    s.FirstFailure = null;
+                    return ValueTask.FromException<TResponse>(failure);
+                }
+
+                return new ValueTask<TResponse>(s.Channel.UnaryOnceAsync(s.Method, s.Request, s.Options));
+            },
+            state,
+            options.CancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<TResponse> UnaryOnceAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CallOptions options)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse>
@@ -172,5 +203,20 @@ public sealed class RpcChannel : IDisposable
         {
             throw new ArgumentException($"{method.FullName} is declared {method.Type}; it cannot be called as {type}.", nameof(method));
         }
+    }
+
+    private sealed class RetryState<TRequest, TResponse>(RpcChannel channel, Method<TRequest, TResponse> method, TRequest request, CallOptions options, RpcException firstFailure)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        public RpcChannel Channel { get; } = channel;
+
+        public Method<TRequest, TResponse> Method { get; } = method;
+
+        public TRequest Request { get; } = request;
+
+        public CallOptions Options { get; } = options;
+
+        public RpcException? FirstFailure { get; set; } = firstFailure;
     }
 }
