@@ -3,9 +3,10 @@
 # present are not fetched again.
 #   python3-grpcio, python3-protobuf  an independent gRPC implementation for the interop tests
 #   bazel-bootstrap-source            upstream REAPI / googleapis .proto files the descriptor test compares with
+#   bazel-bootstrap                   Debian's Bazel 4.2.3, the real client the remote-cache integration test builds with
 set -euo pipefail
 
-packages=(python3-grpcio python3-protobuf bazel-bootstrap-source)
+packages=(python3-grpcio python3-protobuf bazel-bootstrap-source bazel-bootstrap)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using Build.Bazel.Remote.Execution.V2;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Storage;
+using RaftHead.Worker.Sandbox;
+
+namespace RaftHead.Worker;
+
+/// <summary>
+/// Runs actions locally: input root hard-linked from the file cache into a pre-made sandbox, the command run as an
+/// unprivileged user in its own process group (and network namespace where possible), outputs collected into the CAS.
+/// </summary>
+public sealed class ActionRunner : IActionRunner, IAsyncDisposable
+{
+    private readonly IBlobStore _store;
+    private readonly RunnerOptions _options;
+    private readonly SandboxPool _sandboxes;
+    private readonly InputMaterializer _materializer;
+    private readonly ILogger _logger;
+
+    public ActionRunner(IBlobStore store, RunnerOptions options, ILogger? logger = null)
+    {
+        _store = store;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        Isolation = Isolation.Probe(options);
+        var cache = new FileCache(Path.Combine(options.WorkDirectory, "cache"));
+        _materializer = new InputMaterializer(store, cache);
+        _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
+        _logger.LogInformation("Action runner {Worker} ready: {Isolation}", options.WorkerId, Isolation.Describe());
+    }
+
+    public Isolation Isolation { get; }
+
+    public async Task<ActionRunResult> RunAsync(ActionRunRequest request, CancellationToken cancellationToken)
+    {
+        var metadata = new ExecutedActionMetadata
+        {
+            Worker = _options.WorkerId,
+            QueuedTimestamp = Timestamp.FromDateTimeOffset(request.QueuedAt == default ? DateTimeOffset.UtcNow : request.QueuedAt),
+            WorkerStartTimestamp = Now(),
+        };
+        var result = new ActionResult { ExecutionMetadata = metadata };
+        var sandbox = _sandboxes.Take();
+        try
+        {
+            var execRoot = Path.Combine(sandbox, "exec");
+            metadata.InputFetchStartTimestamp = Now();
+            var inputs = await _materializer.MaterializeAsync(request.InstanceName, request.Action.InputRootDigest, execRoot, Isolation.User, cancellationToken).ConfigureAwait(false);
+            metadata.InputFetchCompletedTimestamp = Now();
+            if (inputs.Invalid is { } invalid)
+            {
+                return Failed(result, Rpc.StatusCode.InvalidArgument, invalid);
+            }
+
+            if (inputs.Missing.Count > 0)
+            {
+                return MissingInputs(result, inputs.Missing);
+            }
+
+            var workingDirectory = request.Command.WorkingDirectory.Trim('/');
+            var workingPath = SandboxPath.Resolve(execRoot, workingDirectory);
+            if (workingPath is null || request.Command.WorkingDirectory.StartsWith('/'))
+            {
+                return Failed(result, Rpc.StatusCode.InvalidArgument, $"working_directory '{request.Command.WorkingDirectory}' leaves the input root");
+            }
+
+            var collector = new OutputCollector(new BlobUploader(_store, request.InstanceName), execRoot);
+            try
+            {
+                CreateOutputParents(request.Command, execRoot, workingDirectory, collector);
+            }
+            catch (OutputEscapeException e)
+            {
+                return Failed(result, Rpc.StatusCode.InvalidArgument, e.Message);
+            }
+
+            if (request.Command.Arguments.Count == 0)
+            {
+                return Failed(result, Rpc.StatusCode.InvalidArgument, "the command has no arguments");
+            }
+
+            if (!System.IO.Directory.Exists(workingPath))
+            {
+                System.IO.Directory.CreateDirectory(workingPath);
+                if (Isolation.User is { } owner)
+                {
+                    LibC.LChown(workingPath, owner.Uid, owner.Gid);
+                }
+            }
+            var stdoutPath = Path.Combine(sandbox, "stdout");
+            var stderrPath = Path.Combine(sandbox, "stderr");
+            metadata.ExecutionStartTimestamp = Now();
+            var (exitCode, timedOut) = await ExecuteAsync(request, workingPath, stdoutPath, stderrPath, cancellationToken).ConfigureAwait(false);
+            metadata.ExecutionCompletedTimestamp = Now();
+
+            result.ExitCode = exitCode;
+            metadata.OutputUploadStartTimestamp = Now();
+            var uploader = new BlobUploader(_store, request.InstanceName);
+            result.StdoutDigest = await uploader.UploadFileAsync(stdoutPath, cancellationToken).ConfigureAwait(false);
+            result.StderrDigest = await uploader.UploadFileAsync(stderrPath, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await collector.CollectAsync(request.Command, workingDirectory, result, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OutputEscapeException e)
+            {
+                return Failed(result, Rpc.StatusCode.InvalidArgument, e.Message);
+            }
+
+            metadata.OutputUploadCompletedTimestamp = Now();
+            metadata.WorkerCompletedTimestamp = Now();
+            return timedOut
+                ? new ActionRunResult(result, new Google.Rpc.Status { Code = (int)Rpc.StatusCode.DeadlineExceeded, Message = $"the action ran past its timeout of {Timeout(request.Action).TotalSeconds:0.###} s and was killed" })
+                : new ActionRunResult(result, new Google.Rpc.Status());
+        }
+        finally
+        {
+            _sandboxes.Release(sandbox);
+        }
+    }
+
+    public ValueTask DisposeAsync() => _sandboxes.DisposeAsync();
+
+    private static Timestamp Now() => Timestamp.FromDateTime(DateTime.UtcNow);
+
+    private TimeSpan Timeout(Build.Bazel.Remote.Execution.V2.Action action)
+    {
+        var timeout = action.Timeout is { } t && t.ToTimeSpan() > TimeSpan.Zero ? t.ToTimeSpan() : _options.DefaultTimeout;
+        return timeout > _options.MaxTimeout ? _options.MaxTimeout : timeout;
+    }
+
+    /// <summary>REAPI: the directories leading to every output exist before the command runs (not the output itself).</summary>
+    private void CreateOutputParents(Command command, string execRoot, string workingDirectory, OutputCollector collector)
+    {
+        var paths = command.OutputPaths.Count > 0 ? command.OutputPaths : (IEnumerable<string>)command.OutputFiles.Concat(command.OutputDirectories);
+        foreach (var path in paths)
+        {
+            var parent = Path.GetDirectoryName(collector.ResolveOutput(workingDirectory, path))!;
+            if (!System.IO.Directory.Exists(parent))
+            {
+                System.IO.Directory.CreateDirectory(parent);
+            }
+
+            if (Isolation.User is { } user)
+            {
+                // Every level between the exec root and the output must be writable by the action.
+                for (var dir = parent; dir.Length > execRoot.Length && dir.StartsWith(execRoot, StringComparison.Ordinal); dir = Path.GetDirectoryName(dir)!)
+                {
+                    LibC.LChown(dir, user.Uid, user.Gid);
+                }
+            }
+        }
+    }
+
+    private async Task<(int ExitCode, bool TimedOut)> ExecuteAsync(ActionRunRequest request, string workingPath, string stdoutPath, string stderrPath, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("/usr/bin/setsid")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingPath,
+        };
+        if (Isolation.OwnNetworkNamespace)
+        {
+            start.ArgumentList.Add("/usr/bin/unshare");
+            start.ArgumentList.Add("--net");
+        }
+
+        if (Isolation.User is { } user)
+        {
+            start.ArgumentList.Add("/usr/bin/setpriv");
+            start.ArgumentList.Add($"--reuid={user.Uid}");
+            start.ArgumentList.Add($"--regid={user.Gid}");
+            start.ArgumentList.Add("--clear-groups");
+            start.ArgumentList.Add("--");
+        }
+
+        foreach (var argument in request.Command.Arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The action sees exactly the environment its Command names, nothing of ours.
+        start.Environment.Clear();
+        foreach (var variable in request.Command.EnvironmentVariables)
+        {
+            start.Environment[variable.Name] = variable.Value;
+        }
+
+        using var process = new Process { StartInfo = start };
+        process.Start();
+        process.StandardInput.Close();
+        var pgid = process.Id; // setsid made the child the leader of a new process group
+        await using var stdout = new FileStream(stdoutPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        await using var stderr = new FileStream(stderrPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        var pumpOut = process.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
+        var pumpErr = process.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
+
+        using var timeout = new CancellationTokenSource(Timeout(request.Action));
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        var timedOut = false;
+        try
+        {
+            await process.WaitForExitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+        }
+        finally
+        {
+            // Whatever the outcome, nothing the action started may outlive it.
+            KillGroup(pgid);
+        }
+
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        await Task.WhenAll(pumpOut, pumpErr).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return (timedOut ? -1 : process.ExitCode, timedOut);
+    }
+
+    private void KillGroup(int pgid)
+    {
+        if (LibC.Kill(-pgid, LibC.SIGKILL) != 0 && LibC.LastError != LibC.ESRCH)
+        {
+            _logger.LogWarning("Could not kill process group {ProcessGroup}: errno {Errno}", pgid, LibC.LastError);
+        }
+    }
+
+    private static ActionRunResult Failed(ActionResult result, Rpc.StatusCode code, string message) =>
+        new(result, new Google.Rpc.Status { Code = (int)code, Message = message });
+
+    private static ActionRunResult MissingInputs(ActionResult result, IReadOnlyList<Digest> missing)
+    {
+        var failure = new Google.Rpc.PreconditionFailure();
+        foreach (var digest in missing)
+        {
+            failure.Violations.Add(new Google.Rpc.PreconditionFailure.Types.Violation { Type = "MISSING", Subject = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
+        }
+
+        var status = new Google.Rpc.Status { Code = (int)Rpc.StatusCode.FailedPrecondition, Message = $"{missing.Count} input blob(s) are missing from the CAS" };
+        status.Details.Add(Any.Pack(failure));
+        return new ActionRunResult(result, status);
+    }
+}

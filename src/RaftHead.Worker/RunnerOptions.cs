@@ -1,0 +1,27 @@
+namespace RaftHead.Worker;
+
+public sealed record RunnerOptions
+{
+    /// <summary>Holds the file cache and the sandboxes; hard links need both on one file system.</summary>
+    public required string WorkDirectory { get; init; }
+
+    /// <summary>Reported in ExecutedActionMetadata.worker.</summary>
+    public string WorkerId { get; init; } = Environment.MachineName;
+
+    /// <summary>The unprivileged account actions run as when this process is root (see scripts/setup-worker.sh).</summary>
+    public string RunAsUser { get; init; } = "rh-runner";
+
+    /// <summary>Lets actions run as root when the run-as user is missing. Off: the runner refuses to start instead.</summary>
+    public bool AllowRunAsRoot { get; init; }
+
+    /// <summary>Cut actions off from the network in their own namespace where the kernel allows it.</summary>
+    public bool IsolateNetwork { get; init; } = true;
+
+    /// <summary>Applied when an Action names no timeout.</summary>
+    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Upper bound on any action's timeout.</summary>
+    public TimeSpan MaxTimeout { get; init; } = TimeSpan.FromHours(3);
+
+    public int WarmSandboxes { get; init; } = 4;
+}
