@@ -90,6 +90,7 @@ public sealed class SingleNodeHead : IAsyncDisposable
             {
                 row.Blobs = b.Blobs;
                 row.Bytes = b.Bytes;
+                row.ActionResults = b.ActionResults;
             }
 
             if (lookups.Instances.TryGetValue(name, out var l))

@@ -236,16 +236,19 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
         var instances = new Dictionary<string, InstanceBlobStats>(StringComparer.Ordinal);
         foreach (NamespaceInfo ns in _namespacesById.Values)
         {
+            string name = ns.InstanceName ?? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"#{ns.Id:x16}");
+            instances.TryGetValue(name, out InstanceBlobStats? row);
+            row ??= new InstanceBlobStats(0, 0, 0);
             if (ns.Kind == RecordKind.ActionResult)
             {
                 actionResults += ns.Count;
+                instances[name] = row with { ActionResults = row.ActionResults + ns.Count };
                 continue;
             }
 
             blobs += ns.Count;
             bytes += ns.Bytes;
-            string name = ns.InstanceName ?? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"#{ns.Id:x16}");
-            instances[name] = new InstanceBlobStats(ns.Count, ns.Bytes);
+            instances[name] = row with { Blobs = row.Blobs + ns.Count, Bytes = row.Bytes + ns.Bytes };
         }
 
         return new BlobStoreStats(

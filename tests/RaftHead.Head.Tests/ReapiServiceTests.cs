@@ -198,6 +198,9 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var stats = _head.CacheStats();
         Assert.Equal(1, stats.Total.Hits);
         Assert.Equal(1, stats.Total.Incomplete);
+        var instance = Assert.Single(stats.Instances, i => i.InstanceName == "");
+        Assert.Equal(1, instance.ActionResults);
+        Assert.Equal(1, instance.Hits);
     }
 
     [Fact]
