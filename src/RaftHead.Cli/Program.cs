@@ -6,4 +6,5 @@ root.Options.Add(CliOptions.Json);
 root.Options.Add(CliOptions.Endpoint);
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(CacheCommands.Create());
+root.Subcommands.Add(OpsCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,4 +1,5 @@
 using System.Net;
+using RaftHead.Head.Execution;
 
 namespace RaftHead.Head;
 
@@ -15,4 +16,12 @@ public sealed record SingleNodeOptions
     public long CasMaxBytes { get; init; } = 10L * 1024 * 1024 * 1024;
 
     public Reapi.ReapiOptions Reapi { get; init; } = new();
+
+    /// <summary>Run actions on this node (REAPI Execute); without it the node is a cache only.</summary>
+    public bool ExecutionEnabled { get; init; }
+
+    public ExecutionOptions Execution { get; init; } = new();
+
+    /// <summary>The account actions run as when the node runs as root.</summary>
+    public string RunAsUser { get; init; } = "rh-runner";
 }

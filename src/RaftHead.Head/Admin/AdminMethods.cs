@@ -10,4 +10,7 @@ public static class AdminMethods
 
     public static readonly Method<GetCacheStatsRequest, GetCacheStatsResponse> GetCacheStats =
         new(Service, "GetCacheStats", MethodType.Unary, GetCacheStatsRequest.Parser, GetCacheStatsResponse.Parser, idempotent: true);
+
+    public static readonly Method<ListOperationsRequest, ListOperationsResponse> ListOperations =
+        new(Service, "ListOperations", MethodType.Unary, ListOperationsRequest.Parser, ListOperationsResponse.Parser, idempotent: true);
 }

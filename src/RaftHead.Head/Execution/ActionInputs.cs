@@ -1,0 +1,185 @@
+using System.Globalization;
+using Build.Bazel.Remote.Execution.V2;
+using Google.Protobuf;
+using RaftHead.Head.Reapi;
+using RaftHead.Rpc;
+using RaftHead.Storage;
+using RaftHead.Storage.Merkle;
+using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
+using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
+
+namespace RaftHead.Head.Execution;
+
+/// <summary>
+/// Reads an action's messages from the CAS and checks that everything it needs is there before it is queued. Unlike
+/// <see cref="TreeWalker"/>, which stops at the first absent directory, this walk carries on and collects every absent
+/// blob, so one FAILED_PRECONDITION tells the client all it must upload.
+/// </summary>
+internal sealed class ActionInputs
+{
+    private readonly IBlobStore _store;
+    private readonly ExecutionOptions _options;
+
+    public ActionInputs(IBlobStore store, ExecutionOptions options)
+    {
+        _store = store;
+        _options = options;
+    }
+
+    /// <summary>The Action, or FAILED_PRECONDITION (MISSING) if absent, INVALID_ARGUMENT if it is not a valid Action.</summary>
+    public async ValueTask<ReapiAction> FetchActionAsync(string instanceName, Digest actionDigest, CancellationToken cancellationToken)
+    {
+        var action = await ReadMessageAsync(instanceName, actionDigest, ReapiAction.Parser, "action_digest", cancellationToken).ConfigureAwait(false)
+            ?? throw ExecutionErrors.MissingBlobs(new[] { (actionDigest, "the Action") }, _options.MissingBlobsListedMax);
+        ReapiErrors.CheckDigest(action.CommandDigest, "action.command_digest");
+        ReapiErrors.CheckDigest(action.InputRootDigest, "action.input_root_digest");
+        if (action.Timeout is { } timeout && (timeout.Seconds < 0 || timeout.Nanos < 0))
+        {
+            throw ReapiErrors.InvalidArgument("action.timeout", "must not be negative");
+        }
+
+        return action;
+    }
+
+    /// <summary>
+    /// The Command, once the Command and every directory and file of the input root are known to be present;
+    /// otherwise FAILED_PRECONDITION listing each absent blob.
+    /// </summary>
+    public async ValueTask<Command> FetchCommandCheckingInputsAsync(string instanceName, ReapiAction action, CancellationToken cancellationToken)
+    {
+        var missing = new List<(Digest, string)>();
+        var command = await ReadMessageAsync(instanceName, action.CommandDigest, Command.Parser, "action.command_digest", cancellationToken).ConfigureAwait(false);
+        if (command is null)
+        {
+            missing.Add((action.CommandDigest, "the Command"));
+        }
+
+        await CollectMissingInputsAsync(instanceName, action.InputRootDigest, missing, cancellationToken).ConfigureAwait(false);
+        if (missing.Count > 0)
+        {
+            throw ExecutionErrors.MissingBlobs(missing, _options.MissingBlobsListedMax);
+        }
+
+        return command!;
+    }
+
+    private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, CancellationToken cancellationToken)
+    {
+        var seenDirectories = new HashSet<(string, long)> { (root.Hash, root.SizeBytes) };
+        var seenFiles = new HashSet<(string, long)>();
+        var files = new List<Digest>();
+        var level = new List<Digest> { root };
+        var next = new List<Digest>();
+        var absent = new List<Digest>();
+        var concurrency = _options.InputWalkConcurrencyMax;
+        var reads = new Task<ReapiDirectory?>[concurrency];
+        while (level.Count > 0)
+        {
+            // One index probe for the whole level first: absent directories are listed without a read attempt.
+            absent.Clear();
+            await _store.FindMissingAsync(instanceName, level, absent, cancellationToken).ConfigureAwait(false);
+            var absentSet = absent.Select(d => (d.Hash, d.SizeBytes)).ToHashSet();
+            var present = new List<Digest>(level.Count);
+            foreach (var digest in level)
+            {
+                if (absentSet.Contains((digest.Hash, digest.SizeBytes)))
+                {
+                    missing.Add((digest, "an input directory"));
+                }
+                else
+                {
+                    present.Add(digest);
+                }
+            }
+
+            for (var start = 0; start < present.Count; start += concurrency)
+            {
+                var chunk = Math.Min(concurrency, present.Count - start);
+                for (var i = 0; i < chunk; i++)
+                {
+                    reads[i] = ReadDirectoryAsync(instanceName, present[start + i], cancellationToken);
+                }
+
+                await Task.WhenAll(reads.AsSpan(0, chunk)).ConfigureAwait(false);
+                for (var i = 0; i < chunk; i++)
+                {
+                    var directory = await reads[i].ConfigureAwait(false);
+                    if (directory is null)
+                    {
+                        // Evicted between the probe and the read.
+                        missing.Add((present[start + i], "an input directory"));
+                        continue;
+                    }
+
+                    foreach (var file in directory.Files)
+                    {
+                        if (seenFiles.Add((file.Digest.Hash, file.Digest.SizeBytes)))
+                        {
+                            files.Add(file.Digest);
+                        }
+                    }
+
+                    foreach (var child in directory.Directories)
+                    {
+                        if (seenDirectories.Add((child.Digest.Hash, child.Digest.SizeBytes)))
+                        {
+                            if (seenDirectories.Count > _options.InputDirectoriesMax)
+                            {
+                                throw ReapiErrors.InvalidArgument(
+                                    "action.input_root_digest",
+                                    string.Create(CultureInfo.InvariantCulture, $"the input root holds more than {_options.InputDirectoriesMax} directories"));
+                            }
+
+                            next.Add(child.Digest);
+                        }
+                    }
+                }
+            }
+
+            (level, next) = (next, level);
+            next.Clear();
+        }
+
+        absent.Clear();
+        await _store.FindMissingAsync(instanceName, files, absent, cancellationToken).ConfigureAwait(false);
+        foreach (var digest in absent)
+        {
+            missing.Add((digest, "an input file"));
+        }
+    }
+
+    private async Task<ReapiDirectory?> ReadDirectoryAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
+    {
+        var directory = await ReadMessageAsync(instanceName, digest, ReapiDirectory.Parser, "action.input_root_digest", cancellationToken).ConfigureAwait(false);
+        if (directory is not null && DirectoryValidator.Validate(directory) is { } problem)
+        {
+            throw ReapiErrors.InvalidArgument("action.input_root_digest", $"directory {digest.Hash}/{digest.SizeBytes} in the input root is invalid: {problem}");
+        }
+
+        return directory;
+    }
+
+    private async ValueTask<T?> ReadMessageAsync<T>(string instanceName, Digest digest, MessageParser<T> parser, string field, CancellationToken cancellationToken)
+        where T : class, IMessage<T>
+    {
+        if (digest.SizeBytes > _options.MessageBlobMaxBytes)
+        {
+            throw ReapiErrors.InvalidArgument(field, string.Create(CultureInfo.InvariantCulture, $"blob {digest.Hash}/{digest.SizeBytes} is larger than the {_options.MessageBlobMaxBytes}-byte limit for a {typeof(T).Name}"));
+        }
+
+        var bytes = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw ReapiErrors.InvalidArgument(field, $"blob {digest.Hash}/{digest.SizeBytes} does not parse as a {typeof(T).Name}: {e.Message}");
+        }
+    }
+}
