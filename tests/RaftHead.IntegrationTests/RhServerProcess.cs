@@ -47,7 +47,8 @@ public sealed partial class RhServerProcess : IAsyncDisposable
     /// <summary>The dotnet host that runs the tests (set by the SDK), else the one on PATH.</summary>
     public static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    public static async Task<RhServerProcess> StartAsync(string dataDirectory)
+    /// <param name="extraArguments">More <c>rh serve</c> options, e.g. <c>--exec</c>.</param>
+    public static async Task<RhServerProcess> StartAsync(string dataDirectory, params string[] extraArguments)
     {
         var start = new ProcessStartInfo(DotnetHost)
         {
@@ -56,7 +57,7 @@ public sealed partial class RhServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { RhDll, "serve", "--port", "0", "--data", dataDirectory })
+        foreach (var argument in new[] { RhDll, "serve", "--port", "0", "--data", dataDirectory }.Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }
