@@ -26,4 +26,10 @@ public interface IBlobStore
     /// or returns null if the store does not hold it. A blob whose bytes no longer match its digest is treated as absent.
     /// </summary>
     ValueTask<Stream?> OpenReadAsync(string instanceName, Digest digest, long offset, long limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Keeps a blob from eviction until the returned handle is disposed (work in progress needs its inputs). A pin
+    /// keeps a blob, it never brings one back: pin first, then check presence.
+    /// </summary>
+    IDisposable Pin(string instanceName, Digest digest);
 }

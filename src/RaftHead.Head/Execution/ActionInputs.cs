@@ -45,7 +45,9 @@ internal sealed class ActionInputs
     /// The Command, once the Command and every directory and file of the input root are known to be present;
     /// otherwise FAILED_PRECONDITION listing each absent blob.
     /// </summary>
-    public async ValueTask<Command> FetchCommandCheckingInputsAsync(string instanceName, ReapiAction action, CancellationToken cancellationToken)
+    /// <param name="pins">Receives a pin on every input blob, taken before its presence is checked, so nothing the
+    /// action needs is evicted while it waits and runs. The caller owns and releases them.</param>
+    public async ValueTask<Command> FetchCommandCheckingInputsAsync(string instanceName, ReapiAction action, List<IDisposable> pins, CancellationToken cancellationToken)
     {
         var missing = new List<(Digest, string)>();
         var command = await ReadMessageAsync(instanceName, action.CommandDigest, Command.Parser, "action.command_digest", cancellationToken).ConfigureAwait(false);
@@ -54,7 +56,7 @@ internal sealed class ActionInputs
             missing.Add((action.CommandDigest, "the Command"));
         }
 
-        await CollectMissingInputsAsync(instanceName, action.InputRootDigest, missing, cancellationToken).ConfigureAwait(false);
+        await CollectMissingInputsAsync(instanceName, action.InputRootDigest, missing, pins, cancellationToken).ConfigureAwait(false);
         if (missing.Count > 0)
         {
             throw ExecutionErrors.MissingBlobs(missing, _options.MissingBlobsListedMax);
@@ -63,7 +65,7 @@ internal sealed class ActionInputs
         return command!;
     }
 
-    private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, CancellationToken cancellationToken)
+    private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, List<IDisposable> pins, CancellationToken cancellationToken)
     {
         var seenDirectories = new HashSet<(string, long)> { (root.Hash, root.SizeBytes) };
         var seenFiles = new HashSet<(string, long)>();
@@ -77,6 +79,7 @@ internal sealed class ActionInputs
         {
             // One index probe for the whole level first: absent directories are listed without a read attempt.
             absent.Clear();
+            Pin(instanceName, level, pins);
             await _store.FindMissingAsync(instanceName, level, absent, cancellationToken).ConfigureAwait(false);
             var absentSet = absent.Select(d => (d.Hash, d.SizeBytes)).ToHashSet();
             var present = new List<Digest>(level.Count);
@@ -141,10 +144,19 @@ internal sealed class ActionInputs
         }
 
         absent.Clear();
+        Pin(instanceName, files, pins);
         await _store.FindMissingAsync(instanceName, files, absent, cancellationToken).ConfigureAwait(false);
         foreach (var digest in absent)
         {
             missing.Add((digest, "an input file"));
+        }
+    }
+
+    private void Pin(string instanceName, List<Digest> digests, List<IDisposable> pins)
+    {
+        foreach (var digest in digests)
+        {
+            pins.Add(_store.Pin(instanceName, digest));
         }
     }
 

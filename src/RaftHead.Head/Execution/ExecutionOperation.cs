@@ -97,6 +97,9 @@ internal sealed class ExecutionOperation
     }
 
     /// <summary>Caller holds the store's lock. False if the operation was already done (the first outcome wins).</summary>
+    /// <summary>Pins on the operation's input blobs, released when it completes.</summary>
+    public List<IDisposable>? InputPins { get; set; }
+
     public bool TryComplete(ExecuteResponse response, DateTimeOffset now)
     {
         if (Done)
@@ -104,11 +107,26 @@ internal sealed class ExecutionOperation
             return false;
         }
 
+        ReleasePins(InputPins);
+        InputPins = null;
         Stage = ExecutionStage.Types.Value.Completed;
         CompletedAt = now;
         Response = response;
         Publish();
         return true;
+    }
+
+    public static void ReleasePins(List<IDisposable>? pins)
+    {
+        if (pins is null)
+        {
+            return;
+        }
+
+        foreach (var pin in pins)
+        {
+            pin.Dispose();
+        }
     }
 
     public OperationInfo ToInfo() => new(

@@ -127,19 +127,37 @@ public sealed class LocalScheduler : IAsyncDisposable
             }
         }
 
-        var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, cancellationToken).ConfigureAwait(false);
-
-        // Action.platform (v2.2) wins; older clients put it only in the Command.
-        var platform = action.Platform is { Properties.Count: > 0 } ? action.Platform : command.Platform;
-        var unsatisfied = PlatformMatcher.FindUnsatisfied(platform, _options.PlatformProperties);
-        if (unsatisfied.Count > 0)
+        var pins = new List<IDisposable>();
+        ExecutionOperation candidate;
+        try
         {
-            throw ExecutionErrors.UnsatisfiablePlatform(unsatisfied);
+            var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
+
+            // Action.platform (v2.2) wins; older clients put it only in the Command.
+            var platform = action.Platform is { Properties.Count: > 0 } ? action.Platform : command.Platform;
+            var unsatisfied = PlatformMatcher.FindUnsatisfied(platform, _options.PlatformProperties);
+            if (unsatisfied.Count > 0)
+            {
+                throw ExecutionErrors.UnsatisfiablePlatform(unsatisfied);
+            }
+
+            ThrowIfStopping();
+            candidate = new ExecutionOperation(NewName(), instance, digest, effective, command, priority, toolInvocationId, _time.GetUtcNow()) { InputPins = pins };
+        }
+        catch
+        {
+            ExecutionOperation.ReleasePins(pins);
+            throw;
         }
 
-        ThrowIfStopping();
-        var candidate = new ExecutionOperation(NewName(), instance, digest, effective, command, priority, toolInvocationId, _time.GetUtcNow());
         var (outcome, operation) = _store.Admit(candidate, deduplicate: !action.DoNotCache);
+        if (outcome != OperationStore.Admission.Queued)
+        {
+            // Joined an identical operation (which holds its own pins) or refused.
+            ExecutionOperation.ReleasePins(pins);
+            candidate.InputPins = null;
+        }
+
         switch (outcome)
         {
             case OperationStore.Admission.Queued:

@@ -43,15 +43,15 @@ internal sealed class ExecutionFixture : IAsyncDisposable
 
     public RpcChannel Channel { get; }
 
-    public static async Task<ExecutionFixture> StartAsync(ExecutionOptions? options = null)
+    public static async Task<ExecutionFixture> StartAsync(ExecutionOptions? options = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20)
     {
         var data = Path.Combine(Path.GetTempPath(), "rh-exec-test-" + Guid.NewGuid().ToString("N"));
         var store = await FasterBlobStore.OpenAsync(
             new FasterBlobStoreOptions
             {
                 DataDirectory = data,
-                MaxBytes = 1L << 30,
-                SegmentBytes = 1L << 20,
+                MaxBytes = casMaxBytes,
+                SegmentBytes = segmentBytes,
                 BufferedBlobMaxBytes = 4096,
                 IndexBucketCount = 1L << 12,
                 IndexMemorySizeBits = 22,
