@@ -1,0 +1,577 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Log;
+using RaftHead.Consensus.Membership;
+using RaftHead.Consensus.Transport;
+
+namespace RaftHead.Consensus.Driver;
+
+/// <summary>
+/// Runs one <see cref="RaftNode"/>: a single loop owns the core (no locks around it) and takes its inputs from one
+/// bounded inbox (peer messages, proposals, reads, membership changes, transfers, ticks). For every Ready it
+/// persists snapshot, entries and hard state with one <see cref="IRaftStorage.Sync"/>, then sends the messages,
+/// then applies committed entries to the <see cref="IStateMachine"/>, completing each proposal with its result.
+/// Inputs that arrive together are stepped together, so concurrent proposals share one fsync (group commit).
+/// </summary>
+public sealed class RaftDriver : IAsyncDisposable
+{
+    private const int ReadContextBytes = 24;
+
+    private readonly RaftDriverOptions _options;
+    private readonly IRaftStorage _storage;
+    private readonly IStateMachine _stateMachine;
+    private readonly IRaftTransport _transport;
+    private readonly ILogger _logger;
+    private readonly Channel<DriverInput> _inbox;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly long _incarnation;
+
+    // Loop-owned state: touched only by the loop (or before it starts / after it ends).
+    private readonly Dictionary<long, PendingProposal> _proposals = new();
+    private readonly List<ReadInput> _readsToIssue = new();
+    private readonly Dictionary<long, ReadBatch> _unconfirmedReads = new();
+    private readonly PriorityQueue<ReadBatch, long> _confirmedReads = new();
+    private RaftNode? _node;
+    private long _applied;
+    private long _ticks;
+    private long _nextReadId;
+    private long _snapshotsTaken;
+    private long _snapshotsInstalled;
+    private SoftState _softState;
+    private bool _retryReadsNow;
+
+    private Task? _loop;
+    private Task? _ticker;
+    private volatile RaftStatus _status;
+    private int _disposed;
+
+    public RaftDriver(RaftDriverOptions options, IRaftStorage storage, IStateMachine stateMachine, IRaftTransport transport, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(stateMachine);
+        ArgumentNullException.ThrowIfNull(transport);
+        options.Validate();
+        _options = options;
+        _storage = storage;
+        _stateMachine = stateMachine;
+        _transport = transport;
+        _logger = logger ?? NullLogger.Instance;
+        NodeId = options.Raft.NodeId;
+        _inbox = Channel.CreateBounded<DriverInput>(new BoundedChannelOptions(options.InboxCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        // Read contexts must be unique across nodes (a leader dedupes by context) and across restarts.
+        _incarnation = Random.Shared.NextInt64();
+        _status = new RaftStatus(NodeId, RaftRole.Follower, 0, 0, null, 0, 0, 0, 0, ClusterMembership.Empty, 0, 0);
+    }
+
+    public long NodeId { get; }
+
+    /// <summary>The latest published status; safe to read from any thread.</summary>
+    public RaftStatus Status => _status;
+
+    /// <summary>The loop: completes when the driver stops, faults when it died (a storage or state-machine failure).</summary>
+    public Task Completion => _loop ?? Task.CompletedTask;
+
+    /// <summary>
+    /// Restores the state machine from the storage's snapshot, builds the core from the storage, and starts the
+    /// loop and the ticker. The core re-delivers committed entries after the snapshot, so the state machine
+    /// catches up from the log as the loop runs.
+    /// </summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_loop is not null) throw new InvalidOperationException("The driver is already started.");
+        var snapshot = _storage.Snapshot;
+        if (snapshot.Index > 0) _stateMachine.Restore(snapshot.Data);
+        _applied = snapshot.Index;
+        var random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
+        _node = new RaftNode(_options.Raft, _storage, random);
+        _softState = _node.SoftState;
+        PublishStatus();
+        _logger.LogInformation(
+            "Raft node {NodeId} starting at term {Term}, commit {CommitIndex}, snapshot {SnapshotIndex}, last {LastIndex}, {Membership}",
+            NodeId, _node.Term, _node.Log.Committed, snapshot.Index, _node.Log.LastIndex, _node.Membership);
+        var token = _stop.Token;
+        _loop = Task.Run(() => RunLoopAsync(token), CancellationToken.None);
+        _ticker = Task.Run(() => RunTickerAsync(token), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Hands a message from a peer to the loop. Never blocks: when the inbox is full the message is dropped
+    /// (Raft tolerates loss) and false is returned.
+    /// </summary>
+    public bool Deliver(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return _inbox.Writer.TryWrite(new PeerMessageInput(message));
+    }
+
+    /// <summary>
+    /// Proposes <paramref name="command"/> and completes with the state machine's result once it is committed
+    /// and applied here. Fails with <see cref="NotLeaderException"/> when this node is not the leader, or when
+    /// leadership is lost before the entry commits (then it may still commit: retry with an idempotency key).
+    /// Cancelling stops the wait, not the proposal.
+    /// </summary>
+    public async Task<byte[]> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken)
+    {
+        if (command.IsEmpty) throw new ArgumentException("A command must not be empty (empty entries are the leader's no-ops).", nameof(command));
+        if (command.Length > _options.MaxProposalBytes) throw new ArgumentException($"A command is at most {_options.MaxProposalBytes} bytes, got {command.Length}.", nameof(command));
+        var input = new ProposeInput(command.ToArray());
+        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Proposes a single-server membership change; completes with the membership once it is applied.</summary>
+    public async Task<ClusterMembership> ChangeMembershipAsync(MembershipChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var input = new MembershipInput(change);
+        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A linearizable read barrier (ReadIndex): completes once this replica has applied everything committed
+    /// when the read was requested, so reading the local state machine afterwards observes every write
+    /// acknowledged before the call. Works on any replica; lost requests are retried every
+    /// <see cref="RaftDriverOptions.ReadRetryTicks"/> ticks until <paramref name="cancellationToken"/> fires, so
+    /// pass a deadline (with no leader the read waits for one).
+    /// </summary>
+    public async Task ReadAsync(CancellationToken cancellationToken)
+    {
+        var input = new ReadInput(cancellationToken);
+        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Asks the leader (this node) to hand leadership to <paramref name="target"/>; false when refused.</summary>
+    public async Task<bool> TransferLeadershipAsync(long target, CancellationToken cancellationToken)
+    {
+        var input = new TransferInput(target);
+        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the ticker and the loop (never in the middle of a Ready) and fails whatever is pending.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_ticker is not null) await _ticker.ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                // The loop died of a storage or state-machine failure: logged there, visible through Completion.
+            }
+        }
+        else
+        {
+            _inbox.Writer.TryComplete();
+        }
+        _stop.Dispose();
+        _logger.LogInformation("Raft node {NodeId} stopped", NodeId);
+    }
+
+    private async ValueTask EnqueueAsync(DriverInput input, CancellationToken cancellationToken)
+    {
+        if (_loop is null) throw new InvalidOperationException("The driver is not started.");
+        try
+        {
+            await _inbox.Writer.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw Stopped();
+        }
+    }
+
+    private Exception Stopped() =>
+        _loop is { IsFaulted: true } loop
+            ? new InvalidOperationException($"Raft node {NodeId} failed and stopped.", loop.Exception?.GetBaseException())
+            : new ObjectDisposedException(nameof(RaftDriver), $"Raft node {NodeId} is stopped.");
+
+    // ------------------------------------------------------------------ the loop
+
+    private async Task RunTickerAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.TickMs), _options.TimeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // A full inbox skips a tick: time runs slower under overload, which only delays elections.
+                _inbox.Writer.TryWrite(TickInput.Instance);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunLoopAsync(CancellationToken cancellationToken)
+    {
+        Debug.Assert(_node is not null);
+        Exception? failure = null;
+        try
+        {
+            var reader = _inbox.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                for (var taken = 0; taken < _options.MaxInputsPerBatch && reader.TryRead(out var input); taken++)
+                {
+                    Handle(input);
+                }
+                IssueReads();
+                HandleReadies();
+                PublishStatus();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            _logger.LogCritical(e, "Raft node {NodeId} stopped on a failure it cannot recover from", NodeId);
+        }
+        finally
+        {
+            _inbox.Writer.TryComplete();
+            var error = failure is null
+                ? new ObjectDisposedException(nameof(RaftDriver), $"Raft node {NodeId} is stopped.")
+                : new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
+            while (_inbox.Reader.TryRead(out var input)) input.Fail(error);
+            FailAllPending(error);
+        }
+        if (failure is not null) throw new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
+    }
+
+    private void Handle(DriverInput input)
+    {
+        var node = _node!;
+        switch (input)
+        {
+            case TickInput:
+                _ticks++;
+                node.Tick();
+                RetryReads();
+                break;
+            case PeerMessageInput peer:
+                node.Step(peer.Message);
+                break;
+            case ProposeInput propose:
+                Track(node.Propose(propose.Command), new PendingProposal(propose.Completion, null));
+                break;
+            case MembershipInput change:
+                var result = node.ProposeMembershipChange(change.Change);
+                if (result.Status == ProposeStatus.MembershipChangeRejected)
+                {
+                    change.Completion.TrySetException(new InvalidOperationException(
+                        $"Membership change {change.Change} refused: another change is pending or it does not apply to {node.Membership}."));
+                    break;
+                }
+                Track(result, new PendingProposal(null, change.Completion));
+                break;
+            case ReadInput read:
+                _readsToIssue.Add(read);
+                break;
+            case TransferInput transfer:
+                var accepted = node.TransferLeadership(transfer.Target);
+                if (accepted) _logger.LogInformation("Raft node {NodeId} transferring leadership to {Target}", NodeId, transfer.Target);
+                transfer.Completion.TrySetResult(accepted);
+                break;
+            default:
+                throw new UnreachableException($"Unknown driver input {input.GetType().Name}.");
+        }
+    }
+
+    private void Track(ProposeResult result, PendingProposal pending)
+    {
+        switch (result.Status)
+        {
+            case ProposeStatus.Accepted:
+                pending.Term = result.Term;
+                _proposals[result.Index] = pending;
+                break;
+            case ProposeStatus.NotLeader:
+            case ProposeStatus.TransferInProgress:
+                pending.Fail(new NotLeaderException(NodeId, result.LeaderHint, AddressOf(result.LeaderHint)));
+                break;
+            case ProposeStatus.Overloaded:
+                pending.Fail(new RaftOverloadedException(NodeId));
+                break;
+            default:
+                throw new UnreachableException($"Unexpected proposal status {result.Status}.");
+        }
+    }
+
+    private void HandleReadies()
+    {
+        var node = _node!;
+        while (node.HasReady)
+        {
+            var ready = node.GetReady();
+
+            // 1. Durable before anything that depends on it leaves: one sync covers the whole Ready.
+            if (ready.Snapshot is not null) _storage.ApplySnapshot(ready.Snapshot);
+            if (ready.Entries.Count > 0) _storage.Append(ready.Entries);
+            if (ready.HardState is { } hardState) _storage.SetHardState(hardState);
+            if (ready.MustSync) _storage.Sync();
+
+            // 2. Send.
+            foreach (var message in ready.Messages) _transport.Send(message);
+
+            // 3. Apply.
+            if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
+            List<(PendingProposal Pending, long Index)>? membershipDone = null;
+            foreach (var entry in ready.CommittedEntries)
+            {
+                Debug.Assert(entry.Index == _applied + 1, $"applying {entry.Index} after {_applied}");
+                byte[] result = [];
+                if (entry.Type == EntryType.Normal && !entry.Data.IsEmpty) result = _stateMachine.Apply(entry.Index, entry.Data);
+                _applied = entry.Index;
+                if (!_proposals.Remove(entry.Index, out var pending)) continue;
+                if (pending.Term != entry.Term)
+                {
+                    // Another leader's entry took the slot: ours was overwritten, so it never commits.
+                    pending.Fail(new NotLeaderException(NodeId, node.Leader, AddressOf(node.Leader)));
+                }
+                else if (pending.Command is { } command)
+                {
+                    command.TrySetResult(result);
+                }
+                else
+                {
+                    (membershipDone ??= new()).Add((pending, entry.Index));
+                }
+            }
+            foreach (var readState in ready.ReadStates) OnReadState(readState);
+
+            // 4. Role changes, after applying: what committed in this Ready has completed; a deposed leader's
+            // other proposals are in doubt.
+            if (ready.SoftState is { } soft) OnSoftStateChanged(soft);
+
+            node.Advance(ready);
+
+            // Membership changes take effect in Advance: report the membership they produced.
+            if (membershipDone is not null)
+            {
+                foreach (var (pending, index) in membershipDone)
+                {
+                    _logger.LogInformation("Raft node {NodeId} applied membership change at {Index}: {Membership}", NodeId, index, node.Membership);
+                    pending.Membership!.TrySetResult(node.Membership);
+                }
+            }
+            CompleteReads();
+            MaybeSnapshot();
+            if (_retryReadsNow)
+            {
+                // Inputs to the core only between Readies, never while one is outstanding.
+                _retryReadsNow = false;
+                RetryReads(force: true);
+            }
+        }
+    }
+
+    private void OnSoftStateChanged(SoftState soft)
+    {
+        var previous = _softState;
+        _softState = soft;
+        if (previous.Leader != soft.Leader)
+        {
+            _logger.LogInformation(
+                "Raft node {NodeId} sees leader {Leader} (was {PreviousLeader}) at term {Term} as {Role}",
+                NodeId, soft.Leader, previous.Leader, _node!.Term, soft.Role);
+            // A new leader makes earlier unanswered reads worth asking again at once.
+            if (soft.Leader != 0) _retryReadsNow = true;
+        }
+        else if (previous.Role != soft.Role)
+        {
+            _logger.LogInformation("Raft node {NodeId} is now {Role} at term {Term}", NodeId, soft.Role, _node!.Term);
+        }
+        if (previous.Role == RaftRole.Leader && soft.Role != RaftRole.Leader && _proposals.Count > 0)
+        {
+            _logger.LogWarning("Raft node {NodeId} lost leadership with {Pending} proposals pending; they may still commit", NodeId, _proposals.Count);
+            var error = new NotLeaderException(NodeId, soft.Leader, AddressOf(soft.Leader), mayHaveCommitted: true);
+            foreach (var pending in _proposals.Values) pending.Fail(error);
+            _proposals.Clear();
+        }
+    }
+
+    private void InstallSnapshot(Snapshot snapshot)
+    {
+        _stateMachine.Restore(snapshot.Data);
+        _applied = snapshot.Index;
+        _snapshotsInstalled++;
+        _logger.LogInformation(
+            "Raft node {NodeId} installed a snapshot at {Index} (term {SnapshotTerm}, {Bytes} bytes, {Membership})",
+            NodeId, snapshot.Index, snapshot.Term, snapshot.Data.Length, snapshot.Metadata.Membership);
+        foreach (var index in _proposals.Keys.Where(i => i <= snapshot.Index).ToList())
+        {
+            _proposals.Remove(index, out var pending);
+            pending!.Fail(new NotLeaderException(NodeId, _node!.Leader, AddressOf(_node.Leader), mayHaveCommitted: true));
+        }
+    }
+
+    private void MaybeSnapshot()
+    {
+        var snapshotIndex = _storage.Snapshot.Index;
+        if (_applied - snapshotIndex < _options.SnapshotThresholdEntries) return;
+        var data = _stateMachine.Snapshot();
+        if (!_node!.Compact(_applied, data)) return;
+        _snapshotsTaken++;
+        _logger.LogInformation(
+            "Raft node {NodeId} took a snapshot at {Index} ({Bytes} bytes) and compacted the log",
+            NodeId, _applied, data.Length);
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    private void IssueReads()
+    {
+        if (_readsToIssue.Count == 0) return;
+        // One ReadIndex round serves every read that arrived in this batch.
+        var batch = new ReadBatch(_nextReadId++, _readsToIssue.ToList());
+        _readsToIssue.Clear();
+        _unconfirmedReads.Add(batch.Id, batch);
+        Issue(batch);
+    }
+
+    private void Issue(ReadBatch batch)
+    {
+        batch.IssuedAtTick = _ticks;
+        // False when no leader is known or the leader's queue is full: the retry timer asks again.
+        _node!.ReadIndex(Context(batch.Id));
+    }
+
+    private void RetryReads(bool force = false)
+    {
+        if (_unconfirmedReads.Count == 0) return;
+        foreach (var batch in _unconfirmedReads.Values.ToList())
+        {
+            batch.Reads.RemoveAll(r => r.CancellationToken.IsCancellationRequested);
+            if (batch.Reads.Count == 0)
+            {
+                _unconfirmedReads.Remove(batch.Id);
+                continue;
+            }
+            if (force || _ticks - batch.IssuedAtTick >= _options.ReadRetryTicks) Issue(batch);
+        }
+    }
+
+    private void OnReadState(ReadState state)
+    {
+        if (!TryParseContext(state.Context.Span, out var id) || !_unconfirmedReads.Remove(id, out var batch)) return;
+        batch.ReadIndex = state.Index;
+        _confirmedReads.Enqueue(batch, state.Index);
+    }
+
+    private void CompleteReads()
+    {
+        while (_confirmedReads.TryPeek(out var batch, out var index) && index <= _applied)
+        {
+            _confirmedReads.Dequeue();
+            foreach (var read in batch.Reads) read.Completion.TrySetResult();
+        }
+    }
+
+    private byte[] Context(long id)
+    {
+        var context = new byte[ReadContextBytes];
+        BinaryPrimitives.WriteInt64LittleEndian(context, NodeId);
+        BinaryPrimitives.WriteInt64LittleEndian(context.AsSpan(8), _incarnation);
+        BinaryPrimitives.WriteInt64LittleEndian(context.AsSpan(16), id);
+        return context;
+    }
+
+    private bool TryParseContext(ReadOnlySpan<byte> context, out long id)
+    {
+        id = 0;
+        if (context.Length != ReadContextBytes
+            || BinaryPrimitives.ReadInt64LittleEndian(context) != NodeId
+            || BinaryPrimitives.ReadInt64LittleEndian(context[8..]) != _incarnation)
+        {
+            return false;
+        }
+        id = BinaryPrimitives.ReadInt64LittleEndian(context[16..]);
+        return true;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private string? AddressOf(long nodeId) => nodeId == 0 ? null : _transport.AddressOf(nodeId);
+
+    private void FailAllPending(Exception error)
+    {
+        foreach (var pending in _proposals.Values) pending.Fail(error);
+        _proposals.Clear();
+        foreach (var read in _readsToIssue) read.Fail(error);
+        _readsToIssue.Clear();
+        foreach (var batch in _unconfirmedReads.Values)
+        {
+            foreach (var read in batch.Reads) read.Fail(error);
+        }
+        _unconfirmedReads.Clear();
+        while (_confirmedReads.TryDequeue(out var batch, out _))
+        {
+            foreach (var read in batch.Reads) read.Fail(error);
+        }
+    }
+
+    private void PublishStatus()
+    {
+        var node = _node!;
+        _status = new RaftStatus(
+            NodeId,
+            node.Role,
+            node.Term,
+            node.Leader,
+            AddressOf(node.Leader),
+            node.Log.Committed,
+            _applied,
+            _storage.Snapshot.Index,
+            node.Log.LastIndex,
+            node.Membership,
+            _snapshotsTaken,
+            _snapshotsInstalled);
+    }
+
+    private sealed class PendingProposal(TaskCompletionSource<byte[]>? command, TaskCompletionSource<ClusterMembership>? membership)
+    {
+        public TaskCompletionSource<byte[]>? Command { get; } = command;
+
+        public TaskCompletionSource<ClusterMembership>? Membership { get; } = membership;
+
+        public long Term { get; set; }
+
+        public void Fail(Exception error)
+        {
+            Command?.TrySetException(error);
+            Membership?.TrySetException(error);
+        }
+    }
+
+    private sealed class ReadBatch(long id, List<ReadInput> reads)
+    {
+        public long Id { get; } = id;
+
+        public List<ReadInput> Reads { get; } = reads;
+
+        public long IssuedAtTick { get; set; }
+
+        public long ReadIndex { get; set; }
+    }
+}

@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Consensus.Core;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Client;
+
+namespace RaftHead.Consensus.Transport;
+
+/// <summary>
+/// The sending half of the peer transport: for each peer a bounded queue and one long-lived client stream of
+/// <see cref="RaftMethods.Stream"/> over which messages are pipelined in order. <see cref="Send"/> never blocks;
+/// a full queue drops. A broken stream is re-opened with jittered exponential backoff, and what was queued while
+/// it was down is dropped (stale by then; Raft re-sends from its own state on the next heartbeat).
+/// The receiving half is <see cref="RaftTransportService"/>.
+/// </summary>
+public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
+{
+    private readonly long _localId;
+    private readonly RaftTransportOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<long, Peer> _peers = new();
+    private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
+
+    public RaftPeerTransport(long localId, RaftTransportOptions? options = null, ILogger? logger = null)
+    {
+        if (localId <= 0) throw new ArgumentOutOfRangeException(nameof(localId));
+        _localId = localId;
+        _options = options ?? new RaftTransportOptions();
+        _options.Validate();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Adds a peer (or moves it to a new address) and starts its stream.</summary>
+    public void SetPeer(long nodeId, string address)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (nodeId <= 0 || nodeId == _localId) throw new ArgumentOutOfRangeException(nameof(nodeId));
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        if (_peers.TryGetValue(nodeId, out var existing) && existing.Address == address) return;
+        var peer = new Peer(this, nodeId, address);
+        if (_peers.TryGetValue(nodeId, out var old))
+        {
+            _peers[nodeId] = peer;
+            old.BeginStop();
+            peer.Start(old.StopTask);
+        }
+        else
+        {
+            _peers[nodeId] = peer;
+            peer.Start(Task.CompletedTask);
+        }
+    }
+
+    /// <summary>Stops the stream to a removed peer.</summary>
+    public async Task RemovePeerAsync(long nodeId, CancellationToken cancellationToken)
+    {
+        if (_peers.TryRemove(nodeId, out var peer))
+        {
+            peer.BeginStop();
+            await peer.StopTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public bool Send(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!_peers.TryGetValue(message.To, out var peer))
+        {
+            _logger.LogDebug("Raft node {NodeId} has no address for node {PeerId}; dropped {MessageType}", _localId, message.To, message.Type);
+            return false;
+        }
+        return peer.Enqueue(message);
+    }
+
+    public string? AddressOf(long nodeId) => _peers.TryGetValue(nodeId, out var peer) ? peer.Address : null;
+
+    public IReadOnlyList<PeerStats> Stats() => _peers.Values.Select(p => p.Stats()).OrderBy(s => s.PeerId).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        var peers = _peers.Values.ToList();
+        _peers.Clear();
+        foreach (var peer in peers) peer.BeginStop();
+        await Task.WhenAll(peers.Select(p => p.StopTask)).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    /// <summary>One peer: its queue, its channel and the task that owns its stream.</summary>
+    private sealed class Peer
+    {
+        private readonly RaftPeerTransport _owner;
+        private readonly Channel<Message> _queue;
+        private readonly CancellationTokenSource _stop;
+        private readonly RpcChannel _channel;
+        private Task _run = Task.CompletedTask;
+        private long _sent;
+        private long _dropped;
+        private long _opened;
+        private long _failures;
+        private volatile bool _connected;
+
+        public Peer(RaftPeerTransport owner, long id, string address)
+        {
+            _owner = owner;
+            Id = id;
+            Address = address;
+            _queue = Channel.CreateBounded<Message>(new BoundedChannelOptions(owner._options.QueueCapacity)
+            {
+                SingleReader = true,
+                FullMode = BoundedChannelFullMode.Wait, // TryWrite then reports a full queue, which we count as a drop
+            });
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token);
+            _channel = new RpcChannel(address, new RpcChannelOptions
+            {
+                MaxRetryAttempts = 0,
+                ConnectTimeout = TimeSpan.FromMilliseconds(owner._options.ConnectTimeoutMs),
+                MaxReceiveMessageBytes = owner._options.MaxReceiveMessageBytes,
+            });
+        }
+
+        public long Id { get; }
+
+        public string Address { get; }
+
+        /// <summary>Completes when the peer's task has ended and its resources are released.</summary>
+        public Task StopTask => _run;
+
+        public void Start(Task predecessor) => _run = RunAsync(predecessor);
+
+        public void BeginStop()
+        {
+            _queue.Writer.TryComplete();
+            try
+            {
+                _stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The peer's task already ended (the transport is stopping) and released its token.
+            }
+        }
+
+        public bool Enqueue(Message message)
+        {
+            if (_queue.Writer.TryWrite(message)) return true;
+            Interlocked.Increment(ref _dropped);
+            return false;
+        }
+
+        public PeerStats Stats() => new(Id, Address, Interlocked.Read(ref _sent), Interlocked.Read(ref _dropped), Interlocked.Read(ref _opened), Interlocked.Read(ref _failures), _connected);
+
+        private async Task RunAsync(Task predecessor)
+        {
+            // A peer that moved address replaces its old stream only once the old one is gone.
+            await predecessor.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            var token = _stop.Token;
+            var logger = _owner._logger;
+            var options = _owner._options;
+            var attempt = 0;
+            try
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    // Open a stream only when there is something to send.
+                    if (!await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false)) return;
+                    var wasConnected = false;
+                    try
+                    {
+                        await RunStreamAsync(() => wasConnected = true, token).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (!token.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref _failures);
+                        if (wasConnected || attempt == 0)
+                        {
+                            logger.LogWarning("Raft node {NodeId}: stream to node {PeerId} at {Address} broke: {Reason}", _owner._localId, Id, Address, e.Message);
+                        }
+                        else
+                        {
+                            logger.LogDebug("Raft node {NodeId}: stream to node {PeerId} at {Address} failed again: {Reason}", _owner._localId, Id, Address, e.Message);
+                        }
+                    }
+                    _connected = false;
+                    if (wasConnected) attempt = 0;
+                    var stale = 0;
+                    while (_queue.Reader.TryRead(out _)) stale++;
+                    Interlocked.Add(ref _dropped, stale);
+                    await Task.Delay(Backoff(attempt++, options), options.TimeProvider, token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+            }
+            finally
+            {
+                _connected = false;
+                _channel.Dispose();
+                _stop.Dispose();
+            }
+        }
+
+        private async Task RunStreamAsync(Action onConnected, CancellationToken cancellationToken)
+        {
+            using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var headers = new Metadata
+            {
+                { RaftMethods.FromHeader, _owner._localId.ToString(CultureInfo.InvariantCulture) },
+                { RaftMethods.ToHeader, Id.ToString(CultureInfo.InvariantCulture) },
+            };
+            using var call = _channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Headers = headers, CancellationToken = streamStop.Token });
+            Interlocked.Increment(ref _opened);
+            // The response only arrives when the server ends the stream or the connection fails: either way the
+            // stream is over, and watching it is how a dead peer is noticed while our queue is idle.
+            var response = call.ResponseAsync;
+            var pump = PumpAsync(call.RequestStream, onConnected, streamStop.Token);
+            var first = await Task.WhenAny(response, pump).ConfigureAwait(false);
+            await streamStop.CancelAsync().ConfigureAwait(false);
+            var other = first == response ? (Task)pump : response;
+            await other.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
+            // The task that ended first carries the reason.
+            await first.ConfigureAwait(false);
+            throw new RpcException(StatusCode.Unavailable, $"node {Id} ended the Raft stream");
+        }
+
+        private async Task PumpAsync(IClientStreamWriter<BytesValue> requests, Action onConnected, CancellationToken cancellationToken)
+        {
+            var reader = _queue.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var message))
+                {
+                    var frame = new BytesValue { Value = UnsafeByteOperations.UnsafeWrap(RaftMessageCodec.Encode(message)) };
+                    await requests.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Increment(ref _sent);
+                    if (!_connected)
+                    {
+                        _connected = true;
+                        onConnected();
+                        _owner._logger.LogInformation("Raft node {NodeId}: stream to node {PeerId} at {Address} open", _owner._localId, Id, Address);
+                    }
+                }
+            }
+            await requests.CompleteAsync().ConfigureAwait(false);
+        }
+
+        private static TimeSpan Backoff(int attempt, RaftTransportOptions options)
+        {
+            var ceiling = Math.Min(options.ReconnectDelayMaxMs, options.ReconnectDelayMinMs * Math.Pow(2, Math.Min(attempt, 20)));
+            // Full jitter above half the ceiling: peers that lost each other at once do not reconnect in lockstep.
+            var ms = (ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2);
+            return TimeSpan.FromMilliseconds(ms);
+        }
+    }
+}

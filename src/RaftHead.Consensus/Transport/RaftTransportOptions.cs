@@ -1,0 +1,29 @@
+namespace RaftHead.Consensus.Transport;
+
+/// <summary>Bounds of the peer transport. Units in the names.</summary>
+public sealed record RaftTransportOptions
+{
+    /// <summary>Messages queued per peer; beyond it new messages are dropped (Raft re-sends what matters).</summary>
+    public int QueueCapacity { get; init; } = 4096;
+
+    /// <summary>First delay before re-opening a broken stream; doubles (with jitter) up to <see cref="ReconnectDelayMaxMs"/>.</summary>
+    public int ReconnectDelayMinMs { get; init; } = 20;
+
+    public int ReconnectDelayMaxMs { get; init; } = 1000;
+
+    public int ConnectTimeoutMs { get; init; } = 1000;
+
+    /// <summary>Receive limit of the peer stream: must exceed the largest append batch or snapshot chunk.</summary>
+    public int MaxReceiveMessageBytes { get; init; } = 16 * 1024 * 1024;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    public void Validate()
+    {
+        if (QueueCapacity <= 0) throw new ArgumentException("QueueCapacity must be positive.");
+        if (ReconnectDelayMinMs <= 0 || ReconnectDelayMaxMs < ReconnectDelayMinMs) throw new ArgumentException("Reconnect delays must be positive and ordered.");
+        if (ConnectTimeoutMs <= 0) throw new ArgumentException("ConnectTimeoutMs must be positive.");
+        if (MaxReceiveMessageBytes <= 0) throw new ArgumentException("MaxReceiveMessageBytes must be positive.");
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+}

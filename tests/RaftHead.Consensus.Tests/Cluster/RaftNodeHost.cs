@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Driver;
+using RaftHead.Consensus.Log;
+using RaftHead.Consensus.Membership;
+using RaftHead.Consensus.Transport;
+using RaftHead.Rpc.Server;
+
+namespace RaftHead.Consensus.Tests.Cluster;
+
+/// <summary>
+/// One Raft node as a host composes it: write-ahead log, key-value state machine, peer transport, driver, and an
+/// RPC server carrying the Raft service next to the control service on one port. Used in-process by the cluster
+/// tests and as the child process of the kill test.
+/// </summary>
+public sealed class RaftNodeHost : IAsyncDisposable
+{
+    private readonly WriteAheadLog _wal;
+    private readonly RaftPeerTransport _transport;
+    private readonly RpcServer _server;
+    private readonly CancellationTokenSource _stopping;
+
+    private RaftNodeHost(NodeHostOptions options, WriteAheadLog wal, KvStateMachine store, RaftPeerTransport transport, RaftDriver driver, RpcServer server, CancellationTokenSource stopping)
+    {
+        _stopping = stopping;
+        Options = options;
+        _wal = wal;
+        Store = store;
+        _transport = transport;
+        Driver = driver;
+        _server = server;
+    }
+
+    public NodeHostOptions Options { get; }
+
+    public long Id => Options.Id;
+
+    public RaftDriver Driver { get; }
+
+    public KvStateMachine Store { get; }
+
+    public RaftPeerTransport Transport => _transport;
+
+    public static async Task<RaftNodeHost> StartAsync(NodeHostOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var firstStart = !Directory.EnumerateFiles(options.DataDirectory, "wal-*.log").Any();
+        var wal = firstStart
+            ? WriteAheadLog.Bootstrap(options.DataDirectory, new ClusterMembership(options.Members.Keys))
+            : WriteAheadLog.Open(options.DataDirectory);
+        var store = new KvStateMachine();
+        var logger = loggerFactory.CreateLogger("RaftNode");
+        var transport = new RaftPeerTransport(options.Id, new RaftTransportOptions(), logger);
+        foreach (var (id, address) in options.Members)
+        {
+            if (id != options.Id) transport.SetPeer(id, address);
+        }
+        var driver = new RaftDriver(
+            new RaftDriverOptions
+            {
+                Raft = new RaftConfig { NodeId = options.Id, ElectionTicks = options.ElectionTicks, SnapshotChunkBytes = 1024 },
+                TickMs = options.TickMs,
+                SnapshotThresholdEntries = options.SnapshotThresholdEntries,
+            },
+            wal,
+            store,
+            transport,
+            logger);
+        var stopping = new CancellationTokenSource();
+        var server = new RpcServer(
+            new RpcServerOptions { Port = options.Port },
+            [RaftTransportService.Create(options.Id, driver.Deliver, stopping.Token, logger: logger), ControlService.Create(driver, store)],
+            loggerFactory);
+        try
+        {
+            driver.Start();
+            await server.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await driver.DisposeAsync();
+            await server.DisposeAsync();
+            await transport.DisposeAsync();
+            wal.Dispose();
+            stopping.Dispose();
+            throw;
+        }
+        return new RaftNodeHost(options, wal, store, transport, driver, server, stopping);
+    }
+
+    /// <summary>Clean shutdown: the loop stops between Readies, then the server, the streams and the log close.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Driver.DisposeAsync();
+        await _stopping.CancelAsync();
+        await _server.DisposeAsync();
+        await _transport.DisposeAsync();
+        _wal.Dispose();
+        _stopping.Dispose();
+    }
+}

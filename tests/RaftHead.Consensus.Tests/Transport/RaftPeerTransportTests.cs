@@ -1,0 +1,103 @@
+using Google.Protobuf.WellKnownTypes;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Tests.Cluster;
+using RaftHead.Consensus.Transport;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Client;
+using RaftHead.Rpc.Server;
+
+namespace RaftHead.Consensus.Tests.Transport;
+
+[Collection(RealTimeCollection.Name)]
+public sealed class RaftPeerTransportTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Messages_are_pipelined_in_order_over_one_stream_and_the_stream_comes_back_after_the_peer_restarts()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        var port = Ports.Free(1)[0];
+        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { ReconnectDelayMinMs = 10, ReconnectDelayMaxMs = 50 });
+        transport.SetPeer(1, $"127.0.0.1:{port}");
+
+        using var stopFirst = new CancellationTokenSource();
+        await using (var server = await StartAsync(port, received, stopFirst.Token))
+        {
+            for (var i = 1; i <= 500; i++) Assert.True(transport.Send(Heartbeat(i)));
+            await Eventually.WaitUntilAsync(() => received.Count == 500, Timeout, "500 messages");
+            Assert.Equal(Enumerable.Range(1, 500).Select(i => (long)i), received.Select(m => m.Commit));
+            Assert.Equal(1, transport.Stats().Single().StreamsOpened);
+            await stopFirst.CancelAsync(); // ends the open stream, as a host does on shutdown
+        }
+
+        // The peer is gone: sends are dropped or lost until it is back on the same port, then flow again.
+        received.Clear();
+        for (var i = 0; i < 20; i++) transport.Send(Heartbeat(i));
+        using var stopSecond = new CancellationTokenSource();
+        await using var restarted = await StartAsync(port, received, stopSecond.Token);
+        await Eventually.WaitUntilAsync(
+            () =>
+            {
+                transport.Send(Heartbeat(1000));
+                return received.Any(m => m.Commit == 1000);
+            },
+            Timeout,
+            "messages to flow after the peer restarted");
+        var stats = transport.Stats().Single();
+        Assert.True(stats.StreamsOpened >= 2);
+        Assert.True(stats.StreamFailures >= 1);
+        await stopSecond.CancelAsync();
+    }
+
+    [Fact]
+    public async Task A_full_queue_drops_instead_of_blocking()
+    {
+        var closedPort = Ports.Free(1)[0];
+        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { QueueCapacity = 8, ReconnectDelayMinMs = 500, ReconnectDelayMaxMs = 1000 });
+        transport.SetPeer(1, $"127.0.0.1:{closedPort}");
+        var refused = Enumerable.Range(0, 200).Count(i => !transport.Send(Heartbeat(i)));
+        Assert.True(refused > 0, "a bounded queue must refuse beyond its capacity");
+        Assert.True(transport.Stats().Single().Dropped >= refused);
+        Assert.False(transport.Send(Heartbeat(1) with { To = 77 }), "no address for node 77");
+    }
+
+    [Fact]
+    public async Task The_receiver_refuses_streams_meant_for_another_node_and_malformed_messages()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        var port = Ports.Free(1)[0];
+        await using var server = await StartAsync(port, received, CancellationToken.None);
+        using var channel = new RpcChannel($"127.0.0.1:{port}");
+
+        var wrongNode = new Metadata { { RaftMethods.FromHeader, "2" }, { RaftMethods.ToHeader, "3" } };
+        using (var call = channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Headers = wrongNode, Timeout = Timeout }))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+            Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        }
+
+        using (var call = channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Timeout = Timeout }))
+        {
+            await call.RequestStream.WriteAsync(new BytesValue { Value = Google.Protobuf.ByteString.CopyFrom(1, 2, 3) });
+            var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        }
+        Assert.Empty(received);
+    }
+
+    private static Message Heartbeat(long sequence) => new() { Type = MessageType.Heartbeat, From = 2, To = 1, Term = 1, Commit = sequence };
+
+    private static async Task<RpcServer> StartAsync(int port, System.Collections.Concurrent.ConcurrentQueue<Message> received, CancellationToken stopping)
+    {
+        var server = new RpcServer(
+            new RpcServerOptions { Port = port },
+            [RaftTransportService.Create(1, m =>
+            {
+                received.Enqueue(m);
+                return true;
+            }, stopping)]);
+        await server.StartAsync();
+        return server;
+    }
+}
