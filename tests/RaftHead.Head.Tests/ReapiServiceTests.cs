@@ -214,4 +214,51 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var lookup = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action }));
         Assert.Equal(StatusCode.NotFound, lookup.StatusCode);
     }
+
+    [Theory]
+    [InlineData("blobs/nothex/3")]
+    [InlineData("main/blobs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")]
+    [InlineData("uploads/x/blobs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3")]
+    public async Task A_malformed_read_resource_name_is_an_invalid_argument(string name)
+    {
+        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = name });
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("resource_name", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task A_batch_blob_with_the_wrong_size_is_refused_alone_and_not_stored()
+    {
+        var good = ByteString.CopyFromUtf8("good");
+        var bad = ByteString.CopyFromUtf8("bad size");
+        var badDigest = Digests.Compute(bad.Span);
+        badDigest.SizeBytes += 1;
+        var response = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        {
+            Requests =
+            {
+                new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(good.Span), Data = good },
+                new BatchUpdateBlobsRequest.Types.Request { Digest = badDigest, Data = bad },
+            },
+        });
+        Assert.Equal(0, response.Responses[0].Status.Code);
+        Assert.Equal((int)StatusCode.InvalidArgument, response.Responses[1].Status.Code);
+        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { badDigest } });
+        Assert.Single(missing.MissingBlobDigests);
+    }
+
+    [Fact]
+    public async Task A_message_over_the_receive_limit_is_resource_exhausted_and_stores_nothing()
+    {
+        // FindMissingBlobs keeps the default 4 MiB limit: 70,000 digests are over it.
+        var request = new FindMissingBlobsRequest();
+        for (var i = 0; i < 70_000; i++)
+        {
+            request.BlobDigests.Add(Digests.Compute(BitConverter.GetBytes(i)));
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, request));
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+    }
 }
