@@ -145,24 +145,19 @@ public sealed class CompletenessCheckingActionCache : IActionCache
             return null;
         }
 
-        Stream? stream = await _blobs.OpenReadAsync(instanceName, digest, 0, 0, cancellationToken).ConfigureAwait(false);
-        if (stream is null)
+        byte[]? bytes = await _blobs.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
+        if (bytes is null)
         {
             return null;
         }
 
-        await using (stream.ConfigureAwait(false))
+        try
         {
-            byte[] bytes = new byte[digest.SizeBytes];
-            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return Tree.Parser.ParseFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                return null; // a Tree that does not parse cannot vouch for its files
-            }
+            return Tree.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return null; // a Tree that does not parse cannot vouch for its files
         }
     }
 

@@ -44,13 +44,13 @@ public sealed class ActionCacheService
         var budget = _options.MaxInlineBytes;
         if (request.InlineStdout && result.StdoutRaw.IsEmpty && result.StdoutDigest is { SizeBytes: > 0 } stdout && stdout.SizeBytes <= budget)
         {
-            result.StdoutRaw = await _store.ReadAllAsync(request.InstanceName, stdout, context.CancellationToken).ConfigureAwait(false) ?? ByteString.Empty;
+            result.StdoutRaw = Wrap(await _store.ReadAllAsync(request.InstanceName, stdout, context.CancellationToken).ConfigureAwait(false));
             budget -= result.StdoutRaw.Length;
         }
 
         if (request.InlineStderr && result.StderrRaw.IsEmpty && result.StderrDigest is { SizeBytes: > 0 } stderr && stderr.SizeBytes <= budget)
         {
-            result.StderrRaw = await _store.ReadAllAsync(request.InstanceName, stderr, context.CancellationToken).ConfigureAwait(false) ?? ByteString.Empty;
+            result.StderrRaw = Wrap(await _store.ReadAllAsync(request.InstanceName, stderr, context.CancellationToken).ConfigureAwait(false));
             budget -= result.StderrRaw.Length;
         }
 
@@ -58,7 +58,7 @@ public sealed class ActionCacheService
         {
             if (file.Digest is { SizeBytes: > 0 } digest && digest.SizeBytes <= budget && request.InlineOutputFiles.Contains(file.Path))
             {
-                file.Contents = await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false) ?? ByteString.Empty;
+                file.Contents = Wrap(await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false));
                 budget -= file.Contents.Length;
             }
         }
@@ -99,4 +99,7 @@ public sealed class ActionCacheService
             ReapiErrors.CheckDigest(result.StderrDigest, "action_result.stderr_digest");
         }
     }
+
+    /// <summary>A blob gone since the completeness check inlines as empty rather than failing the lookup.</summary>
+    private static ByteString Wrap(byte[]? bytes) => bytes is null ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(bytes);
 }

@@ -121,7 +121,7 @@ public sealed class CasService
             }
             else
             {
-                item.Data = data;
+                item.Data = UnsafeByteOperations.UnsafeWrap(data);
             }
 
             response.Responses.Add(item);

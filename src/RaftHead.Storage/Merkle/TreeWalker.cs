@@ -124,13 +124,8 @@ public sealed class TreeWalker
             throw new InvalidDirectoryException(digest, string.Create(CultureInfo.InvariantCulture, $"larger than the {_directoryMaxBytes}-byte limit"));
         }
 
-        Stream? stream = await _store.OpenReadAsync(instanceName, digest, 0, 0, cancellationToken).ConfigureAwait(false)
+        byte[] bytes = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false)
             ?? throw new MissingDirectoryException(digest);
-        byte[] bytes = new byte[digest.SizeBytes];
-        await using (stream.ConfigureAwait(false))
-        {
-            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-        }
 
         Directory directory;
         try

@@ -149,14 +149,12 @@ public sealed class InputMaterializer
             return (null, true);
         }
 
-        await using var stream = await _store.OpenReadAsync(instanceName, digest, 0, 0, cancellationToken).ConfigureAwait(false);
-        if (stream is null)
+        var buffer = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
+        if (buffer is null)
         {
             return (null, false);
         }
 
-        var buffer = new byte[digest.SizeBytes];
-        await stream.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
         try
         {
             return (ReapiDirectory.Parser.ParseFrom(buffer), false);
