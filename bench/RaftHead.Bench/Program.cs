@@ -1,24 +1,30 @@
 using System.Globalization;
+using RaftHead.Bench.Storage;
 
 namespace RaftHead.Bench;
 
-/// <summary>Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc [--seconds N] [--rounds N] [--out FILE] [--profile-alloc] [--skip-streaming]</c>.</summary>
+/// <summary>
+/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage [options]</c> (see bench/README.md).
+/// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]";
+    private const string Usage =
+        "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]\n" +
+        "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] != "rpc")
+        if (args.Length == 0 || (args[0] != "rpc" && args[0] != "storage"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
         }
 
-        BenchOptions options;
         try
         {
-            options = Parse(args.AsSpan(1));
+            return args[0] == "rpc"
+                ? await RunRpcAsync(args, ParseRpc(args.AsSpan(1))).ConfigureAwait(false)
+                : await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false);
         }
         catch (FormatException e)
         {
@@ -26,23 +32,45 @@ internal static class Program
             Console.Error.WriteLine(Usage);
             return 2;
         }
+    }
 
+    private static string CommandLine(string[] args) => "dotnet run -c Release --project bench/RaftHead.Bench -- " + string.Join(' ', args);
+
+    private static async Task<int> RunRpcAsync(string[] args, BenchOptions options)
+    {
         using var run = new CancellationTokenSource(options.RunLimit);
         var started = TimeProvider.System.GetUtcNow();
         var scenario = new RpcScenario(options, TimeProvider.System, Console.Error);
         var report = await scenario.RunAsync(run.Token).ConfigureAwait(false);
-        var markdown = report.ToMarkdown("dotnet run -c Release --project bench/RaftHead.Bench -- " + string.Join(' ', args), started);
-        Console.WriteLine(markdown);
-        if (options.OutPath is { } path)
-        {
-            await File.WriteAllTextAsync(path, markdown, run.Token).ConfigureAwait(false);
-            Console.Error.WriteLine($"written to {path}");
-        }
-
+        var markdown = report.ToMarkdown(CommandLine(args), started);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
 
-    private static BenchOptions Parse(ReadOnlySpan<string> args)
+    private static async Task<int> RunStorageAsync(string[] args, StorageOptions options)
+    {
+        using var run = new CancellationTokenSource(options.RunLimit);
+        var started = TimeProvider.System.GetUtcNow();
+        var machine = MachineNote.Describe(options.TempRoot);
+        Console.Error.WriteLine($"machine: {machine}");
+        var results = await new StorageScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
+        var wall = TimeProvider.System.GetUtcNow() - started;
+        var markdown = new StorageReport(options, results).ToMarkdown(CommandLine(args), started, wall, machine);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task EmitAsync(string markdown, string? outPath, CancellationToken cancellationToken)
+    {
+        Console.WriteLine(markdown);
+        if (outPath is { } path)
+        {
+            await File.WriteAllTextAsync(path, markdown, cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"written to {path}");
+        }
+    }
+
+    private static BenchOptions ParseRpc(ReadOnlySpan<string> args)
     {
         var options = new BenchOptions();
         for (var i = 0; i < args.Length; i++)
@@ -56,6 +84,32 @@ internal static class Program
                 "--out" => options with { OutPath = Value(args, ref i) },
                 "--profile-alloc" => options with { ProfileAllocations = true },
                 "--skip-streaming" => options with { SkipStreaming = true },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static StorageOptions ParseStorage(ReadOnlySpan<string> args)
+    {
+        var options = new StorageOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--seconds" => options with { CaseSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0.2, 60) },
+                "--rounds" => options with { Rounds = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 15) },
+                "--callers" => options with { LatencyCallers = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 2, 1024) },
+                "--population" => options with { FindMissingPopulation = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1_000, 10_000_000) },
+                "--index-counts" => options with { IndexCounts = Value(args, ref i).Split(',').Select(c => Math.Clamp(long.Parse(c, CultureInfo.InvariantCulture), 1_000, 100_000_000)).ToArray() },
+                "--index-seconds" => options with { IndexSecondsMax = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 3600) },
+                "--index-writers" => options with { IndexWriters = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 4096) },
+                "--skip-index" => options with { SkipIndexMemory = true },
+                "--skip-redis" => options with { SkipRedis = true },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),
             };
         }

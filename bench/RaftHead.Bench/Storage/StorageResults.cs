@@ -1,0 +1,9 @@
+namespace RaftHead.Bench.Storage;
+
+/// <summary>Everything one <c>storage</c> run measured.</summary>
+internal sealed record StorageResults(
+    IReadOnlyList<IndexMemoryRow> IndexMemory,
+    IReadOnlyList<CasRow> Cas,
+    IReadOnlyList<StepTimes> Replays,
+    double FsyncOf4KiBAppendUs,
+    LookupResults Lookups);
