@@ -75,7 +75,10 @@ public sealed class SingleNodeHead : IAsyncDisposable
                         WarmSandboxes = options.Execution.Slots + 1,
                     },
                     loggerFactory?.CreateLogger<ActionRunner>());
-                scheduler = new LocalScheduler(store, actionCache, runner, options.Execution, TimeProvider.System, loggerFactory?.CreateLogger<LocalScheduler>());
+                // Execute looks the action up again after the client's own GetActionResult; its lookups get their own
+                // counters so the cache statistics count what clients asked, once.
+                var executionCache = new CompletenessCheckingActionCache(new FasterActionCache(store), store);
+                scheduler = new LocalScheduler(store, executionCache, runner, options.Execution, TimeProvider.System, loggerFactory?.CreateLogger<LocalScheduler>());
                 services.Add(new ExecutionService(scheduler).Build());
                 services.Add(new OperationsService(scheduler).Build());
             }

@@ -23,8 +23,12 @@ public sealed record FasterBlobStoreOptions
     /// </summary>
     public int BufferedBlobMaxBytes { get; init; } = 1 << 20;
 
-    /// <summary>FASTER hash index buckets (a power of two; 64 bytes each, ~8 entries per bucket before overflow).</summary>
-    public long IndexBucketCount { get; init; } = 1L << 20;
+    /// <summary>
+    /// FASTER hash index buckets (a power of two; 64 bytes each, ~8 entries per bucket before overflow buckets are
+    /// added). The whole table is written at every checkpoint, so the default suits about two million blobs without
+    /// making checkpoints of a small cache heavy (16 MiB).
+    /// </summary>
+    public long IndexBucketCount { get; init; } = 1L << 18;
 
     /// <summary>Log2 of the FASTER log memory; index records are ~100 bytes, keep this above the live entry count.</summary>
     public int IndexMemorySizeBits { get; init; } = 28;

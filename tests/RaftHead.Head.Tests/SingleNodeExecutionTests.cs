@@ -1,0 +1,85 @@
+using Build.Bazel.Remote.Execution.V2;
+using Google.LongRunning;
+using Google.Protobuf;
+using RaftHead.Protocol;
+using RaftHead.Rpc;
+using RaftHead.Rpc.Client;
+using RaftHead.Rpc.Reapi;
+using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
+using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
+
+namespace RaftHead.Head.Tests;
+
+/// <summary><c>rh serve --exec</c> as composed: the real runner behind Execute, and cache statistics that count each client lookup once.</summary>
+public sealed class SingleNodeExecutionTests : IAsyncLifetime
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-exec-node-" + Guid.NewGuid().ToString("N"));
+    private SingleNodeHead _head = null!;
+    private RpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(_data);
+        File.SetUnixFileMode(_data, (UnixFileMode)0x1ED);
+        _head = await SingleNodeHead.StartAsync(
+            new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L << 20, ExecutionEnabled = true },
+            CancellationToken.None);
+        _channel = new RpcChannel(_head.Address.ToString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _head.DisposeAsync();
+        System.IO.Directory.Delete(_data, recursive: true);
+    }
+
+    [Fact]
+    public async Task An_executed_action_is_cached_and_each_client_lookup_counts_once()
+    {
+        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        Assert.True(caps.ExecutionCapabilities.ExecEnabled);
+
+        var command = new Command { Arguments = { "/bin/sh", "-c", "echo built > out.txt" }, OutputPaths = { "out.txt" } };
+        var root = new ReapiDirectory();
+        var action = new ReapiAction { CommandDigest = await PutAsync(command), InputRootDigest = await PutAsync(root) };
+        var actionDigest = await PutAsync(action);
+
+        // What Bazel does: look up, miss, execute.
+        var miss = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = actionDigest }));
+        Assert.Equal(StatusCode.NotFound, miss.StatusCode);
+        using (var execute = _channel.ServerStreaming(ReapiMethods.Execute, new ExecuteRequest { ActionDigest = actionDigest }))
+        {
+            Operation? last = null;
+            while (await execute.ResponseStream.MoveNext())
+            {
+                last = execute.ResponseStream.Current;
+            }
+
+            Assert.True(last!.Done);
+            var response = last.Response.Unpack<ExecuteResponse>();
+            Assert.Equal(0, response.Status?.Code ?? 0);
+            Assert.Equal(0, response.Result.ExitCode);
+            Assert.Equal("out.txt", Assert.Single(response.Result.OutputFiles).Path);
+        }
+
+        var hit = await _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = actionDigest, InlineOutputFiles = { "out.txt" } });
+        Assert.Equal("built\n", hit.OutputFiles[0].Contents.ToStringUtf8());
+
+        var stats = _head.CacheStats();
+        Assert.Equal(1, stats.Total.Misses);
+        Assert.Equal(1, stats.Total.Hits);
+    }
+
+    private async Task<Digest> PutAsync(IMessage message)
+    {
+        var bytes = message.ToByteString();
+        var digest = Digests.Compute(bytes.Span);
+        var response = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        {
+            Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = bytes } },
+        });
+        Assert.Equal(0, response.Responses[0].Status.Code);
+        return digest;
+    }
+}
