@@ -9,9 +9,11 @@ using RaftHead.Storage.Segments;
 
 namespace RaftHead.Storage;
 
-// Read paths. Whatever is served has been checked against the SHA-256 in its record header (and, for
-// CAS, the header against the digest asked for); a mismatch is counted, removed and reported as absent.
-// The one exception is a partial read of a large blob, which checks the header only (see README.md).
+// Read paths. Small records are checked against the SHA-256 in their header before they are handed out; a
+// whole read of a large blob is checked as it streams, and its last read throws BlobCorruptException
+// instead of ending when the bytes are wrong, so a corrupt blob never completes a read. A mismatch is
+// counted and removed, and the blob is absent from then on. A partial read of a large blob checks the
+// header only (see README.md).
 public sealed partial class FasterBlobStore
 {
     // A read can race with eviction moving its record; it looks the key up again this many times.
@@ -127,14 +129,20 @@ public sealed partial class FasterBlobStore
                 return (OpenOutcome.Opened, new MemoryStream(data, (int)offset, (int)length, writable: false));
             }
 
-            bool whole = offset == 0 && length == value.DataLength;
-            if (whole && !await FileHashMatchesAsync(file, dataStart, value.DataLength, header, cancellationToken).ConfigureAwait(false))
+            handedOver = true;
+            var segmentStream = new SegmentReadStream(file, dataStart + offset, length);
+            if (offset != 0 || length != value.DataLength)
             {
-                return (OpenOutcome.Corrupt, null);
+                return (OpenOutcome.Opened, segmentStream);
             }
 
-            handedOver = true;
-            return (OpenOutcome.Opened, new SegmentReadStream(file, dataStart + offset, length));
+            // A whole read is verified as it streams: the last read throws rather than ends if the bytes are wrong.
+            IndexKey corruptKey = key;
+            return (OpenOutcome.Opened, new VerifyingReadStream(segmentStream, header, () =>
+            {
+                RemoveCorrupt(ref corruptKey, value);
+                return new BlobCorruptException(value.DataLength);
+            }));
         }
         finally
         {

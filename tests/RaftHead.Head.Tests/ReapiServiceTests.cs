@@ -261,4 +261,53 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, request));
         Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
     }
+
+    [Fact]
+    public async Task A_large_blob_rotten_on_disk_fails_its_read_with_data_loss_and_is_missing_afterwards()
+    {
+        var blob = new byte[3 << 20];
+        new Random(5).NextBytes(blob);
+        var digest = Digests.Compute(blob);
+        using (var write = _channel.ClientStreaming(ReapiMethods.Write))
+        {
+            var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
+            for (var offset = 0; offset < blob.Length; offset += 1 << 20)
+            {
+                await write.RequestStream.WriteAsync(new WriteRequest
+                {
+                    ResourceName = offset == 0 ? name : "",
+                    WriteOffset = offset,
+                    Data = ByteString.CopyFrom(blob, offset, 1 << 20),
+                    FinishWrite = offset + (1 << 20) == blob.Length,
+                });
+            }
+
+            await write.RequestStream.CompleteAsync();
+            await write.ResponseAsync;
+        }
+
+        var file = Assert.Single(System.IO.Directory.EnumerateFiles(Path.Combine(_data, "cas"), "*.blob", SearchOption.AllDirectories));
+        await using (var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = stream.Length - 1000;
+            var b = stream.ReadByte();
+            stream.Position = stream.Length - 1000;
+            stream.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        using (var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                while (await read.ResponseStream.MoveNext())
+                {
+                }
+            });
+            Assert.Equal(StatusCode.DataLoss, error.StatusCode);
+        }
+
+        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { digest } });
+        Assert.Single(missing.MissingBlobDigests);
+        Assert.Equal(1, _head.CacheStats().Total.Corrupt);
+    }
 }

@@ -120,6 +120,8 @@ public sealed class RecoveryTests : IDisposable
 
         await using FasterBlobStore reopened = await OpenAsync(Options(_dir.Path));
         Assert.Null(await ReadAllAsync(reopened, "", smallDigest));
+        // A large blob is verified as it streams: the whole read fails at its end rather than completing.
+        await Assert.ThrowsAsync<BlobCorruptException>(() => ReadAllAsync(reopened, "", largeDigest));
         Assert.Null(await ReadAllAsync(reopened, "", largeDigest));
         Assert.Equal(intact, await ReadAllAsync(reopened, "", intactDigest));
 

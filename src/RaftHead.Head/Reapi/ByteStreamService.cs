@@ -74,6 +74,10 @@ public sealed class ByteStreamService : IAsyncDisposable
                 await responses.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, context.CancellationToken).ConfigureAwait(false);
             }
         }
+        catch (BlobCorruptException e)
+        {
+            throw new RpcException(StatusCode.DataLoss, $"Blob {digest.Hash}/{digest.SizeBytes}: {e.Message}");
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
