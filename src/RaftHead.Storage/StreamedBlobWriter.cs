@@ -43,15 +43,18 @@ internal sealed class StreamedBlobWriter : IBlobWriter
             throw new InvalidOperationException("blob already committed");
         }
 
-        _sha.AppendData(data.Span);
         if (_written + data.Length > _digest.SizeBytes)
         {
+            _sha.AppendData(data.Span);
             long received = _written + data.Length;
             Discard();
             throw new BlobDigestMismatchException(_digest, Convert.ToHexStringLower(_sha.GetHashAndReset()), received);
         }
 
-        await RandomAccess.WriteAsync(file, data, RecordHeader.Size + _written, cancellationToken).ConfigureAwait(false);
+        // The chunk is hashed while the file system takes it: one pass over the bytes, two things at once.
+        ValueTask write = RandomAccess.WriteAsync(file, data, RecordHeader.Size + _written, cancellationToken);
+        _sha.AppendData(data.Span);
+        await write.ConfigureAwait(false);
         _written += data.Length;
     }
 
