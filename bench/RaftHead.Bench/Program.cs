@@ -1,20 +1,22 @@
 using System.Globalization;
+using RaftHead.Bench.Execution;
 using RaftHead.Bench.Storage;
 
 namespace RaftHead.Bench;
 
 /// <summary>
-/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage [options]</c> (see bench/README.md).
+/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage|exec [options]</c> (see bench/README.md).
 /// </summary>
 internal static class Program
 {
     private const string Usage =
         "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]\n" +
-        "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]\n" +
+        "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || (args[0] != "rpc" && args[0] != "storage"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -22,9 +24,12 @@ internal static class Program
 
         try
         {
-            return args[0] == "rpc"
-                ? await RunRpcAsync(args, ParseRpc(args.AsSpan(1))).ConfigureAwait(false)
-                : await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false);
+            return args[0] switch
+            {
+                "rpc" => await RunRpcAsync(args, ParseRpc(args.AsSpan(1))).ConfigureAwait(false),
+                "storage" => await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false),
+                _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
+            };
         }
         catch (FormatException e)
         {
@@ -56,6 +61,19 @@ internal static class Program
         var results = await new StorageScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
         var wall = TimeProvider.System.GetUtcNow() - started;
         var markdown = new StorageReport(options, results).ToMarkdown(CommandLine(args), started, wall, machine);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunExecAsync(string[] args, ExecOptions options)
+    {
+        using var run = new CancellationTokenSource(options.RunLimit);
+        var started = TimeProvider.System.GetUtcNow();
+        var machine = MachineNote.Describe(options.TempRoot);
+        Console.Error.WriteLine($"machine: {machine}");
+        var results = await new ExecScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
+        var wall = TimeProvider.System.GetUtcNow() - started;
+        var markdown = new ExecReport(options, results).ToMarkdown(CommandLine(args), started, wall, machine);
         await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
@@ -108,6 +126,33 @@ internal static class Program
                 "--index-writers" => options with { IndexWriters = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 4096) },
                 "--skip-index" => options with { SkipIndexMemory = true },
                 "--skip-redis" => options with { SkipRedis = true },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static ExecOptions ParseExec(ReadOnlySpan<string> args)
+    {
+        var options = new ExecOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--seconds" => options with { CaseSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0.2, 60) },
+                "--rounds" => options with { Rounds = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 15) },
+                "--calls" => options with { CaseCallsMax = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 100_000) },
+                "--clients" => options with { Clients = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 256) },
+                "--slots" => options with { Slots = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 256) },
+                "--dirs" => options with { Directories = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 10_000) },
+                "--files-per-dir" => options with { FilesPerDirectory = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 10_000) },
+                "--materialize-rounds" => options with { MaterializeRounds = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 50) },
+                "--skip-execute" => options with { SkipExecute = true },
+                "--skip-materialize" => options with { SkipMaterialize = true },
                 "--temp" => options with { TempRoot = Value(args, ref i) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),

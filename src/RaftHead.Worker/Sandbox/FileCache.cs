@@ -23,10 +23,13 @@ public sealed class FileCache
     }
 
     /// <summary>The cached file for a blob, fetched from the store if needed; null when the store lacks it.</summary>
+    /// <summary>Where the cached file for a blob is, or will be once fetched.</summary>
+    public string PathFor(Digest digest, bool executable) =>
+        Path.Combine(_root, digest.Hash[..2], digest.Hash + "-" + digest.SizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) + (executable ? "-x" : ""));
+
     public async Task<string?> GetAsync(IBlobStore store, string instanceName, Digest digest, bool executable, CancellationToken cancellationToken)
     {
-        var name = digest.Hash + "-" + digest.SizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) + (executable ? "-x" : "");
-        var path = Path.Combine(_root, digest.Hash[..2], name);
+        var path = PathFor(digest, executable);
         if (File.Exists(path))
         {
             return path;

@@ -28,6 +28,14 @@ public sealed class InputMaterializer
     /// <param name="owner">Directories are given to this user so the action can create its outputs; null keeps ours.</param>
     public async Task<MaterializeResult> MaterializeAsync(string instanceName, Digest rootDigest, string root, UnixUser? owner, CancellationToken cancellationToken)
     {
+        if (rootDigest.SizeBytes == 0 && rootDigest.Hash == Digests.EmptyHash)
+        {
+            // The empty Directory: nothing to read or lay out (common for tool-only actions).
+            System.IO.Directory.CreateDirectory(root);
+            Own(root, owner);
+            return new MaterializeResult(Array.Empty<Digest>(), null, 0, 0, 0);
+        }
+
         var missing = new List<Digest>();
         var files = new List<(string Path, FileNode Node)>();
         var queue = new Queue<(string Relative, Digest Digest)>();
@@ -89,6 +97,13 @@ public sealed class InputMaterializer
             new ParallelOptions { MaxDegreeOfParallelism = FetchParallelism, CancellationToken = cancellationToken },
             async (item, token) =>
             {
+                // Most inputs are cached already: try the link first and fetch only when the cached file is absent.
+                if (LibC.Link(_cache.PathFor(item.Node.Digest, item.Node.IsExecutable), item.Path) == 0)
+                {
+                    Interlocked.Increment(ref linked);
+                    return;
+                }
+
                 var source = await _cache.GetAsync(_store, instanceName, item.Node.Digest, item.Node.IsExecutable, token).ConfigureAwait(false);
                 if (source is null)
                 {

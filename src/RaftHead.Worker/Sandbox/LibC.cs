@@ -6,6 +6,7 @@ namespace RaftHead.Worker.Sandbox;
 internal static partial class LibC
 {
     public const int SIGKILL = 9;
+    public const int ENOENT = 2;
     public const int ESRCH = 3;
     public const int EEXIST = 17;
     public const int EXDEV = 18;
