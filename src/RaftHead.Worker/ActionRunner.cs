@@ -20,6 +20,9 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     private readonly InputMaterializer _materializer;
     private readonly ILogger _logger;
 
+    /// <summary>stdout and stderr stay in memory up to this size and spill to a file beyond it.</summary>
+    private const int OutputInMemoryMaxBytes = 1 << 20;
+
     public ActionRunner(IBlobStore store, RunnerOptions options, ILogger? logger = null)
     {
         _store = store;
@@ -90,17 +93,17 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
                     LibC.LChown(workingPath, owner.Uid, owner.Gid);
                 }
             }
-            var stdoutPath = Path.Combine(sandbox, "stdout");
-            var stderrPath = Path.Combine(sandbox, "stderr");
+            await using var stdout = new OutputCapture(Path.Combine(sandbox, "stdout"), OutputInMemoryMaxBytes);
+            await using var stderr = new OutputCapture(Path.Combine(sandbox, "stderr"), OutputInMemoryMaxBytes);
             metadata.ExecutionStartTimestamp = Now();
-            var (exitCode, timedOut) = await ExecuteAsync(request, workingPath, stdoutPath, stderrPath, cancellationToken).ConfigureAwait(false);
+            var (exitCode, timedOut) = await ExecuteAsync(request, workingPath, stdout, stderr, cancellationToken).ConfigureAwait(false);
             metadata.ExecutionCompletedTimestamp = Now();
 
             result.ExitCode = exitCode;
             metadata.OutputUploadStartTimestamp = Now();
             var uploader = new BlobUploader(_store, request.InstanceName);
-            result.StdoutDigest = await uploader.UploadFileAsync(stdoutPath, cancellationToken).ConfigureAwait(false);
-            result.StderrDigest = await uploader.UploadFileAsync(stderrPath, cancellationToken).ConfigureAwait(false);
+            result.StdoutDigest = await UploadAsync(uploader, stdout, cancellationToken).ConfigureAwait(false);
+            result.StderrDigest = await UploadAsync(uploader, stderr, cancellationToken).ConfigureAwait(false);
             try
             {
                 await collector.CollectAsync(request.Command, workingDirectory, result, cancellationToken).ConfigureAwait(false);
@@ -155,7 +158,18 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         }
     }
 
-    private async Task<(int ExitCode, bool TimedOut)> ExecuteAsync(ActionRunRequest request, string workingPath, string stdoutPath, string stderrPath, CancellationToken cancellationToken)
+    private static async Task<Digest> UploadAsync(BlobUploader uploader, OutputCapture capture, CancellationToken cancellationToken)
+    {
+        if (capture.InMemory is { } bytes)
+        {
+            return await uploader.UploadBytesAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        await capture.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return await uploader.UploadFileAsync(capture.SpillPath, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<(int ExitCode, bool TimedOut)> ExecuteAsync(ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("/usr/bin/setsid")
         {
@@ -205,8 +219,6 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         process.Start();
         process.StandardInput.Close();
         var pgid = process.Id; // setsid made the child the leader of a new process group
-        await using var stdout = new FileStream(stdoutPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
-        await using var stderr = new FileStream(stderrPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
         var pumpOut = process.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var pumpErr = process.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
 

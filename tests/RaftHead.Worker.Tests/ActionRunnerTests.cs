@@ -77,6 +77,16 @@ public sealed class ActionRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Large_stdout_spills_to_disk_and_still_arrives_whole()
+    {
+        var result = await _fixture.RunAsync(new InputTree().File("keep", ""), RunnerFixture.Shell("head -c 3000000 /dev/zero | tr '\\0' 'a'; echo small >&2"));
+        Assert.True(result.Result.ExitCode == 0, await _fixture.ReadTextAsync(result.Result.StderrDigest));
+        Assert.Equal(3_000_000, result.Result.StdoutDigest.SizeBytes);
+        Assert.Equal(RaftHead.Protocol.Digests.Compute(System.Text.Encoding.ASCII.GetBytes(new string('a', 3_000_000))), result.Result.StdoutDigest);
+        Assert.Equal("small\n", await _fixture.ReadTextAsync(result.Result.StderrDigest));
+    }
+
+    [Fact]
     public async Task Older_clients_output_files_and_directories_are_collected_and_their_parents_made()
     {
         var command = RunnerFixture.Shell("printf a > deep/er/a.txt && mkdir -p tree && printf b > tree/b.txt");

@@ -27,10 +27,7 @@ public sealed class BlobUploader
         var length = new FileInfo(path).Length;
         if (length <= InMemoryMaxBytes)
         {
-            var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-            var digest = Digests.Compute(bytes);
-            await _store.PutAsync(_instanceName, digest, bytes, cancellationToken).ConfigureAwait(false);
-            return digest;
+            return await UploadBytesAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
 
         // Large: hash in one pass, stream into the store in a second; never the whole file in memory.
@@ -80,10 +77,12 @@ public sealed class BlobUploader
         }
     }
 
-    public async Task<Digest> UploadMessageAsync(IMessage message, CancellationToken cancellationToken)
+    public Task<Digest> UploadMessageAsync(IMessage message, CancellationToken cancellationToken) =>
+        UploadBytesAsync(message.ToByteArray(), cancellationToken);
+
+    public async Task<Digest> UploadBytesAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
-        var bytes = message.ToByteArray();
-        var digest = Digests.Compute(bytes);
+        var digest = Digests.Compute(bytes.Span);
         await _store.PutAsync(_instanceName, digest, bytes, cancellationToken).ConfigureAwait(false);
         return digest;
     }
