@@ -12,9 +12,14 @@ public sealed record NodeHostOptions
 
     public required string DataDirectory { get; init; }
 
-    public int TickMs { get; init; } = 50;
+    // Fine ticks: the election timeout is drawn in whole ticks from [ElectionTicks, 2*ElectionTicks), so 30 ticks of
+    // 10 ms give 30 distinct timeouts between 300 and 600 ms; with only 10 coarse ticks two survivors often drew
+    // the same one and split the vote.
+    public int TickMs { get; init; } = 10;
 
-    public int ElectionTicks { get; init; } = 10;
+    public int ElectionTicks { get; init; } = 30;
+
+    public int HeartbeatTicks { get; init; } = 5;
 
     public long SnapshotThresholdEntries { get; init; } = 10_000;
 
@@ -29,6 +34,7 @@ public sealed record NodeHostOptions
         "--data", DataDirectory,
         "--tick-ms", TickMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--election-ticks", ElectionTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--heartbeat-ticks", HeartbeatTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--snapshot-entries", SnapshotThresholdEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
     ];
 
@@ -54,6 +60,7 @@ public sealed record NodeHostOptions
             DataDirectory = Value("--data"),
             TickMs = int.Parse(Value("--tick-ms"), System.Globalization.CultureInfo.InvariantCulture),
             ElectionTicks = int.Parse(Value("--election-ticks"), System.Globalization.CultureInfo.InvariantCulture),
+            HeartbeatTicks = int.Parse(Value("--heartbeat-ticks"), System.Globalization.CultureInfo.InvariantCulture),
             SnapshotThresholdEntries = long.Parse(Value("--snapshot-entries"), System.Globalization.CultureInfo.InvariantCulture),
         };
     }

@@ -12,8 +12,6 @@ namespace RaftHead.Consensus.Tests.Cluster;
 [Collection(RealTimeCollection.Name)]
 public sealed class ProcessClusterTests
 {
-    private const int TickMs = 50;
-    private const int ElectionTicks = 10;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     private readonly ITestOutputHelper _output;
 
@@ -31,8 +29,6 @@ public sealed class ProcessClusterTests
             Port = ports[id - 1],
             Members = members,
             DataDirectory = dir.Sub($"node{id}"),
-            TickMs = TickMs,
-            ElectionTicks = ElectionTicks,
             SnapshotThresholdEntries = 20,
         });
         var nodes = new Dictionary<long, NodeProcess>();
@@ -66,7 +62,7 @@ public sealed class ProcessClusterTests
                 Timeout,
                 "a new leader to commit a write");
             var failover = clock.Elapsed;
-            var electionTimeout = TimeSpan.FromMilliseconds(TickMs * ElectionTicks);
+            var electionTimeout = TimeSpan.FromMilliseconds(options[killed].ElectionTimeoutMs);
             // A follower's timeout is drawn from [E, 2E): "two election timeouts" is two of the longest one.
             var bound = 2 * (2 * electionTimeout);
             _output.WriteLine(

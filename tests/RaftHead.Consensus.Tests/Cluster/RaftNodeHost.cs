@@ -58,7 +58,7 @@ public sealed class RaftNodeHost : IAsyncDisposable
         var driver = new RaftDriver(
             new RaftDriverOptions
             {
-                Raft = new RaftConfig { NodeId = options.Id, ElectionTicks = options.ElectionTicks, SnapshotChunkBytes = 1024 },
+                Raft = new RaftConfig { NodeId = options.Id, ElectionTicks = options.ElectionTicks, HeartbeatTicks = options.HeartbeatTicks, SnapshotChunkBytes = 1024 },
                 TickMs = options.TickMs,
                 SnapshotThresholdEntries = options.SnapshotThresholdEntries,
             },
