@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RaftHead.Head;
+
+namespace RaftHead.Cli.Tests;
+
+/// <summary>The <c>rh</c> contract: <c>--json</c> for scripts, and failures as one line on stderr with a non-zero exit code.</summary>
+public sealed class RhCommandTests : IAsyncLifetime
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-cli-test-" + Guid.NewGuid().ToString("N"));
+    private SingleNodeHead _head = null!;
+
+    public async Task InitializeAsync()
+    {
+        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _head.DisposeAsync();
+        Directory.Delete(_data, recursive: true);
+    }
+
+    private string Endpoint => _head.Address.Authority;
+
+    [Fact]
+    public async Task Cache_stats_json_has_the_all_instances_row()
+    {
+        var (code, stdout, stderr) = await RunAsync("cache", "stats", "--json", "--endpoint", Endpoint);
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var rows = json.RootElement.GetProperty("instances").EnumerateArray().ToList();
+        Assert.Contains(rows, r => r.GetProperty("instance").GetString() == "(all)");
+        Assert.Equal(64L << 20, json.RootElement.GetProperty("max_bytes").GetInt64());
+    }
+
+    [Fact]
+    public async Task Ops_says_when_the_head_does_not_execute()
+    {
+        var (code, stdout, stderr) = await RunAsync("ops", "--json", "--endpoint", Endpoint);
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.False(json.RootElement.TryGetProperty("executionEnabled", out var enabled) && enabled.GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_cache_miss_is_a_one_line_failure()
+    {
+        var (code, _, stderr) = await RunAsync("cache", "get", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3", "--endpoint", Endpoint);
+        Assert.Equal(1, code);
+        Assert.StartsWith("rh: no cached result", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public async Task A_malformed_digest_is_a_usage_failure_naming_the_problem()
+    {
+        var (code, _, stderr) = await RunAsync("cache", "get", "NOTHEX/3", "--endpoint", Endpoint);
+        Assert.Equal(2, code);
+        Assert.StartsWith("rh: 'NOTHEX/3' is not an action digest: ", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public async Task An_unreachable_head_is_its_own_exit_code_with_the_address()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var (code, _, stderr) = await RunAsync("cache", "stats", "--endpoint", $"127.0.0.1:{port}");
+        Assert.Equal(3, code);
+        Assert.Contains($"127.0.0.1:{port}", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] arguments)
+    {
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
+        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rh.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // Retries of idempotent calls would stretch the unreachable case; the exit code is what is under test.
+        start.Environment.Remove("RH_ENDPOINT");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
