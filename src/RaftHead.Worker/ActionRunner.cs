@@ -29,6 +29,11 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         Isolation = Isolation.Probe(options);
+        if (Isolation.User is { } runAs)
+        {
+            CheckReachable(options.WorkDirectory, runAs);
+        }
+
         var cache = new FileCache(Path.Combine(options.WorkDirectory, "cache"));
         _materializer = new InputMaterializer(store, cache);
         _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
@@ -126,6 +131,27 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _sandboxes.DisposeAsync();
+
+    /// <summary>
+    /// The run-as user must be able to walk down to its sandboxes; under a private home directory (mode 0700) it
+    /// could not, and every action would fail. Say so at start instead.
+    /// </summary>
+    private static void CheckReachable(string workDirectory, UnixUser user)
+    {
+        for (var dir = Path.GetDirectoryName(Path.GetFullPath(workDirectory)); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+        {
+            if (!System.IO.Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            if ((File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) == 0)
+            {
+                throw new InvalidOperationException(
+                    $"user {user.Name} cannot reach {workDirectory}: {dir} is not searchable by others (chmod o+x it, or choose a data directory elsewhere)");
+            }
+        }
+    }
 
     private static Timestamp Now() => Timestamp.FromDateTime(DateTime.UtcNow);
 

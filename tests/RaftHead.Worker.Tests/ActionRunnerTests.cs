@@ -235,6 +235,21 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public void A_work_directory_the_run_as_user_cannot_reach_is_refused_at_start()
+    {
+        if (_fixture.Runner.Isolation.User is null)
+        {
+            return; // not root: actions run as ourselves and reach whatever we reach
+        }
+
+        var closed = Path.Combine(_fixture.Root, "closed");
+        System.IO.Directory.CreateDirectory(closed);
+        File.SetUnixFileMode(closed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var error = Assert.Throws<InvalidOperationException>(() => new ActionRunner(_fixture.Store, new RunnerOptions { WorkDirectory = Path.Combine(closed, "work") }));
+        Assert.Contains(closed, error.Message);
+    }
+
     /// <summary>A SIGKILLed process is gone once it no longer exists or is only a zombie awaiting its reaper.</summary>
     private static async Task AssertGoneAsync(int pid)
     {
