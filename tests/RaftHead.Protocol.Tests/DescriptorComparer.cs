@@ -58,34 +58,38 @@ internal sealed class DescriptorComparer
         CompareServices(ours.Package, ours.Service, theirs.Service);
     }
 
-    private void CompareMessages(
-        string scope,
-        IEnumerable<DescriptorProto> ours,
-        IEnumerable<DescriptorProto> theirs)
+    private void CompareMessages(string scope, IEnumerable<DescriptorProto> ours, IEnumerable<DescriptorProto> theirs) =>
+        MatchByName(scope, "message", ours, theirs, m => m.Name, CompareMessage);
+
+    /// <summary>
+    /// Pairs our definitions with upstream's by name: each pair is compared, ours alone must be an allowed newer type,
+    /// upstream's alone must be an intentional omission.
+    /// </summary>
+    private void MatchByName<T>(string scope, string kind, IEnumerable<T> ours, IEnumerable<T> theirs, Func<T, string> nameOf, Action<string, T, T> compare)
     {
-        var theirsByName = theirs.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var theirsByName = theirs.ToDictionary(nameOf, StringComparer.Ordinal);
         var oursByName = new HashSet<string>(StringComparer.Ordinal);
-        foreach (DescriptorProto message in ours)
+        foreach (T definition in ours)
         {
-            string full = $"{scope}.{message.Name}";
-            oursByName.Add(message.Name);
-            if (theirsByName.TryGetValue(message.Name, out DescriptorProto? upstream))
+            string full = $"{scope}.{nameOf(definition)}";
+            oursByName.Add(nameOf(definition));
+            if (theirsByName.TryGetValue(nameOf(definition), out T? upstream))
             {
-                FlagStale(_known.NewTypes, full, "message");
-                CompareMessage(full, message, upstream);
+                FlagStale(_known.NewTypes, full, kind);
+                compare(full, definition, upstream);
             }
             else if (!Allowed(_known.NewTypes, full))
             {
-                _problems.Add($"message {full}: not in upstream (a typo, or add it to {nameof(KnownDifferences.NewTypes)} with its version)");
+                _problems.Add($"{kind} {full}: not in upstream (a typo, or add it to {nameof(KnownDifferences.NewTypes)} with its version)");
             }
         }
 
-        foreach (DescriptorProto upstream in theirs)
+        foreach (T upstream in theirs)
         {
-            string full = $"{scope}.{upstream.Name}";
-            if (!oursByName.Contains(upstream.Name) && !_known.Omitted.ContainsKey(full))
+            string full = $"{scope}.{nameOf(upstream)}";
+            if (!oursByName.Contains(nameOf(upstream)) && !_known.Omitted.ContainsKey(full))
             {
-                _problems.Add($"message {full}: defined upstream but missing from ours");
+                _problems.Add($"{kind} {full}: defined upstream but missing from ours");
             }
         }
     }
@@ -178,37 +182,8 @@ internal sealed class DescriptorComparer
         CompareEnums(full, ours.EnumType, theirs.EnumType);
     }
 
-    private void CompareEnums(
-        string scope,
-        IEnumerable<EnumDescriptorProto> ours,
-        IEnumerable<EnumDescriptorProto> theirs)
-    {
-        var theirsByName = theirs.ToDictionary(e => e.Name, StringComparer.Ordinal);
-        var oursByName = new HashSet<string>(StringComparer.Ordinal);
-        foreach (EnumDescriptorProto enumType in ours)
-        {
-            string full = $"{scope}.{enumType.Name}";
-            oursByName.Add(enumType.Name);
-            if (theirsByName.TryGetValue(enumType.Name, out EnumDescriptorProto? upstream))
-            {
-                FlagStale(_known.NewTypes, full, "enum");
-                CompareEnum(full, enumType, upstream);
-            }
-            else if (!Allowed(_known.NewTypes, full))
-            {
-                _problems.Add($"enum {full}: not in upstream (a typo, or add it to {nameof(KnownDifferences.NewTypes)} with its version)");
-            }
-        }
-
-        foreach (EnumDescriptorProto upstream in theirs)
-        {
-            string full = $"{scope}.{upstream.Name}";
-            if (!oursByName.Contains(upstream.Name) && !_known.Omitted.ContainsKey(full))
-            {
-                _problems.Add($"enum {full}: defined upstream but missing from ours");
-            }
-        }
-    }
+    private void CompareEnums(string scope, IEnumerable<EnumDescriptorProto> ours, IEnumerable<EnumDescriptorProto> theirs) =>
+        MatchByName(scope, "enum", ours, theirs, e => e.Name, CompareEnum);
 
     private void CompareEnum(string full, EnumDescriptorProto ours, EnumDescriptorProto theirs)
     {
