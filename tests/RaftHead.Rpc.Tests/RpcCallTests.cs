@@ -135,12 +135,21 @@ public sealed class RpcCallTests : IClassFixture<EchoServerFixture>
     [Fact]
     public async Task The_deadline_fails_the_call_and_cancels_the_handler()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => Channel.UnaryAsync(
+        // A server of its own, so no other test's Sleep can complete the signals this test waits on.
+        var service = new EchoService();
+        await using var server = new Server.RpcServer(new Server.RpcServerOptions(), new[] { service.Build() });
+        await server.StartAsync();
+        using var channel = new RpcChannel(server.Address.ToString());
+
+        // A warm connection, so the deadline is spent in the handler and not on connecting under a loaded machine.
+        await channel.UnaryAsync(EchoService.Echo, EchoService.Payload(1));
+        var error = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(
             EchoService.Sleep,
             Duration.FromTimeSpan(TimeSpan.FromSeconds(60)),
-            new CallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).WaitAsync(Bound);
+            new CallOptions { Timeout = TimeSpan.FromSeconds(1) })).WaitAsync(Bound);
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
-        Assert.True(await _fixture.Service.SleepCancelled.Task.WaitAsync(Bound));
+        await service.SleepStarted.Task.WaitAsync(Bound);
+        Assert.True(await service.SleepCancelled.Task.WaitAsync(Bound));
     }
 
     [Fact]
