@@ -3,12 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
 using Command = System.CommandLine.Command;
-using RaftHead.Head.Admin;
 using RaftHead.Protocol;
 using RaftHead.Protocol.V1;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using Grpc.Core;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Cli;
 
@@ -22,7 +20,7 @@ internal static class CacheCommands
         var cache = new Command("cache", "The action cache and the CAS behind it.");
 
         var stats = new Command("stats", "Hits, misses, incomplete results, hit ratio, blobs, bytes and evictions, per instance.");
-        stats.SetAction((result, cancellationToken) => CliFailure.RunAsync(() => StatsAsync(result, cancellationToken)));
+        stats.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, () => StatsAsync(result, cancellationToken)));
         cache.Subcommands.Add(stats);
 
         var digest = new Argument<string>("action-digest") { Description = "The action's digest, <sha256>/<size>." };
@@ -30,15 +28,15 @@ internal static class CacheCommands
         var get = new Command("get", "One action's cached result: exit code, outputs with their digests, stdout and stderr sizes.");
         get.Arguments.Add(digest);
         get.Options.Add(instance);
-        get.SetAction((result, cancellationToken) => CliFailure.RunAsync(() => GetAsync(result, result.GetValue(digest)!, result.GetValue(instance)!, cancellationToken)));
+        get.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, () => GetAsync(result, result.GetValue(digest)!, result.GetValue(instance)!, cancellationToken)));
         cache.Subcommands.Add(get);
         return cache;
     }
 
     private static async Task<int> StatsAsync(ParseResult result, CancellationToken cancellationToken)
     {
-        using var channel = new RpcChannel(CliOptions.ResolveEndpoint(result));
-        var stats = await channel.UnaryAsync(AdminMethods.GetCacheStats, new GetCacheStatsRequest(), new CallOptions { Timeout = TimeSpan.FromSeconds(10), CancellationToken = cancellationToken }).ConfigureAwait(false);
+        var clients = CliOptions.Clients(result);
+        var stats = await clients.Admin.GetCacheStatsAsync(new GetCacheStatsRequest(), CliOptions.CallOptions(cancellationToken)).ConfigureAwait(false);
         if (result.GetValue(CliOptions.Json))
         {
             var rows = new List<Dictionary<string, object>> { Row(stats.Total, "(all)") };
@@ -69,14 +67,13 @@ internal static class CacheCommands
             throw new UsageException($"'{digestText}' is not an action digest: {error}");
         }
 
-        using var channel = new RpcChannel(CliOptions.ResolveEndpoint(result));
+        var clients = CliOptions.Clients(result);
         ActionResult action;
         try
         {
-            action = await channel.UnaryAsync(
-                ReapiMethods.GetActionResult,
+            action = await clients.ActionCache.GetActionResultAsync(
                 new GetActionResultRequest { InstanceName = instanceName, ActionDigest = digest },
-                new CallOptions { Timeout = TimeSpan.FromSeconds(10), CancellationToken = cancellationToken }).ConfigureAwait(false);
+                CliOptions.CallOptions(cancellationToken)).ConfigureAwait(false);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {

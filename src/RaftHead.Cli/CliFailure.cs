@@ -1,4 +1,6 @@
-using RaftHead.Rpc;
+using System.CommandLine;
+using System.Net.Sockets;
+using Grpc.Core;
 
 namespace RaftHead.Cli;
 
@@ -9,15 +11,22 @@ internal static class CliFailure
     public const int ExitUsage = 2;
     public const int ExitUnavailable = 3;
 
-    public static async Task<int> RunAsync(Func<Task<int>> body)
+    /// <param name="result">The parsed command line, to name the head in a connection failure.</param>
+    /// <param name="body">The command.</param>
+    public static async Task<int> RunAsync(ParseResult result, Func<Task<int>> body)
     {
         try
         {
             return await body().ConfigureAwait(false);
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && Innermost(e.Status.DebugException) is SocketException socket)
+        {
+            await Console.Error.WriteLineAsync($"rh: cannot reach {CliOptions.ResolveEndpoint(result)}: {Describe(socket.SocketErrorCode)}").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
-            await Console.Error.WriteLineAsync($"rh: {e.Status.Detail}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"rh: {CliOptions.ResolveEndpoint(result)} is unavailable: {e.Status.Detail}").ConfigureAwait(false);
             return ExitUnavailable;
         }
         catch (RpcException e)
@@ -34,5 +43,30 @@ internal static class CliFailure
         {
             return ExitFailure;
         }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            // A real failure (a refusal to run as root, a data directory in use, a port taken): not a usage error.
+            await Console.Error.WriteLineAsync($"rh: {e.Message}").ConfigureAwait(false);
+            return ExitFailure;
+        }
     }
+
+    private static Exception? Innermost(Exception? e)
+    {
+        while (e?.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e;
+    }
+
+    private static string Describe(SocketError error) => error switch
+    {
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.TimedOut => "connection timed out",
+        SocketError.HostNotFound or SocketError.NoData => "no such host",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
+        _ => error.ToString(),
+    };
 }

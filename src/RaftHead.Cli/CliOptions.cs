@@ -1,12 +1,13 @@
 using System.CommandLine;
+using Grpc.Core;
+using RaftHead.Protocol;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Cli;
 
 /// <summary>Options every command understands.</summary>
 internal static class CliOptions
 {
-    public const string DefaultEndpoint = "127.0.0.1:8980";
-
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print machine-readable JSON instead of text.",
@@ -15,7 +16,7 @@ internal static class CliOptions
 
     public static readonly Option<string?> Endpoint = new("--endpoint")
     {
-        Description = $"The head to talk to (any replica will do). Default: $RH_ENDPOINT, else {DefaultEndpoint}.",
+        Description = $"The head to talk to (any replica will do). Default: $RH_ENDPOINT, else {Defaults.Endpoint}.",
         Recursive = true,
     };
 
@@ -26,6 +27,24 @@ internal static class CliOptions
             return given;
         }
 
-        return Environment.GetEnvironmentVariable("RH_ENDPOINT") is { Length: > 0 } fromEnvironment ? fromEnvironment : DefaultEndpoint;
+        return Environment.GetEnvironmentVariable("RH_ENDPOINT") is { Length: > 0 } fromEnvironment ? fromEnvironment : Defaults.Endpoint;
     }
+
+    /// <summary>The clients of the head this command talks to, over the process's one shared channel to it.</summary>
+    public static ReapiClients Clients(ParseResult result)
+    {
+        var endpoint = ResolveEndpoint(result);
+        try
+        {
+            return new ReapiClients(GrpcChannels.Shared.For(endpoint));
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    /// <summary>Every call a command makes waits at most this long for its answer.</summary>
+    public static CallOptions CallOptions(CancellationToken cancellationToken) =>
+        new(deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken);
 }

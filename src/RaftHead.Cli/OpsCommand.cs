@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
-using RaftHead.Head.Admin;
 using RaftHead.Protocol;
 using RaftHead.Protocol.V1;
-using RaftHead.Rpc.Client;
 using Command = System.CommandLine.Command;
 
 namespace RaftHead.Cli;
@@ -22,7 +20,7 @@ internal static class OpsCommand
         var ops = new Command("ops", "Operations: queued, running, done and failed, with their action, times and worker.");
         ops.Options.Add(state);
         ops.Options.Add(limit);
-        ops.SetAction((result, cancellationToken) => CliFailure.RunAsync(() => ListAsync(result, result.GetValue(state), result.GetValue(limit), cancellationToken)));
+        ops.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, () => ListAsync(result, result.GetValue(state), result.GetValue(limit), cancellationToken)));
         return ops;
     }
 
@@ -44,8 +42,7 @@ internal static class OpsCommand
 
         // Failed is a subset of done, filtered here, so the limit applies after filtering.
         request.Limit = state == "failed" ? 0 : limit;
-        using var channel = new RpcChannel(CliOptions.ResolveEndpoint(result));
-        var response = await channel.UnaryAsync(AdminMethods.ListOperations, request, new CallOptions { Timeout = TimeSpan.FromSeconds(10), CancellationToken = cancellationToken }).ConfigureAwait(false);
+        var response = await CliOptions.Clients(result).Admin.ListOperationsAsync(request, CliOptions.CallOptions(cancellationToken)).ConfigureAwait(false);
         var rows = new List<OperationSummary>();
         foreach (var op in response.Operations)
         {
@@ -110,7 +107,7 @@ internal static class OpsCommand
 
         if (op.HasStatusCode && op.StatusCode != 0)
         {
-            return ((RaftHead.Rpc.StatusCode)op.StatusCode).ToString();
+            return ((Grpc.Core.StatusCode)op.StatusCode).ToString();
         }
 
         return op.HasExitCode ? "exit " + op.ExitCode.ToString(CultureInfo.InvariantCulture) : "";

@@ -1,18 +1,22 @@
+using Grpc.Core;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using RaftHead.Head.Admin;
 using RaftHead.Head.Execution;
+using RaftHead.Head.Hosting;
 using RaftHead.Head.Reapi;
+using RaftHead.Protocol.Runner;
 using RaftHead.Protocol.V1;
-using RaftHead.Rpc.Server;
 using RaftHead.Storage;
-using RaftHead.Worker;
 
 namespace RaftHead.Head;
 
 /// <summary>
 /// One head without replication (<c>rh serve</c>): the FASTER-backed CAS and action cache served over REAPI, and,
-/// with execution enabled, a local scheduler running actions through the sandboxed runner. Composed here and
+/// with execution enabled, a local scheduler running actions through the runner the host supplies. Composed here and
 /// nowhere else.
 /// </summary>
 public sealed class SingleNodeHead : IAsyncDisposable
@@ -20,12 +24,12 @@ public sealed class SingleNodeHead : IAsyncDisposable
     private readonly FasterBlobStore _store;
     private readonly CompletenessCheckingActionCache _actionCache;
     private readonly ByteStreamService _byteStream;
-    private readonly ActionRunner? _runner;
+    private readonly IActionRunner? _runner;
     private readonly LocalScheduler? _scheduler;
-    private readonly RpcServer _server;
+    private readonly GrpcServer _server;
     private readonly SingleNodeOptions _options;
 
-    private SingleNodeHead(SingleNodeOptions options, FasterBlobStore store, CompletenessCheckingActionCache actionCache, ByteStreamService byteStream, ActionRunner? runner, LocalScheduler? scheduler, RpcServer server)
+    private SingleNodeHead(SingleNodeOptions options, FasterBlobStore store, CompletenessCheckingActionCache actionCache, ByteStreamService byteStream, IActionRunner? runner, LocalScheduler? scheduler, GrpcServer server)
     {
         _options = options;
         _store = store;
@@ -39,55 +43,76 @@ public sealed class SingleNodeHead : IAsyncDisposable
     /// <summary>The address clients dial, e.g. <c>http://127.0.0.1:8980</c>.</summary>
     public Uri Address => _server.Address;
 
-    /// <summary>How actions are isolated, or null when this node does not execute.</summary>
-    public Isolation? Isolation => _runner?.Isolation;
-
-    public static async Task<SingleNodeHead> StartAsync(SingleNodeOptions options, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
+    /// <param name="options">Where and what to serve.</param>
+    /// <param name="runnerFactory">
+    /// Makes the runner actions execute on, given this node's CAS; required when execution is enabled. The head owns
+    /// what it returns and disposes it (if disposable) on stop.
+    /// </param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    public static async Task<SingleNodeHead> StartAsync(SingleNodeOptions options, Func<IBlobStore, IActionRunner>? runnerFactory, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
     {
+        if (options.ExecutionEnabled && runnerFactory is null)
+        {
+            throw new ArgumentException("Execution is enabled but no runner was given.", nameof(runnerFactory));
+        }
+
         var store = await FasterBlobStore.OpenAsync(
             new FasterBlobStoreOptions { DataDirectory = Path.Combine(options.DataDirectory, "cas"), MaxBytes = options.CasMaxBytes },
             cancellationToken).ConfigureAwait(false);
-        ActionRunner? runner = null;
+        IActionRunner? runner = null;
         LocalScheduler? scheduler = null;
         try
         {
             var actionCache = new CompletenessCheckingActionCache(new FasterActionCache(store), store);
             var reapi = options.Reapi with { ExecutionEnabled = options.ExecutionEnabled };
-            var byteStream = new ByteStreamService(store, reapi);
-            var services = new List<ServiceDefinition>
-            {
-                new CapabilitiesService(reapi).Build(),
-                new CasService(store, reapi).Build(),
-                byteStream.Build(),
-                new ActionCacheService(actionCache, store, reapi).Build(),
-            };
+            var byteStream = new ByteStreamService(store, reapi, options.TimeProvider);
             if (options.ExecutionEnabled)
             {
-                runner = new ActionRunner(
-                    store,
-                    new RunnerOptions
-                    {
-                        WorkDirectory = Path.Combine(options.DataDirectory, "work"),
-                        WorkerId = options.Execution.WorkerName,
-                        RunAsUser = options.RunAsUser,
-                        DefaultTimeout = TimeSpan.FromMilliseconds(options.Execution.ActionTimeoutDefaultMs),
-                        MaxTimeout = TimeSpan.FromMilliseconds(options.Execution.ActionTimeoutMaxMs),
-                        WarmSandboxes = options.Execution.Slots + 1,
-                    },
-                    loggerFactory?.CreateLogger<ActionRunner>());
+                runner = runnerFactory!(store);
+
                 // Execute looks the action up again after the client's own GetActionResult; its lookups get their own
                 // counters so the cache statistics count what clients asked, once.
                 var executionCache = new CompletenessCheckingActionCache(new FasterActionCache(store), store);
-                scheduler = new LocalScheduler(store, executionCache, runner, options.Execution, TimeProvider.System, loggerFactory?.CreateLogger<LocalScheduler>());
-                services.Add(new ExecutionService(scheduler).Build());
-                services.Add(new OperationsService(scheduler).Build());
+                scheduler = new LocalScheduler(store, executionCache, runner, options.Execution, options.TimeProvider, loggerFactory?.CreateLogger<LocalScheduler>());
             }
 
             var schedulerForAdmin = scheduler;
-            services.Add(new AdminService(
+            var admin = new AdminService(
                 () => BuildCacheStats(store, actionCache, options.CasMaxBytes),
-                request => BuildOperations(schedulerForAdmin, options.Execution.Slots, request)).Build());
-            var server = new RpcServer(new RpcServerOptions { Address = options.Address, Port = options.Port }, services, loggerFactory);
+                request => BuildOperations(schedulerForAdmin, options.Execution.Slots, request));
+            var server = GrpcServer.Create(
+                new GrpcServerOptions { Address = options.Address, Port = options.Port },
+                (services, grpc) =>
+                {
+                    services.AddSingleton(new CapabilitiesService(reapi));
+                    services.AddSingleton(new CasService(store, reapi));
+                    services.AddSingleton(byteStream);
+                    services.AddSingleton(new ActionCacheService(actionCache, store, reapi));
+                    services.AddSingleton(admin);
+                    grpc.AddServiceOptions<CasService>(o => o.MaxReceiveMessageSize = reapi.CasReceiveMessageBytesMax);
+                    grpc.AddServiceOptions<ByteStreamService>(o => o.MaxReceiveMessageSize = reapi.ByteStreamReceiveMessageBytesMax);
+                    if (scheduler is not null)
+                    {
+                        services.AddSingleton(new ExecutionService(scheduler));
+                        services.AddSingleton(new OperationsService(scheduler));
+                    }
+                },
+                endpoints =>
+                {
+                    endpoints.MapGrpcService<CapabilitiesService>();
+                    endpoints.MapGrpcService<CasService>();
+                    endpoints.MapGrpcService<ByteStreamService>();
+                    endpoints.MapGrpcService<ActionCacheService>();
+                    endpoints.MapGrpcService<AdminService>();
+                    if (scheduler is not null)
+                    {
+                        endpoints.MapGrpcService<ExecutionService>();
+                        endpoints.MapGrpcService<OperationsService>();
+                    }
+                },
+                health => health.AddCheck("storage", () => store.IsOpen ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the CAS is closed")),
+                loggerFactory);
             scheduler?.Start();
             await server.StartAsync(cancellationToken).ConfigureAwait(false);
             return new SingleNodeHead(options, store, actionCache, byteStream, runner, scheduler, server);
@@ -99,9 +124,9 @@ public sealed class SingleNodeHead : IAsyncDisposable
                 await scheduler.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (runner is not null)
+            if (runner is IAsyncDisposable disposable)
             {
-                await runner.DisposeAsync().ConfigureAwait(false);
+                await disposable.DisposeAsync().ConfigureAwait(false);
             }
 
             await store.DisposeAsync().ConfigureAwait(false);
@@ -120,9 +145,9 @@ public sealed class SingleNodeHead : IAsyncDisposable
         }
 
         await _server.DisposeAsync().ConfigureAwait(false);
-        if (_runner is not null)
+        if (_runner is IAsyncDisposable runner)
         {
-            await _runner.DisposeAsync().ConfigureAwait(false);
+            await runner.DisposeAsync().ConfigureAwait(false);
         }
 
         await _byteStream.DisposeAsync().ConfigureAwait(false);

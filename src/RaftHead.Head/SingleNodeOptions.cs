@@ -1,5 +1,6 @@
 using System.Net;
 using RaftHead.Head.Execution;
+using RaftHead.Protocol;
 
 namespace RaftHead.Head;
 
@@ -9,11 +10,11 @@ public sealed record SingleNodeOptions
     public IPAddress Address { get; init; } = IPAddress.Loopback;
 
     /// <summary>0 picks a free port.</summary>
-    public int Port { get; init; } = 8980;
+    public int Port { get; init; } = Defaults.HeadGrpcPort;
 
     public required string DataDirectory { get; init; }
 
-    public long CasMaxBytes { get; init; } = 10L * 1024 * 1024 * 1024;
+    public long CasMaxBytes { get; init; } = Defaults.CasMaxBytes;
 
     public Reapi.ReapiOptions Reapi { get; init; } = new();
 
@@ -22,6 +23,6 @@ public sealed record SingleNodeOptions
 
     public ExecutionOptions Execution { get; init; } = new();
 
-    /// <summary>The account actions run as when the node runs as root.</summary>
-    public string RunAsUser { get; init; } = "rh-runner";
+    /// <summary>The clock behind every timeout, age and timestamp of the node.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -392,6 +392,9 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
         }
     }
 
+    /// <summary>False once disposed: what the health check reports.</summary>
+    public bool IsOpen => Volatile.Read(ref _disposed) == 0;
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private async ValueTask StopCheckpointLoopAsync()

@@ -1,3 +1,4 @@
+using RaftHead.Protocol.Runner;
 using System.Diagnostics;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf.WellKnownTypes;
@@ -60,7 +61,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
             metadata.InputFetchCompletedTimestamp = Now();
             if (inputs.Invalid is { } invalid)
             {
-                return Failed(result, Rpc.StatusCode.InvalidArgument, invalid);
+                return Failed(result, Grpc.Core.StatusCode.InvalidArgument, invalid);
             }
 
             if (inputs.Missing.Count > 0)
@@ -72,7 +73,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
             var workingPath = SandboxPath.Resolve(execRoot, workingDirectory);
             if (workingPath is null || request.Command.WorkingDirectory.StartsWith('/'))
             {
-                return Failed(result, Rpc.StatusCode.InvalidArgument, $"working_directory '{request.Command.WorkingDirectory}' leaves the input root");
+                return Failed(result, Grpc.Core.StatusCode.InvalidArgument, $"working_directory '{request.Command.WorkingDirectory}' leaves the input root");
             }
 
             var collector = new OutputCollector(new BlobUploader(_store, request.InstanceName), execRoot);
@@ -82,12 +83,12 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
             }
             catch (OutputEscapeException e)
             {
-                return Failed(result, Rpc.StatusCode.InvalidArgument, e.Message);
+                return Failed(result, Grpc.Core.StatusCode.InvalidArgument, e.Message);
             }
 
             if (request.Command.Arguments.Count == 0)
             {
-                return Failed(result, Rpc.StatusCode.InvalidArgument, "the command has no arguments");
+                return Failed(result, Grpc.Core.StatusCode.InvalidArgument, "the command has no arguments");
             }
 
             if (!System.IO.Directory.Exists(workingPath))
@@ -115,13 +116,13 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
             }
             catch (OutputEscapeException e)
             {
-                return Failed(result, Rpc.StatusCode.InvalidArgument, e.Message);
+                return Failed(result, Grpc.Core.StatusCode.InvalidArgument, e.Message);
             }
 
             metadata.OutputUploadCompletedTimestamp = Now();
             metadata.WorkerCompletedTimestamp = Now();
             return timedOut
-                ? new ActionRunResult(result, new Google.Rpc.Status { Code = (int)Rpc.StatusCode.DeadlineExceeded, Message = $"the action ran past its timeout of {Timeout(request.Action).TotalSeconds:0.###} s and was killed" })
+                ? new ActionRunResult(result, new Google.Rpc.Status { Code = (int)Grpc.Core.StatusCode.DeadlineExceeded, Message = $"the action ran past its timeout of {Timeout(request.Action).TotalSeconds:0.###} s and was killed" })
                 : new ActionRunResult(result, new Google.Rpc.Status());
         }
         finally
@@ -279,7 +280,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         }
     }
 
-    private static ActionRunResult Failed(ActionResult result, Rpc.StatusCode code, string message) =>
+    private static ActionRunResult Failed(ActionResult result, Grpc.Core.StatusCode code, string message) =>
         new(result, new Google.Rpc.Status { Code = (int)code, Message = message });
 
     private static ActionRunResult MissingInputs(ActionResult result, IReadOnlyList<Digest> missing)
@@ -290,7 +291,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
             failure.Violations.Add(new Google.Rpc.PreconditionFailure.Types.Violation { Type = "MISSING", Subject = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
         }
 
-        var status = new Google.Rpc.Status { Code = (int)Rpc.StatusCode.FailedPrecondition, Message = $"{missing.Count} input blob(s) are missing from the CAS" };
+        var status = new Google.Rpc.Status { Code = (int)Grpc.Core.StatusCode.FailedPrecondition, Message = $"{missing.Count} input blob(s) are missing from the CAS" };
         status.Details.Add(Any.Pack(failure));
         return new ActionRunResult(result, status);
     }

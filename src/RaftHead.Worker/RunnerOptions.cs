@@ -1,3 +1,5 @@
+using RaftHead.Protocol;
+
 namespace RaftHead.Worker;
 
 public sealed record RunnerOptions
@@ -9,7 +11,7 @@ public sealed record RunnerOptions
     public string WorkerId { get; init; } = Environment.MachineName;
 
     /// <summary>The unprivileged account actions run as when this process is root (see scripts/setup-worker.sh).</summary>
-    public string RunAsUser { get; init; } = "rh-runner";
+    public string RunAsUser { get; init; } = Defaults.RunAsUser;
 
     /// <summary>Lets actions run as root when the run-as user is missing. Off: the runner refuses to start instead.</summary>
     public bool AllowRunAsRoot { get; init; }
@@ -18,10 +20,10 @@ public sealed record RunnerOptions
     public bool IsolateNetwork { get; init; } = true;
 
     /// <summary>Applied when an Action names no timeout.</summary>
-    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromMinutes(15);
+    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromMilliseconds(Defaults.ActionTimeoutDefaultMs);
 
     /// <summary>Upper bound on any action's timeout.</summary>
-    public TimeSpan MaxTimeout { get; init; } = TimeSpan.FromHours(3);
+    public TimeSpan MaxTimeout { get; init; } = TimeSpan.FromMilliseconds(Defaults.ActionTimeoutMaxMs);
 
     public int WarmSandboxes { get; init; } = 4;
 }

@@ -12,7 +12,7 @@ public sealed class RhCommandTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, CancellationToken.None);
+        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, runnerFactory: null, CancellationToken.None);
     }
 
     public async Task DisposeAsync()

@@ -2,9 +2,9 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Google.Protobuf;
 using RaftHead.Protocol;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Head.Tests;
 
@@ -13,12 +13,14 @@ public sealed class ReapiServiceTests : IAsyncLifetime
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-head-test-" + Guid.NewGuid().ToString("N"));
     private SingleNodeHead _head = null!;
-    private RpcChannel _channel = null!;
+    private GrpcChannel _channel = null!;
+    private ReapiClients _rpc = null!;
 
     public async Task InitializeAsync()
     {
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L * 1024 * 1024 }, CancellationToken.None);
-        _channel = new RpcChannel(_head.Address.ToString());
+        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L * 1024 * 1024 }, runnerFactory: null, CancellationToken.None);
+        _channel = GrpcChannels.Create(_head.Address, new GrpcChannelSettings());
+        _rpc = new ReapiClients(_channel);
     }
 
     public async Task DisposeAsync()
@@ -31,7 +33,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [Fact]
     public async Task Capabilities_offer_what_bazel_checks()
     {
-        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         Assert.Contains(DigestFunction.Types.Value.Sha256, caps.CacheCapabilities.DigestFunctions);
         Assert.True(caps.CacheCapabilities.ActionCacheUpdateCapabilities.UpdateEnabled);
         Assert.Equal(2, caps.LowApiVersion.Major);
@@ -47,16 +49,16 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var da = Digests.Compute(a.Span);
         var db = Digests.Compute(b.Span);
         var absent = Digests.Compute("never uploaded"u8);
-        var upload = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        var upload = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = da, Data = a }, new BatchUpdateBlobsRequest.Types.Request { Digest = db, Data = b } },
-        });
+        }).ResponseAsync;
         Assert.All(upload.Responses, r => Assert.Equal(0, r.Status.Code));
 
-        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { da, absent, db, Digests.Empty } });
+        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { da, absent, db, Digests.Empty } }).ResponseAsync;
         Assert.Equal(new[] { absent }, missing.MissingBlobDigests);
 
-        var read = await _channel.UnaryAsync(ReapiMethods.BatchReadBlobs, new BatchReadBlobsRequest { Digests = { db, absent } });
+        var read = await _rpc.Cas.BatchReadBlobsAsync(new BatchReadBlobsRequest { Digests = { db, absent } }).ResponseAsync;
         Assert.Equal(b, read.Responses[0].Data);
         Assert.Equal((int)StatusCode.NotFound, read.Responses[1].Status.Code);
     }
@@ -66,14 +68,14 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var data = ByteString.CopyFromUtf8("only in team-a");
         var digest = Digests.Compute(data.Span);
-        await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             InstanceName = "team-a",
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = data } },
-        });
-        var inB = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { InstanceName = "team/b", BlobDigests = { digest } });
+        }).ResponseAsync;
+        var inB = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team/b", BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(inB.MissingBlobDigests);
-        var inA = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { InstanceName = "team-a", BlobDigests = { digest } });
+        var inA = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team-a", BlobDigests = { digest } }).ResponseAsync;
         Assert.Empty(inA.MissingBlobDigests);
     }
 
@@ -84,7 +86,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         new Random(42).NextBytes(blob);
         var digest = Digests.Compute(blob);
         var name = $"main/uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
-        using (var write = _channel.ClientStreaming(ReapiMethods.Write))
+        using (var write = _rpc.ByteStream.Write())
         {
             for (var offset = 0; offset < blob.Length; offset += 16 * 1024)
             {
@@ -102,10 +104,10 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             Assert.Equal(blob.Length, (await write.ResponseAsync).CommittedSize);
         }
 
-        var status = await _channel.UnaryAsync(ReapiMethods.QueryWriteStatus, new QueryWriteStatusRequest { ResourceName = name });
+        var status = await _rpc.ByteStream.QueryWriteStatusAsync(new QueryWriteStatusRequest { ResourceName = name }).ResponseAsync;
         Assert.True(status.Complete);
 
-        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"main/blobs/{digest.Hash}/{digest.SizeBytes}", ReadOffset = 1000, ReadLimit = 50_000 });
+        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"main/blobs/{digest.Hash}/{digest.SizeBytes}", ReadOffset = 1000, ReadLimit = 50_000 });
         var received = new MemoryStream();
         while (await read.ResponseStream.MoveNext())
         {
@@ -120,12 +122,12 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var digest = Digests.Compute("the real content"u8);
         var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
-        using var write = _channel.ClientStreaming(ReapiMethods.Write);
+        using var write = _rpc.ByteStream.Write();
         await write.RequestStream.WriteAsync(new WriteRequest { ResourceName = name, Data = ByteString.CopyFromUtf8("the fake content"), FinishWrite = true });
         await write.RequestStream.CompleteAsync();
         var error = await Assert.ThrowsAsync<RpcException>(() => write.ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { digest } });
+        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
     }
 
@@ -133,7 +135,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     public async Task Reading_a_missing_blob_is_not_found_with_the_digest_in_the_message()
     {
         var digest = Digests.Compute("absent"u8);
-        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
+        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
         var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Contains(digest.Hash, error.Status.Detail);
@@ -145,9 +147,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", -1)]
     public async Task Malformed_digests_are_invalid_arguments_naming_the_field(string hash, long size)
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(
-            ReapiMethods.FindMissingBlobs,
-            new FindMissingBlobsRequest { BlobDigests = { Digests.Empty, new Digest { Hash = hash, SizeBytes = size } } }));
+        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Empty, new Digest { Hash = hash, SizeBytes = size } } }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("blob_digests[1]", error.Status.Detail);
         Assert.Equal("blob_digests[1]", error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations[0].Field);
@@ -156,7 +156,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [Fact]
     public async Task A_batch_over_the_advertised_limit_is_refused_and_stores_nothing()
     {
-        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         var half = (int)(caps.CacheCapabilities.MaxBatchTotalSizeBytes / 2) + 1;
         var one = new byte[half];
         var two = new byte[half];
@@ -169,9 +169,9 @@ public sealed class ReapiServiceTests : IAsyncLifetime
                 new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(two), Data = ByteString.CopyFrom(two) },
             },
         };
-        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, request));
+        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.BatchUpdateBlobsAsync(request).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(one), Digests.Compute(two) } });
+        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(one), Digests.Compute(two) } }).ResponseAsync;
         Assert.Equal(2, missing.MissingBlobDigests.Count);
     }
 
@@ -183,15 +183,15 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var action = Digests.Compute("an action"u8);
         var result = new ActionResult { ExitCode = 0, OutputFiles = { new OutputFile { Path = "out/a.o", Digest = outputDigest } } };
 
-        await _channel.UnaryAsync(ReapiMethods.UpdateActionResult, new UpdateActionResultRequest { ActionDigest = action, ActionResult = result });
-        var incomplete = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action }));
+        await _rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = result }).ResponseAsync;
+        var incomplete = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, incomplete.StatusCode);
 
-        await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = outputDigest, Data = output } },
-        });
-        var hit = await _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action, InlineOutputFiles = { "out/a.o" } });
+        }).ResponseAsync;
+        var hit = await _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action, InlineOutputFiles = { "out/a.o" } }).ResponseAsync;
         Assert.Equal("out/a.o", hit.OutputFiles[0].Path);
         Assert.Equal(output, hit.OutputFiles[0].Contents);
 
@@ -208,10 +208,10 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var action = Digests.Compute("another action"u8);
         var bad = new ActionResult { OutputFiles = { new OutputFile { Path = "x", Digest = new Digest { Hash = "zz", SizeBytes = 1 } } } };
-        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.UpdateActionResult, new UpdateActionResultRequest { ActionDigest = action, ActionResult = bad }));
+        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = bad }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("output_files[0].digest", error.Status.Detail);
-        var lookup = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = action }));
+        var lookup = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, lookup.StatusCode);
     }
 
@@ -221,7 +221,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [InlineData("uploads/x/blobs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3")]
     public async Task A_malformed_read_resource_name_is_an_invalid_argument(string name)
     {
-        using var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = name });
+        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = name });
         var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("resource_name", error.Status.Detail);
@@ -234,31 +234,35 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var bad = ByteString.CopyFromUtf8("bad size");
         var badDigest = Digests.Compute(bad.Span);
         badDigest.SizeBytes += 1;
-        var response = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        var response = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests =
             {
                 new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(good.Span), Data = good },
                 new BatchUpdateBlobsRequest.Types.Request { Digest = badDigest, Data = bad },
             },
-        });
+        }).ResponseAsync;
         Assert.Equal(0, response.Responses[0].Status.Code);
         Assert.Equal((int)StatusCode.InvalidArgument, response.Responses[1].Status.Code);
-        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { badDigest } });
+        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { badDigest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
     }
 
     [Fact]
     public async Task A_message_over_the_receive_limit_is_resource_exhausted_and_stores_nothing()
     {
-        // FindMissingBlobs keeps the default 4 MiB limit: 70,000 digests are over it.
+        // Receive limits are per service: the CAS service takes a full batch plus framing, and not a byte more.
+        var limit = new RaftHead.Head.Reapi.ReapiOptions().CasReceiveMessageBytesMax;
         var request = new FindMissingBlobsRequest();
-        for (var i = 0; i < 70_000; i++)
+        var perDigest = new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(BitConverter.GetBytes(0)) } }.CalculateSize();
+        for (var i = 0; i <= limit / perDigest; i++)
         {
             request.BlobDigests.Add(Digests.Compute(BitConverter.GetBytes(i)));
         }
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, request));
+        Assert.True(request.CalculateSize() > limit);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.FindMissingBlobsAsync(request).ResponseAsync);
         Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
     }
 
@@ -268,7 +272,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var blob = new byte[3 << 20];
         new Random(5).NextBytes(blob);
         var digest = Digests.Compute(blob);
-        using (var write = _channel.ClientStreaming(ReapiMethods.Write))
+        using (var write = _rpc.ByteStream.Write())
         {
             var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
             for (var offset = 0; offset < blob.Length; offset += 1 << 20)
@@ -295,7 +299,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             stream.WriteByte((byte)(b ^ 0xFF));
         }
 
-        using (var read = _channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }))
+        using (var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }))
         {
             var error = await Assert.ThrowsAsync<RpcException>(async () =>
             {
@@ -306,7 +310,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             Assert.Equal(StatusCode.DataLoss, error.StatusCode);
         }
 
-        var missing = await _channel.UnaryAsync(ReapiMethods.FindMissingBlobs, new FindMissingBlobsRequest { BlobDigests = { digest } });
+        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
         Assert.Equal(1, _head.CacheStats().Total.Corrupt);
     }

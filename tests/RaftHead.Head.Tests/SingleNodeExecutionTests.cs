@@ -2,9 +2,10 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf;
 using RaftHead.Protocol;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Protocol.Client;
+using RaftHead.Worker;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
@@ -15,7 +16,8 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-exec-node-" + Guid.NewGuid().ToString("N"));
     private SingleNodeHead _head = null!;
-    private RpcChannel _channel = null!;
+    private GrpcChannel _channel = null!;
+    private ReapiClients _rpc = null!;
 
     public async Task InitializeAsync()
     {
@@ -23,8 +25,10 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
         File.SetUnixFileMode(_data, (UnixFileMode)0x1ED);
         _head = await SingleNodeHead.StartAsync(
             new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L << 20, ExecutionEnabled = true },
+            store => new ActionRunner(store, new RunnerOptions { WorkDirectory = Path.Combine(_data, "work") }),
             CancellationToken.None);
-        _channel = new RpcChannel(_head.Address.ToString());
+        _channel = GrpcChannels.Create(_head.Address, new GrpcChannelSettings());
+        _rpc = new ReapiClients(_channel);
     }
 
     public async Task DisposeAsync()
@@ -37,7 +41,7 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
     [Fact]
     public async Task An_executed_action_is_cached_and_each_client_lookup_counts_once()
     {
-        var caps = await _channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         Assert.True(caps.ExecutionCapabilities.ExecEnabled);
 
         var command = new Command { Arguments = { "/bin/sh", "-c", "echo built > out.txt" }, OutputPaths = { "out.txt" } };
@@ -46,9 +50,9 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
         var actionDigest = await PutAsync(action);
 
         // What Bazel does: look up, miss, execute.
-        var miss = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = actionDigest }));
+        var miss = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, miss.StatusCode);
-        using (var execute = _channel.ServerStreaming(ReapiMethods.Execute, new ExecuteRequest { ActionDigest = actionDigest }))
+        using (var execute = _rpc.Execution.Execute(new ExecuteRequest { ActionDigest = actionDigest }))
         {
             Operation? last = null;
             while (await execute.ResponseStream.MoveNext())
@@ -63,7 +67,7 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
             Assert.Equal("out.txt", Assert.Single(response.Result.OutputFiles).Path);
         }
 
-        var hit = await _channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = actionDigest, InlineOutputFiles = { "out.txt" } });
+        var hit = await _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest, InlineOutputFiles = { "out.txt" } }).ResponseAsync;
         Assert.Equal("built\n", hit.OutputFiles[0].Contents.ToStringUtf8());
 
         var stats = _head.CacheStats();
@@ -75,10 +79,10 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
     {
         var bytes = message.ToByteString();
         var digest = Digests.Compute(bytes.Span);
-        var response = await _channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, new BatchUpdateBlobsRequest
+        var response = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = bytes } },
-        });
+        }).ResponseAsync;
         Assert.Equal(0, response.Responses[0].Status.Code);
         return digest;
     }

@@ -137,7 +137,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
     public async Task Input_symlinks_that_leave_the_sandbox_are_refused(string target)
     {
         var result = await _fixture.RunAsync(new InputTree().Symlink("dir/escape", target), RunnerFixture.Shell("cat dir/escape"));
-        Assert.Equal((int)Rpc.StatusCode.InvalidArgument, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.InvalidArgument, result.Status.Code);
         Assert.Contains("dir/escape", result.Status.Message);
     }
 
@@ -151,7 +151,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         var root = RaftHead.Protocol.Digests.Compute(bytes);
         await _fixture.Store.PutAsync("", root, bytes, CancellationToken.None);
         var result = await _fixture.RunAsync(root, RunnerFixture.Shell("true"));
-        Assert.Equal((int)Rpc.StatusCode.InvalidArgument, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.InvalidArgument, result.Status.Code);
     }
 
     [Theory]
@@ -161,7 +161,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
     public async Task Outputs_that_resolve_outside_the_sandbox_are_refused(string script, string output)
     {
         var result = await _fixture.RunAsync(new InputTree().File("keep", ""), RunnerFixture.Shell(script, output));
-        Assert.Equal((int)Rpc.StatusCode.InvalidArgument, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.InvalidArgument, result.Status.Code);
         Assert.DoesNotContain(result.Result.OutputFiles, f => f.Path == output);
     }
 
@@ -180,7 +180,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         }
 
         var result = await _fixture.RunAsync(root, RunnerFixture.Shell("true"));
-        Assert.Equal((int)Rpc.StatusCode.FailedPrecondition, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.FailedPrecondition, result.Status.Code);
         var failure = Assert.Single(result.Status.Details).Unpack<Google.Rpc.PreconditionFailure>();
         Assert.Equal(2, failure.Violations.Count);
         Assert.All(failure.Violations, v => Assert.Equal("MISSING", v.Type));
@@ -196,7 +196,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
             RunnerFixture.Shell($"sleep 300 & echo $! > pids; sleep 300 & echo $! >> pids; echo $$ >> pids; wait", "pids"),
             timeout: TimeSpan.FromSeconds(1)).WaitAsync(Bound);
 
-        Assert.Equal((int)Rpc.StatusCode.DeadlineExceeded, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.DeadlineExceeded, result.Status.Code);
         var pidFile = Assert.Single(result.Result.OutputFiles);
         var spawned = (await _fixture.ReadTextAsync(pidFile.Digest)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, spawned.Length);

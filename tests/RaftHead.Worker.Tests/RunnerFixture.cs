@@ -1,3 +1,4 @@
+using RaftHead.Protocol.Runner;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Protocol;

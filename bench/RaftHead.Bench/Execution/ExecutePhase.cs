@@ -7,6 +7,8 @@ using RaftHead.Head.Execution;
 using RaftHead.Rpc.Client;
 using RaftHead.Rpc.Reapi;
 
+using RaftHead.Worker;
+
 namespace RaftHead.Bench.Execution;
 
 /// <summary>
@@ -51,19 +53,20 @@ internal sealed class ExecutePhase
     {
         using var dir = new TempDirectory(_options.TempRoot, "exec-head");
         Traversable(dir.Path);
+        ActionRunner? runner = null;
         var head = await SingleNodeHead.StartAsync(
             new SingleNodeOptions
             {
                 Port = 0,
                 DataDirectory = dir.Path,
                 ExecutionEnabled = true,
-                RunAsUser = _options.RunAsUser,
                 Execution = new ExecutionOptions { Slots = _options.Slots },
             },
+            store => runner = new ActionRunner(store, new RunnerOptions { WorkDirectory = Path.Combine(dir.Path, "work"), RunAsUser = _options.RunAsUser, WarmSandboxes = _options.Slots + 1 }),
             cancellationToken).ConfigureAwait(false);
         await using var stopHead = head.ConfigureAwait(false);
         using var channel = new RpcChannel(head.Address.ToString());
-        var isolation = head.Isolation ?? throw new InvalidOperationException("the head does not execute");
+        var isolation = runner?.Isolation ?? throw new InvalidOperationException("the head does not execute");
         _progress.WriteLine($"exec: head on {head.Address} with {_options.Slots} slot(s); {isolation.Describe()}");
 
         var direct = Path.Combine(dir.Path, "direct");

@@ -56,7 +56,7 @@ internal sealed class CasPhase
             cancellationToken).ConfigureAwait(false);
         await using var head = await SingleNodeHead.StartAsync(
             new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path, CasMaxBytes = 64L << 30 },
-            cancellationToken).ConfigureAwait(false);
+            runnerFactory: null, cancellationToken).ConfigureAwait(false);
         using var channel = new RpcChannel(head.Address.ToString(), new RpcChannelOptions { MaxReceiveMessageBytes = 16 << 20 });
         FsyncOf4KiBAppendUs = MeasureAppendFsyncUs(scratch.Path);
         _progress.WriteLine($"cas: a 4 KiB append + fsync takes {FsyncOf4KiBAppendUs:0} us here (median of 200)");

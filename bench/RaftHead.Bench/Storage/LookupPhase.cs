@@ -62,7 +62,7 @@ internal sealed class LookupPhase
 
         // Over gRPC, and the action cache on the same head.
         using var headDir = new TempDirectory(_options.TempRoot, "lookup-head");
-        await using var head = await SingleNodeHead.StartAsync(new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path }, cancellationToken).ConfigureAwait(false);
+        await using var head = await SingleNodeHead.StartAsync(new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path }, runnerFactory: null, cancellationToken).ConfigureAwait(false);
         using var channel = new RpcChannel(head.Address.ToString());
         await PopulateOverGrpcAsync(channel, batches, cancellationToken).ConfigureAwait(false);
         var requests = batches.Select(b =>

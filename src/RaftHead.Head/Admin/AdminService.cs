@@ -1,10 +1,10 @@
+using Grpc.Core;
 using RaftHead.Protocol.V1;
-using RaftHead.Rpc.Server;
 
 namespace RaftHead.Head.Admin;
 
 /// <summary>Answers <c>rh</c>'s questions about this head.</summary>
-public sealed class AdminService
+public sealed class AdminService : RaftHead.Protocol.V1.Admin.AdminBase
 {
     private readonly Func<GetCacheStatsResponse> _cacheStats;
     private readonly Func<ListOperationsRequest, ListOperationsResponse> _operations;
@@ -15,8 +15,9 @@ public sealed class AdminService
         _operations = operations;
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(AdminMethods.Service)
-        .Unary(AdminMethods.GetCacheStats, (_, _) => ValueTask.FromResult(_cacheStats()))
-        .Unary(AdminMethods.ListOperations, (request, _) => ValueTask.FromResult(_operations(request)))
-        .Build();
+    public override Task<GetCacheStatsResponse> GetCacheStats(GetCacheStatsRequest request, ServerCallContext context) =>
+        Task.FromResult(_cacheStats());
+
+    public override Task<ListOperationsResponse> ListOperations(ListOperationsRequest request, ServerCallContext context) =>
+        Task.FromResult(_operations(request));
 }

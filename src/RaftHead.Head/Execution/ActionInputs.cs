@@ -2,7 +2,7 @@ using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Head.Reapi;
-using RaftHead.Rpc;
+using Grpc.Core;
 using RaftHead.Storage;
 using RaftHead.Storage.Merkle;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf.WellKnownTypes;
-using RaftHead.Rpc;
+using Grpc.Core;
+using RaftHead.Protocol;
 
 namespace RaftHead.Head.Execution;
 
@@ -33,7 +34,7 @@ internal static class ExecutionErrors
             : listed == missing.Count
                 ? string.Create(CultureInfo.InvariantCulture, $"{missing.Count} blobs the action needs are not in the CAS, the first {first.What} {first.Digest.Hash}/{first.Digest.SizeBytes}.")
                 : string.Create(CultureInfo.InvariantCulture, $"{missing.Count} blobs the action needs are not in the CAS; the first {listed} are listed.");
-        return RpcException.WithDetails(StatusCode.FailedPrecondition, message, failure);
+        return StatusDetails.Exception(StatusCode.FailedPrecondition, message, failure);
     }
 
     /// <summary>FAILED_PRECONDITION naming every platform property this node cannot satisfy.</summary>
@@ -46,18 +47,18 @@ internal static class ExecutionErrors
         }
 
         var message = "No worker can satisfy the action's platform: " + string.Join("; ", problems.Select(p => $"{p.Property} ({p.Reason})")) + ".";
-        return RpcException.WithDetails(StatusCode.FailedPrecondition, message, failure);
+        return StatusDetails.Exception(StatusCode.FailedPrecondition, message, failure);
     }
 
     public static RpcException QueueFull(int queuedMax, TimeSpan retryDelay) =>
-        RpcException.WithDetails(
+        StatusDetails.Exception(
             StatusCode.ResourceExhausted,
             string.Create(CultureInfo.InvariantCulture, $"The execution queue is full ({queuedMax} operations waiting); retry after {retryDelay.TotalMilliseconds:0} ms."),
             new Google.Rpc.RetryInfo { RetryDelay = Duration.FromTimeSpan(retryDelay) });
 
     public static RpcException OperationNotFound(string name) =>
-        new(StatusCode.NotFound, $"Operation '{name}' is not known here (it finished long ago, never existed, or this head restarted); call Execute again.");
+        new(new Status(StatusCode.NotFound, $"Operation '{name}' is not known here (it finished long ago, never existed, or this head restarted); call Execute again."));
 
     public static RpcException ShuttingDown() =>
-        new(StatusCode.Unavailable, "This head is shutting down; retry on another head or after it restarts.");
+        new(new Status(StatusCode.Unavailable, "This head is shutting down; retry on another head or after it restarts."));
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RaftHead.Protocol;
 
 namespace RaftHead.Head.Execution;
 
@@ -24,10 +25,10 @@ public sealed record ExecutionOptions
     public string WorkerName { get; init; } = Environment.MachineName;
 
     /// <summary>Timeout given to an action that sets none.</summary>
-    public int ActionTimeoutDefaultMs { get; init; } = 30 * 60 * 1000;
+    public int ActionTimeoutDefaultMs { get; init; } = Defaults.ActionTimeoutDefaultMs;
 
     /// <summary>Longest Action.timeout accepted; a longer one is refused with INVALID_ARGUMENT, as REAPI requires.</summary>
-    public int ActionTimeoutMaxMs { get; init; } = 2 * 60 * 60 * 1000;
+    public int ActionTimeoutMaxMs { get; init; } = Defaults.ActionTimeoutMaxMs;
 
     /// <summary>
     /// The runner enforces the action's timeout itself (and returns what the action wrote before it); the scheduler

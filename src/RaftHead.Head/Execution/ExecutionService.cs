@@ -1,9 +1,7 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
 
 namespace RaftHead.Head.Execution;
 
@@ -12,7 +10,7 @@ namespace RaftHead.Head.Execution;
 /// the action cache); WaitExecution streams an existing one from wherever it is. A stream that breaks leaves its
 /// operation running, which is what lets Bazel reconnect with WaitExecution.
 /// </summary>
-public sealed class ExecutionService
+public sealed class ExecutionService : Build.Bazel.Remote.Execution.V2.Execution.ExecutionBase
 {
     /// <summary>The header every Bazel call carries: tool, action id, invocation ids.</summary>
     public const string RequestMetadataHeader = "build.bazel.remote.execution.v2.requestmetadata-bin";
@@ -25,18 +23,14 @@ public sealed class ExecutionService
         _scheduler = scheduler;
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.ExecutionService)
-        .ServerStreaming(ReapiMethods.Execute, ExecuteAsync)
-        .ServerStreaming(ReapiMethods.WaitExecution, WaitExecutionAsync)
-        .Build();
 
-    public async Task ExecuteAsync(ExecuteRequest request, IAsyncStreamWriter<Operation> responses, ServerCallContext context)
+    public override async Task Execute(ExecuteRequest request, IServerStreamWriter<Operation> responses, ServerCallContext context)
     {
         var operation = await _scheduler.SubmitAsync(request, ToolInvocationId(context), context.CancellationToken).ConfigureAwait(false);
         await _scheduler.WatchAsync(operation, responses, context.CancellationToken).ConfigureAwait(false);
     }
 
-    public async Task WaitExecutionAsync(WaitExecutionRequest request, IAsyncStreamWriter<Operation> responses, ServerCallContext context)
+    public override async Task WaitExecution(WaitExecutionRequest request, IServerStreamWriter<Operation> responses, ServerCallContext context)
     {
         var operation = _scheduler.Find(request.Name) ?? throw ExecutionErrors.OperationNotFound(request.Name);
         await _scheduler.WatchAsync(operation, responses, context.CancellationToken).ConfigureAwait(false);
@@ -45,7 +39,7 @@ public sealed class ExecutionService
     /// <summary>The client's invocation id, for logs and <c>rh ops</c>; a header that does not parse is ignored, never fatal.</summary>
     private static string? ToolInvocationId(ServerCallContext context)
     {
-        if (context.RequestHeaders.GetBinary(RequestMetadataHeader) is not { } bytes)
+        if (context.RequestHeaders.GetValueBytes(RequestMetadataHeader) is not { } bytes)
         {
             return null;
         }

@@ -1,3 +1,4 @@
+using RaftHead.Protocol.Runner;
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
@@ -5,9 +6,8 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Head.Reapi;
-using RaftHead.Rpc;
+using Grpc.Core;
 using RaftHead.Storage;
-using RaftHead.Worker;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Head.Execution;

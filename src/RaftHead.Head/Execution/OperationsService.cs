@@ -1,9 +1,8 @@
+using Grpc.Core;
 using System.Globalization;
 using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
 using RaftHead.Head.Reapi;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
 
 namespace RaftHead.Head.Execution;
 
@@ -13,7 +12,7 @@ namespace RaftHead.Head.Execution;
 /// with ExecuteResponse.status CANCELLED rather than Operation.error: REAPI forbids servers to set error, and Bazel
 /// reads only the response.
 /// </summary>
-public sealed class OperationsService
+public sealed class OperationsService : Operations.OperationsBase
 {
     public const int DefaultPageSize = 100;
     public const int PageSizeMax = 1000;
@@ -26,20 +25,15 @@ public sealed class OperationsService
         _scheduler = scheduler;
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.OperationsService)
-        .Unary(ReapiMethods.GetOperation, GetOperationAsync)
-        .Unary(ReapiMethods.ListOperations, ListOperationsAsync)
-        .Unary(ReapiMethods.CancelOperation, CancelOperationAsync)
-        .Build();
 
-    public ValueTask<Operation> GetOperationAsync(GetOperationRequest request, ServerCallContext context)
+    public override Task<Operation> GetOperation(GetOperationRequest request, ServerCallContext context)
     {
         var operation = _scheduler.Find(request.Name) ?? throw ExecutionErrors.OperationNotFound(request.Name);
-        return ValueTask.FromResult(operation.Observe().Current);
+        return Task.FromResult(operation.Observe().Current);
     }
 
     /// <summary>Operations in creation order; the page token is the position after the last one listed.</summary>
-    public ValueTask<ListOperationsResponse> ListOperationsAsync(ListOperationsRequest request, ServerCallContext context)
+    public override Task<ListOperationsResponse> ListOperations(ListOperationsRequest request, ServerCallContext context)
     {
         var filter = OperationFilter.Parse(request.Filter);
         if (request.PageSize < 0)
@@ -74,16 +68,16 @@ public sealed class OperationsService
             after = operation.Sequence;
         }
 
-        return ValueTask.FromResult(response);
+        return Task.FromResult(response);
     }
 
-    public ValueTask<Empty> CancelOperationAsync(CancelOperationRequest request, ServerCallContext context)
+    public override Task<Empty> CancelOperation(CancelOperationRequest request, ServerCallContext context)
     {
         if (!_scheduler.Cancel(request.Name))
         {
             throw ExecutionErrors.OperationNotFound(request.Name);
         }
 
-        return ValueTask.FromResult(new Empty());
+        return Task.FromResult(new Empty());
     }
 }

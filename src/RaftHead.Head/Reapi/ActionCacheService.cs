@@ -1,8 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
 using RaftHead.Storage;
 
 namespace RaftHead.Head.Reapi;
@@ -11,7 +9,7 @@ namespace RaftHead.Head.Reapi;
 /// ActionCache over an <see cref="IActionCache"/> that already answers incomplete results as misses,
 /// with the blob store at hand for the inline_* options.
 /// </summary>
-public sealed class ActionCacheService
+public sealed class ActionCacheService : ActionCache.ActionCacheBase
 {
     private readonly IActionCache _cache;
     private readonly IBlobStore _store;
@@ -24,17 +22,13 @@ public sealed class ActionCacheService
         _options = options;
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.ActionCacheService)
-        .Unary(ReapiMethods.GetActionResult, GetActionResultAsync)
-        .Unary(ReapiMethods.UpdateActionResult, UpdateActionResultAsync)
-        .Build();
 
-    public async ValueTask<ActionResult> GetActionResultAsync(GetActionResultRequest request, ServerCallContext context)
+    public override async Task<ActionResult> GetActionResult(GetActionResultRequest request, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         ReapiErrors.CheckDigest(request.ActionDigest, "action_digest");
         var result = await _cache.GetAsync(request.InstanceName, request.ActionDigest, context.CancellationToken).ConfigureAwait(false)
-            ?? throw new RpcException(StatusCode.NotFound, $"No cached result for action {request.ActionDigest.Hash}/{request.ActionDigest.SizeBytes}.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"No cached result for action {request.ActionDigest.Hash}/{request.ActionDigest.SizeBytes}."));
         if (!request.InlineStdout && !request.InlineStderr && request.InlineOutputFiles.Count == 0)
         {
             return result;
@@ -66,7 +60,7 @@ public sealed class ActionCacheService
         return result;
     }
 
-    public async ValueTask<ActionResult> UpdateActionResultAsync(UpdateActionResultRequest request, ServerCallContext context)
+    public override async Task<ActionResult> UpdateActionResult(UpdateActionResultRequest request, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         ReapiErrors.CheckDigest(request.ActionDigest, "action_digest");

@@ -3,9 +3,7 @@ using System.Collections.Concurrent;
 using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Google.Protobuf;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
 using RaftHead.Storage;
 
 namespace RaftHead.Head.Reapi;
@@ -14,28 +12,25 @@ namespace RaftHead.Head.Reapi;
 /// google.bytestream over the CAS: chunked reads with offset and limit, and resumable writes. A write whose stream
 /// breaks keeps what it received under its upload name, so QueryWriteStatus and a resumed Write can continue it.
 /// </summary>
-public sealed class ByteStreamService : IAsyncDisposable
+public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposable
 {
     /// <summary>Partial uploads kept for resumption, at most; the oldest is dropped beyond it.</summary>
     private const int MaxPartialUploads = 256;
 
     private readonly IBlobStore _store;
     private readonly ReapiOptions _options;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, PartialUpload> _partial = new(StringComparer.Ordinal);
 
-    public ByteStreamService(IBlobStore store, ReapiOptions options)
+    public ByteStreamService(IBlobStore store, ReapiOptions options, TimeProvider? timeProvider = null)
     {
         _store = store;
         _options = options;
+        _time = timeProvider ?? TimeProvider.System;
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.ByteStreamService)
-        .ServerStreaming(ReapiMethods.Read, ReadAsync)
-        .ClientStreaming(ReapiMethods.Write, WriteAsync, _options.MaxWriteChunkBytes + (64 * 1024))
-        .Unary(ReapiMethods.QueryWriteStatus, QueryWriteStatusAsync)
-        .Build();
 
-    public async Task ReadAsync(ReadRequest request, IAsyncStreamWriter<ReadResponse> responses, ServerCallContext context)
+    public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> responses, ServerCallContext context)
     {
         if (!ResourceName.TryParseRead(request.ResourceName, out var resource, out var error))
         {
@@ -44,13 +39,13 @@ public sealed class ByteStreamService : IAsyncDisposable
 
         if (resource!.Compressed)
         {
-            throw new RpcException(StatusCode.Unimplemented, "compressed-blobs resources are not supported: this server advertises no compressors.");
+            throw new RpcException(new Status(StatusCode.Unimplemented, "compressed-blobs resources are not supported: this server advertises no compressors."));
         }
 
         var digest = resource.Digest;
         if (request.ReadOffset < 0 || request.ReadOffset > digest.SizeBytes)
         {
-            throw new RpcException(StatusCode.OutOfRange, $"read_offset {request.ReadOffset} is outside blob {digest.Hash}/{digest.SizeBytes}.");
+            throw new RpcException(new Status(StatusCode.OutOfRange, $"read_offset {request.ReadOffset} is outside blob {digest.Hash}/{digest.SizeBytes}."));
         }
 
         if (request.ReadLimit < 0)
@@ -76,7 +71,7 @@ public sealed class ByteStreamService : IAsyncDisposable
         }
         catch (BlobCorruptException e)
         {
-            throw new RpcException(StatusCode.DataLoss, $"Blob {digest.Hash}/{digest.SizeBytes}: {e.Message}");
+            throw new RpcException(new Status(StatusCode.DataLoss, $"Blob {digest.Hash}/{digest.SizeBytes}: {e.Message}"));
         }
         finally
         {
@@ -84,7 +79,7 @@ public sealed class ByteStreamService : IAsyncDisposable
         }
     }
 
-    public async Task<WriteResponse> WriteAsync(IAsyncStreamReader<WriteRequest> requests, ServerCallContext context)
+    public override async Task<WriteResponse> Write(IAsyncStreamReader<WriteRequest> requests, ServerCallContext context)
     {
         var token = context.CancellationToken;
         if (!await requests.MoveNext(token).ConfigureAwait(false))
@@ -101,7 +96,7 @@ public sealed class ByteStreamService : IAsyncDisposable
 
         if (resource!.Compressed)
         {
-            throw new RpcException(StatusCode.Unimplemented, "compressed-blobs uploads are not supported: this server advertises no compressors.");
+            throw new RpcException(new Status(StatusCode.Unimplemented, "compressed-blobs uploads are not supported: this server advertises no compressors."));
         }
 
         var digest = resource.Digest;
@@ -186,7 +181,7 @@ public sealed class ByteStreamService : IAsyncDisposable
         }
     }
 
-    public async ValueTask<QueryWriteStatusResponse> QueryWriteStatusAsync(QueryWriteStatusRequest request, ServerCallContext context)
+    public override async Task<QueryWriteStatusResponse> QueryWriteStatus(QueryWriteStatusRequest request, ServerCallContext context)
     {
         if (!ResourceName.TryParseWrite(request.ResourceName, out var resource, out var error))
         {
@@ -203,7 +198,7 @@ public sealed class ByteStreamService : IAsyncDisposable
             return new QueryWriteStatusResponse { CommittedSize = upload.Writer.BytesWritten, Complete = false };
         }
 
-        throw new RpcException(StatusCode.NotFound, $"No upload '{request.ResourceName}' is in progress and the blob is not stored.");
+        throw new RpcException(new Status(StatusCode.NotFound, $"No upload '{request.ResourceName}' is in progress and the blob is not stored."));
     }
 
     public async ValueTask DisposeAsync()
@@ -242,18 +237,18 @@ public sealed class ByteStreamService : IAsyncDisposable
             throw ReapiErrors.InvalidArgument("write_offset", $"is {writeOffset} but nothing of '{name}' is committed; start at 0");
         }
 
-        return new PartialUpload(_store.BeginWrite(resource.InstanceName, resource.Digest), DateTime.UtcNow);
+        return new PartialUpload(_store.BeginWrite(resource.InstanceName, resource.Digest), _time.GetUtcNow());
     }
 
     private async ValueTask KeepForResumeAsync(string name, PartialUpload upload)
     {
-        _partial[name] = upload with { KeptUtc = DateTime.UtcNow };
+        _partial[name] = upload with { KeptAt = _time.GetUtcNow() };
         while (_partial.Count > MaxPartialUploads)
         {
             var oldest = default(KeyValuePair<string, PartialUpload>);
             foreach (var entry in _partial)
             {
-                if (oldest.Key is null || entry.Value.KeptUtc < oldest.Value.KeptUtc)
+                if (oldest.Key is null || entry.Value.KeptAt < oldest.Value.KeptAt)
                 {
                     oldest = entry;
                 }
@@ -266,5 +261,5 @@ public sealed class ByteStreamService : IAsyncDisposable
         }
     }
 
-    private sealed record PartialUpload(IBlobWriter Writer, DateTime KeptUtc);
+    private sealed record PartialUpload(IBlobWriter Writer, DateTimeOffset KeptAt);
 }

@@ -1,12 +1,11 @@
+using Grpc.Core;
 using Build.Bazel.Remote.Execution.V2;
 using Build.Bazel.Semver;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
 
 namespace RaftHead.Head.Reapi;
 
 /// <summary>What this server offers; Bazel refuses to start remote work unless these match its expectations.</summary>
-public sealed class CapabilitiesService
+public sealed class CapabilitiesService : Capabilities.CapabilitiesBase
 {
     private readonly ServerCapabilities _capabilities;
 
@@ -32,7 +31,6 @@ public sealed class CapabilitiesService
         };
     }
 
-    public ServiceDefinition Build() => new ServiceBuilder(ReapiMethods.CapabilitiesService)
-        .Unary(ReapiMethods.GetCapabilities, (_, _) => ValueTask.FromResult(_capabilities))
-        .Build();
+    public override Task<ServerCapabilities> GetCapabilities(GetCapabilitiesRequest request, ServerCallContext context) =>
+        Task.FromResult(_capabilities);
 }

@@ -1,15 +1,13 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
 using RaftHead.Storage;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
 namespace RaftHead.Head.Reapi;
 
 /// <summary>ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs, BatchReadBlobs and GetTree over one blob store.</summary>
-public sealed class CasService
+public sealed class CasService : ContentAddressableStorage.ContentAddressableStorageBase
 {
     private const int DefaultTreePageSize = 1000;
 
@@ -22,19 +20,8 @@ public sealed class CasService
         _options = options;
     }
 
-    public ServiceDefinition Build()
-    {
-        // A batch at the advertised limit plus its framing must fit through the receive limit.
-        var batchLimit = (int)Math.Min(int.MaxValue, _options.MaxBatchTotalSizeBytes + (1024 * 1024));
-        return new ServiceBuilder(ReapiMethods.CasService)
-            .Unary(ReapiMethods.FindMissingBlobs, FindMissingBlobsAsync)
-            .Unary(ReapiMethods.BatchUpdateBlobs, BatchUpdateBlobsAsync, batchLimit)
-            .Unary(ReapiMethods.BatchReadBlobs, BatchReadBlobsAsync)
-            .ServerStreaming(ReapiMethods.GetTree, GetTreeAsync)
-            .Build();
-    }
 
-    public async ValueTask<FindMissingBlobsResponse> FindMissingBlobsAsync(FindMissingBlobsRequest request, ServerCallContext context)
+    public override async Task<FindMissingBlobsResponse> FindMissingBlobs(FindMissingBlobsRequest request, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         var digests = request.BlobDigests;
@@ -50,7 +37,7 @@ public sealed class CasService
         return response;
     }
 
-    public async ValueTask<BatchUpdateBlobsResponse> BatchUpdateBlobsAsync(BatchUpdateBlobsRequest request, ServerCallContext context)
+    public override async Task<BatchUpdateBlobsResponse> BatchUpdateBlobs(BatchUpdateBlobsRequest request, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         long total = 0;
@@ -101,7 +88,7 @@ public sealed class CasService
         }
     }
 
-    public async ValueTask<BatchReadBlobsResponse> BatchReadBlobsAsync(BatchReadBlobsRequest request, ServerCallContext context)
+    public override async Task<BatchReadBlobsResponse> BatchReadBlobs(BatchReadBlobsRequest request, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         long total = 0;
@@ -141,7 +128,7 @@ public sealed class CasService
     /// Streams the tree below a root in breadth-first order, a page of directories per response. The page token
     /// is the position in that order, so paging needs no server state. Parts missing from the CAS are left out.
     /// </summary>
-    public async Task GetTreeAsync(GetTreeRequest request, IAsyncStreamWriter<GetTreeResponse> responses, ServerCallContext context)
+    public override async Task GetTree(GetTreeRequest request, IServerStreamWriter<GetTreeResponse> responses, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         ReapiErrors.CheckDigest(request.RootDigest, "root_digest");

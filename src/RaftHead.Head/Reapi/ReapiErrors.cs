@@ -1,6 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Protocol;
-using RaftHead.Rpc;
+using Grpc.Core;
 
 namespace RaftHead.Head.Reapi;
 
@@ -8,7 +8,7 @@ namespace RaftHead.Head.Reapi;
 internal static class ReapiErrors
 {
     public static RpcException InvalidArgument(string field, string description) =>
-        RpcException.WithDetails(
+        StatusDetails.Exception(
             StatusCode.InvalidArgument,
             $"{field}: {description}",
             new Google.Rpc.BadRequest { FieldViolations = { new Google.Rpc.BadRequest.Types.FieldViolation { Field = field, Description = description } } });
@@ -23,7 +23,7 @@ internal static class ReapiErrors
     }
 
     public static RpcException BlobNotFound(Digest digest) =>
-        new(StatusCode.NotFound, $"Blob {digest.Hash}/{digest.SizeBytes} not found.");
+        new(new Status(StatusCode.NotFound, $"Blob {digest.Hash}/{digest.SizeBytes} not found."));
 
     public static void CheckInstanceName(string instanceName)
     {

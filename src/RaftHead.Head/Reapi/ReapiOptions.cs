@@ -15,4 +15,10 @@ public sealed record ReapiOptions
     public long MaxInlineBytes { get; init; } = 1024 * 1024;
 
     public bool ExecutionEnabled { get; init; }
+
+    /// <summary>Receive limit of the CAS service: a batch at the advertised limit plus its framing fits through it.</summary>
+    public int CasReceiveMessageBytesMax => (int)Math.Min(int.MaxValue, MaxBatchTotalSizeBytes + (1024 * 1024));
+
+    /// <summary>Receive limit of ByteStream: the largest Write chunk plus its resource name and framing.</summary>
+    public int ByteStreamReceiveMessageBytesMax => MaxWriteChunkBytes + (64 * 1024);
 }

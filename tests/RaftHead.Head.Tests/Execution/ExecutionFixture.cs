@@ -3,12 +3,15 @@ using Google.LongRunning;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using RaftHead.Head.Execution;
+using RaftHead.Head.Hosting;
 using RaftHead.Head.Reapi;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RaftHead.Protocol;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Protocol.Client;
 using RaftHead.Storage;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
@@ -23,14 +26,15 @@ internal sealed class ExecutionFixture : IAsyncDisposable
 {
     private readonly string _data;
 
-    private ExecutionFixture(string data, FasterBlobStore store, LocalScheduler scheduler, FakeActionRunner runner, RpcServer server)
+    private ExecutionFixture(string data, FasterBlobStore store, LocalScheduler scheduler, FakeActionRunner runner, GrpcServer server)
     {
         _data = data;
         Store = store;
         Scheduler = scheduler;
         Runner = runner;
         Server = server;
-        Channel = new RpcChannel(server.Address.ToString());
+        Channel = GrpcChannels.Create(server.Address, new GrpcChannelSettings());
+        Rpc = new ReapiClients(Channel);
     }
 
     public FasterBlobStore Store { get; }
@@ -39,9 +43,11 @@ internal sealed class ExecutionFixture : IAsyncDisposable
 
     public FakeActionRunner Runner { get; }
 
-    public RpcServer Server { get; }
+    public GrpcServer Server { get; }
 
-    public RpcChannel Channel { get; }
+    public GrpcChannel Channel { get; }
+
+    public ReapiClients Rpc { get; }
 
     public static async Task<ExecutionFixture> StartAsync(ExecutionOptions? options = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20)
     {
@@ -63,14 +69,25 @@ internal sealed class ExecutionFixture : IAsyncDisposable
         var runner = new FakeActionRunner();
         var scheduler = new LocalScheduler(store, actionCache, runner, options ?? new ExecutionOptions { Slots = 2 });
         var reapi = new ReapiOptions { ExecutionEnabled = true };
-        var server = new RpcServer(new RpcServerOptions { Port = 0 }, new[]
-        {
-            new CapabilitiesService(reapi).Build(),
-            new CasService(store, reapi).Build(),
-            new ActionCacheService(actionCache, store, reapi).Build(),
-            new ExecutionService(scheduler).Build(),
-            new OperationsService(scheduler).Build(),
-        });
+        var server = GrpcServer.Create(
+            new GrpcServerOptions { Port = 0 },
+            (services, _) =>
+            {
+                services.AddSingleton(new CapabilitiesService(reapi));
+                services.AddSingleton(new CasService(store, reapi));
+                services.AddSingleton(new ActionCacheService(actionCache, store, reapi));
+                services.AddSingleton(new ExecutionService(scheduler));
+                services.AddSingleton(new OperationsService(scheduler));
+            },
+            endpoints =>
+            {
+                endpoints.MapGrpcService<CapabilitiesService>();
+                endpoints.MapGrpcService<CasService>();
+                endpoints.MapGrpcService<ActionCacheService>();
+                endpoints.MapGrpcService<ExecutionService>();
+                endpoints.MapGrpcService<OperationsService>();
+            },
+            health => health.AddCheck("storage", () => HealthCheckResult.Healthy()));
         scheduler.Start();
         await server.StartAsync();
         return new ExecutionFixture(data, store, scheduler, runner, server);
@@ -120,10 +137,10 @@ internal sealed class ExecutionFixture : IAsyncDisposable
         return await PutAsync(action);
     }
 
-    public ServerStreamingCall<ExecuteRequest, Operation> Execute(Digest actionDigest, bool skipCacheLookup = false) =>
-        Channel.ServerStreaming(ReapiMethods.Execute, new ExecuteRequest { ActionDigest = actionDigest, SkipCacheLookup = skipCacheLookup });
+    public AsyncServerStreamingCall<Operation> Execute(Digest actionDigest, bool skipCacheLookup = false) =>
+        Rpc.Execution.Execute(new ExecuteRequest { ActionDigest = actionDigest, SkipCacheLookup = skipCacheLookup });
 
-    public static async Task<Operation> NextAsync(ServerStreamingCall<ExecuteRequest, Operation> call) =>
+    public static async Task<Operation> NextAsync(AsyncServerStreamingCall<Operation> call) =>
         await NextAsync(call.ResponseStream);
 
     public static async Task<Operation> NextAsync(IAsyncStreamReader<Operation> stream)
@@ -176,7 +193,7 @@ internal sealed class ExecutionFixture : IAsyncDisposable
     {
         try
         {
-            return await Channel.UnaryAsync(ReapiMethods.GetActionResult, new GetActionResultRequest { ActionDigest = actionDigest });
+            return await Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest }).ResponseAsync;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {

@@ -3,8 +3,7 @@ using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
 using RaftHead.Head.Execution;
 using RaftHead.Protocol;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Reapi;
+using Grpc.Core;
 using static RaftHead.Head.Tests.Execution.ExecutionFixture;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
@@ -71,7 +70,7 @@ public sealed class ExecutionServiceTests
         Assert.Equal(1, f.Runner.Calls);
 
         // The cache hit is an operation like any other: GetOperation finds it.
-        var got = await f.Channel.UnaryAsync(ReapiMethods.GetOperation, new GetOperationRequest { Name = done.Name });
+        var got = await f.Rpc.Operations.GetOperationAsync(new GetOperationRequest { Name = done.Name }).ResponseAsync;
         Assert.True(got.Done);
     }
 
@@ -166,7 +165,7 @@ public sealed class ExecutionServiceTests
         }
 
         var run = await f.Runner.NextRunAsync();
-        using var wait = f.Channel.ServerStreaming(ReapiMethods.WaitExecution, new WaitExecutionRequest { Name = name });
+        using var wait = f.Rpc.Execution.WaitExecution(new WaitExecutionRequest { Name = name });
         var current = await NextAsync(wait.ResponseStream);
         Assert.Equal(name, current.Name);
         Assert.False(current.Done);
@@ -177,7 +176,7 @@ public sealed class ExecutionServiceTests
         Assert.Equal("still here", Response(done).Result.StdoutRaw.ToStringUtf8());
 
         // A finished operation is still found for a while: WaitExecution answers its done state at once.
-        using var late = f.Channel.ServerStreaming(ReapiMethods.WaitExecution, new WaitExecutionRequest { Name = name });
+        using var late = f.Rpc.Execution.WaitExecution(new WaitExecutionRequest { Name = name });
         Assert.True((await ReadUntilDoneAsync(late.ResponseStream)).Done);
     }
 
@@ -185,13 +184,13 @@ public sealed class ExecutionServiceTests
     public async Task Unknown_operations_are_not_found()
     {
         await using var f = await StartAsync();
-        using var wait = f.Channel.ServerStreaming(ReapiMethods.WaitExecution, new WaitExecutionRequest { Name = "operations/nope" });
+        using var wait = f.Rpc.Execution.WaitExecution(new WaitExecutionRequest { Name = "operations/nope" });
         var error = await Assert.ThrowsAsync<RpcException>(async () => await wait.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
 
-        error = await Assert.ThrowsAsync<RpcException>(() => f.Channel.UnaryAsync(ReapiMethods.GetOperation, new GetOperationRequest { Name = "operations/nope" }));
+        error = await Assert.ThrowsAsync<RpcException>(() => f.Rpc.Operations.GetOperationAsync(new GetOperationRequest { Name = "operations/nope" }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
-        error = await Assert.ThrowsAsync<RpcException>(() => f.Channel.UnaryAsync(ReapiMethods.CancelOperation, new CancelOperationRequest { Name = "operations/nope" }));
+        error = await Assert.ThrowsAsync<RpcException>(() => f.Rpc.Operations.CancelOperationAsync(new CancelOperationRequest { Name = "operations/nope" }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
     }
 
@@ -317,7 +316,7 @@ public sealed class ExecutionServiceTests
         var run = await f.Runner.NextRunAsync();
         var name = (await ReadUntilStageAsync(call.ResponseStream, Stage.Executing)).Name;
 
-        await f.Channel.UnaryAsync(ReapiMethods.CancelOperation, new CancelOperationRequest { Name = name });
+        await f.Rpc.Operations.CancelOperationAsync(new CancelOperationRequest { Name = name }).ResponseAsync;
         await run.Cancelled.Task.WaitAsync(FakeActionRunner.WaitLimit);
         var done = await ReadUntilDoneAsync(call.ResponseStream);
         Assert.Equal((int)StatusCode.Cancelled, Response(done).Status.Code);
@@ -338,7 +337,7 @@ public sealed class ExecutionServiceTests
         using var call = f.Execute(action);
         var name = (await NextAsync(call)).Name;
 
-        await f.Channel.UnaryAsync(ReapiMethods.CancelOperation, new CancelOperationRequest { Name = name });
+        await f.Rpc.Operations.CancelOperationAsync(new CancelOperationRequest { Name = name }).ResponseAsync;
         Assert.Equal((int)StatusCode.Cancelled, Response(await ReadUntilDoneAsync(call.ResponseStream)).Status.Code);
 
         blockerRun.Complete(0);
@@ -379,7 +378,7 @@ public sealed class ExecutionServiceTests
             var token = "";
             do
             {
-                var page = await f.Channel.UnaryAsync(ReapiMethods.ListOperations, new ListOperationsRequest { Filter = filter, PageSize = pageSize, PageToken = token });
+                var page = await f.Rpc.Operations.ListOperationsAsync(new ListOperationsRequest { Filter = filter, PageSize = pageSize, PageToken = token }).ResponseAsync;
                 names.AddRange(page.Operations.Select(o => o.Name));
                 token = page.NextPageToken;
             }
@@ -445,9 +444,9 @@ public sealed class ExecutionServiceTests
         var blockerRun = await f.Runner.NextRunAsync();
         var low = await f.PutActionAsync("low");
         var high = await f.PutActionAsync("high");
-        using var lowCall = f.Channel.ServerStreaming(ReapiMethods.Execute, new ExecuteRequest { ActionDigest = low, ExecutionPolicy = new ExecutionPolicy { Priority = 10 } });
+        using var lowCall = f.Rpc.Execution.Execute(new ExecuteRequest { ActionDigest = low, ExecutionPolicy = new ExecutionPolicy { Priority = 10 } });
         Assert.Equal(Stage.Queued, Stage(await NextAsync(lowCall)));
-        using var highCall = f.Channel.ServerStreaming(ReapiMethods.Execute, new ExecuteRequest { ActionDigest = high, ExecutionPolicy = new ExecutionPolicy { Priority = -5 } });
+        using var highCall = f.Rpc.Execution.Execute(new ExecuteRequest { ActionDigest = high, ExecutionPolicy = new ExecutionPolicy { Priority = -5 } });
         Assert.Equal(Stage.Queued, Stage(await NextAsync(highCall)));
 
         blockerRun.Complete(0);
@@ -506,7 +505,7 @@ public sealed class ExecutionServiceTests
     public async Task Capabilities_say_execution_is_enabled()
     {
         await using var f = await StartAsync();
-        var caps = await f.Channel.UnaryAsync(ReapiMethods.GetCapabilities, new GetCapabilitiesRequest());
+        var caps = await f.Rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         Assert.True(caps.ExecutionCapabilities.ExecEnabled);
         Assert.Equal(DigestFunction.Types.Value.Sha256, caps.ExecutionCapabilities.DigestFunction);
     }

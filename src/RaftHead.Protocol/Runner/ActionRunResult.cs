@@ -1,6 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
 
-namespace RaftHead.Worker;
+namespace RaftHead.Protocol.Runner;
 
 /// <summary>
 /// The outcome of a run. <see cref="Status"/> is OK when the command ran (whatever its exit code);

@@ -1,4 +1,4 @@
-namespace RaftHead.Worker;
+namespace RaftHead.Protocol.Runner;
 
 /// <summary>
 /// Runs one REAPI action to completion: materialises its input root, runs its command in a sandbox, collects its

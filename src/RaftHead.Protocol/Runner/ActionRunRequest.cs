@@ -1,7 +1,7 @@
 using Build.Bazel.Remote.Execution.V2;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
-namespace RaftHead.Worker;
+namespace RaftHead.Protocol.Runner;
 
 /// <summary>An action to run, with its Command already fetched and parsed.</summary>
 public sealed record ActionRunRequest(string InstanceName, Digest ActionDigest, ReapiAction Action, Command Command)
