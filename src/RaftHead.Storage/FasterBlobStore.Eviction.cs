@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using RaftHead.Durability;
 using RaftHead.Storage.Index;
 using RaftHead.Storage.Segments;
 
@@ -235,7 +236,7 @@ public sealed partial class FasterBlobStore
                 _index.Upsert(ref key, ref value);
             }
 
-            DirectorySync.Flush(_segmentDirectory);
+            DurableDirectory.Sync(_segmentDirectory);
             return true;
         }
         finally

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using RaftHead.Durability;
 using RaftHead.Storage.Index;
 using RaftHead.Storage.Segments;
 
@@ -85,14 +86,18 @@ public sealed partial class FasterBlobStore
 
     private async ValueTask RecoverAsync(CancellationToken cancellationToken)
     {
-        System.IO.Directory.CreateDirectory(_segmentDirectory);
-        System.IO.Directory.CreateDirectory(_indexDirectory);
+        // Before anything is read, cut or deleted: a second store on the same directory would recover, checkpoint
+        // and evict under the live one's feet.
+        DurableDirectory.Create(_options.DataDirectory);
+        _lock = DataDirectoryLock.Acquire(_options.DataDirectory);
+        DurableDirectory.Create(_segmentDirectory);
+        DurableDirectory.Create(_indexDirectory);
         if (System.IO.Directory.Exists(_tempDirectory))
         {
             System.IO.Directory.Delete(_tempDirectory, recursive: true); // uploads that never committed
         }
 
-        System.IO.Directory.CreateDirectory(_tempDirectory);
+        DurableDirectory.Create(_tempDirectory);
 
         _index = IndexStore.Open(_indexDirectory, _options, _logger, out byte[]? cookieBytes);
         CheckpointCookie? cookie = cookieBytes is { Length: > 0 } ? JsonSerializer.Deserialize<CheckpointCookie>(cookieBytes) : null;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using RaftHead.Durability;
 using RaftHead.Protocol;
 using RaftHead.Storage.Index;
 using RaftHead.Storage.Segments;
@@ -198,7 +199,7 @@ public sealed partial class FasterBlobStore
             long id = NextSegmentId();
             string path = Path.Combine(_segmentDirectory, SegmentFile.FileName(id, isShared: false));
             File.Move(tempPath, path);
-            DirectorySync.Flush(_segmentDirectory);
+            DurableDirectory.Sync(_segmentDirectory);
             var segment = SegmentFile.OpenSealed(path, id, isShared: false, RecordHeader.Size + dataLength);
             Interlocked.Add(ref _diskBytes, segment.Length);
             var value = new IndexValue

@@ -5,6 +5,7 @@ using Build.Bazel.Remote.Execution.V2;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Durability;
 using RaftHead.Protocol;
 using RaftHead.Storage.Index;
 using RaftHead.Storage.Segments;
@@ -53,6 +54,7 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
     private readonly CommitGate _gate = new();
     private readonly CancellationTokenSource _stopping = new();
 
+    private DataDirectoryLock? _lock;
     private IndexStore _index = null!;
     private SegmentFile _active = null!;
     private Task _checkpointLoop = Task.CompletedTask;
@@ -414,5 +416,6 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
     {
         _active?.Dispose();
         _index?.Dispose();
+        _lock?.Dispose(); // last: until every file is closed the directory is still ours
     }
 }

@@ -4,6 +4,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Durability;
 using RaftHead.Storage;
 using RaftHead.Worker.Sandbox;
 
@@ -20,6 +21,8 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     private readonly SandboxPool _sandboxes;
     private readonly InputMaterializer _materializer;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly DataDirectoryLock _lock;
 
     /// <summary>stdout and stderr stay in memory up to this size and spill to a file beyond it.</summary>
     private const int OutputInMemoryMaxBytes = 1 << 20;
@@ -29,15 +32,29 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         _store = store;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _time = options.TimeProvider;
         Isolation = Isolation.Probe(options);
         if (Isolation.User is { } runAs)
         {
             CheckReachable(options.WorkDirectory, runAs);
         }
 
-        var cache = new FileCache(Path.Combine(options.WorkDirectory, "cache"));
-        _materializer = new InputMaterializer(store, cache);
-        _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
+        // Before anything in it is touched: the sandbox pool empties the ready and trash directories at start, which
+        // would pull the sandboxes out from under a runner already using this directory.
+        System.IO.Directory.CreateDirectory(options.WorkDirectory);
+        _lock = DataDirectoryLock.Acquire(options.WorkDirectory);
+        try
+        {
+            var cache = new FileCache(Path.Combine(options.WorkDirectory, "cache"));
+            _materializer = new InputMaterializer(store, cache);
+            _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
+        }
+        catch
+        {
+            _lock.Dispose();
+            throw;
+        }
+
         _logger.LogInformation("Action runner {Worker} ready: {Isolation}", options.WorkerId, Isolation.Describe());
     }
 
@@ -48,7 +65,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         var metadata = new ExecutedActionMetadata
         {
             Worker = _options.WorkerId,
-            QueuedTimestamp = Timestamp.FromDateTimeOffset(request.QueuedAt == default ? DateTimeOffset.UtcNow : request.QueuedAt),
+            QueuedTimestamp = request.QueuedAt == default ? Now() : Timestamp.FromDateTimeOffset(request.QueuedAt),
             WorkerStartTimestamp = Now(),
         };
         var result = new ActionResult { ExecutionMetadata = metadata };
@@ -131,7 +148,17 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _sandboxes.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _sandboxes.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Dispose();
+        }
+    }
 
     /// <summary>
     /// The run-as user must be able to walk down to its sandboxes; under a private home directory (mode 0700) it
@@ -154,7 +181,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         }
     }
 
-    private static Timestamp Now() => Timestamp.FromDateTime(DateTime.UtcNow);
+    private Timestamp Now() => Timestamp.FromDateTimeOffset(_time.GetUtcNow());
 
     private TimeSpan Timeout(Build.Bazel.Remote.Execution.V2.Action action)
     {
@@ -249,7 +276,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         var pumpOut = process.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var pumpErr = process.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
 
-        using var timeout = new CancellationTokenSource(Timeout(request.Action));
+        using var timeout = new CancellationTokenSource(Timeout(request.Action), _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         var timedOut = false;
         try

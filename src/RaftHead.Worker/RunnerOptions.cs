@@ -26,4 +26,7 @@ public sealed record RunnerOptions
     public TimeSpan MaxTimeout { get; init; } = TimeSpan.FromMilliseconds(Defaults.ActionTimeoutMaxMs);
 
     public int WarmSandboxes { get; init; } = 4;
+
+    /// <summary>The clock for ExecutedActionMetadata timestamps and action timeouts; tests pass a fake one.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Membership;
+using RaftHead.Durability;
 
 namespace RaftHead.Consensus.Log;
 
@@ -69,7 +70,7 @@ internal static class SnapshotFile
             stream.Flush(flushToDisk);
         }
         File.Move(temporary, final, overwrite: true);
-        if (flushToDisk) DirectorySync.Flush(directory);
+        if (flushToDisk) DurableDirectory.Sync(directory);
     }
 
     public static Snapshot Read(string path)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using RaftHead.Durability;
 
 namespace RaftHead.Consensus.Log;
 

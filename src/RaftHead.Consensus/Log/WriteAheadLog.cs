@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Membership;
+using RaftHead.Durability;
 
 namespace RaftHead.Consensus.Log;
 
@@ -21,6 +22,10 @@ namespace RaftHead.Consensus.Log;
 /// missing snapshot, or a commit index beyond the recovered log is corruption and <see cref="Open"/> throws
 /// <see cref="WalCorruptionException"/> naming the file and offset.
 /// </para>
+/// <para>
+/// One owner: the log holds its directory's <see cref="DataDirectoryLock"/> from before recovery touches a file until
+/// <see cref="Dispose"/>; a second open (another process, or this one) fails with <see cref="DataDirectoryInUseException"/>.
+/// </para>
 /// </summary>
 public sealed class WriteAheadLog : IRaftStorage, IDisposable
 {
@@ -30,15 +35,17 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     private readonly WriteAheadLogOptions _options;
     private readonly MemoryRaftStorage _memory;
     private readonly List<Segment> _segments;
+    private readonly DataDirectoryLock _lock;
     private FileStream _active;
     private long _activeLength;
     private byte[] _buffer = new byte[4096];
     private long _lastResetSegment;
     private bool _disposed;
 
-    private WriteAheadLog(string directory, WriteAheadLogOptions options, MemoryRaftStorage memory, List<Segment> segments, long lastResetSegment)
+    private WriteAheadLog(string directory, DataDirectoryLock held, WriteAheadLogOptions options, MemoryRaftStorage memory, List<Segment> segments, long lastResetSegment)
     {
         _directory = directory;
+        _lock = held;
         _options = options;
         _memory = memory;
         _segments = segments;
@@ -81,7 +88,28 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     public static WriteAheadLog Open(string directory, WriteAheadLogOptions? options = null)
     {
         options ??= new WriteAheadLogOptions();
-        System.IO.Directory.CreateDirectory(directory);
+        if (options.FlushToDisk)
+        {
+            DurableDirectory.Create(directory);
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(directory);
+        }
+        var held = DataDirectoryLock.Acquire(directory);
+        try
+        {
+            return OpenLocked(directory, held, options);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    private static WriteAheadLog OpenLocked(string directory, DataDirectoryLock held, WriteAheadLogOptions options)
+    {
         foreach (var temporary in System.IO.Directory.EnumerateFiles(directory, "*.tmp")) File.Delete(temporary);
 
         var segments = ListSegments(directory);
@@ -91,16 +119,16 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
             using (File.Create(first.Path))
             {
             }
-            if (options.FlushToDisk) DirectorySync.Flush(directory);
-            var fresh = new WriteAheadLog(directory, options, new MemoryRaftStorage(), [first], 0);
+            if (options.FlushToDisk) DurableDirectory.Sync(directory);
+            var fresh = new WriteAheadLog(directory, held, options, new MemoryRaftStorage(), [first], 0);
             fresh.WriteSegmentHeader();
             fresh.Sync();
             return fresh;
         }
-        return Recover(directory, options, segments);
+        return Recover(directory, held, options, segments);
     }
 
-    private static WriteAheadLog Recover(string directory, WriteAheadLogOptions options, List<Segment> segments)
+    private static WriteAheadLog Recover(string directory, DataDirectoryLock held, WriteAheadLogOptions options, List<Segment> segments)
     {
         var hardState = default(HardState);
         long snapshotIndex = 0, snapshotTerm = 0, lastResetSegment = 0;
@@ -220,7 +248,7 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
             // Orphans: written but their marker never became durable, or superseded.
             if (index != snapshotIndex) File.Delete(path);
         }
-        return new WriteAheadLog(directory, options, memory, segments, lastResetSegment);
+        return new WriteAheadLog(directory, held, options, memory, segments, lastResetSegment);
     }
 
     public RaftInitialState InitialState() => _memory.InitialState();
@@ -284,6 +312,7 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
         if (_disposed) return;
         _disposed = true;
         _active.Dispose();
+        _lock.Dispose();
     }
 
     private void WriteHardState(HardState hardState)
@@ -319,7 +348,7 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
         _active = new FileStream(segment.Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024);
         _activeLength = 0;
         _segments.Add(segment);
-        if (_options.FlushToDisk) DirectorySync.Flush(_directory);
+        if (_options.FlushToDisk) DurableDirectory.Sync(_directory);
         WriteSegmentHeader();
     }
 
@@ -353,7 +382,7 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
                 deleted = true;
             }
         }
-        if (deleted && _options.FlushToDisk) DirectorySync.Flush(_directory);
+        if (deleted && _options.FlushToDisk) DurableDirectory.Sync(_directory);
         Debug.Assert(_segments.Count >= 1);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
+using RaftHead.Durability;
 using IndexSession = FASTER.core.ClientSession<
     RaftHead.Storage.Index.IndexKey,
     RaftHead.Storage.Index.IndexValue,
@@ -30,8 +31,8 @@ internal sealed class IndexStore : IDisposable
     {
         string logDirectory = Path.Combine(directory, "log");
         string checkpointDirectory = Path.Combine(directory, "checkpoints");
-        System.IO.Directory.CreateDirectory(logDirectory);
-        System.IO.Directory.CreateDirectory(checkpointDirectory);
+        DurableDirectory.Create(logDirectory);
+        DurableDirectory.Create(checkpointDirectory);
         CheckpointDirectory = checkpointDirectory;
         _device = Devices.CreateLogDevice(
             Path.Combine(logDirectory, "hlog.log"),
@@ -222,7 +223,7 @@ internal sealed class IndexStore : IDisposable
             System.IO.Directory.Delete(directory, recursive: true);
         }
 
-        System.IO.Directory.CreateDirectory(directory);
+        DurableDirectory.Create(directory);
     }
 
     private IndexSession Rent()

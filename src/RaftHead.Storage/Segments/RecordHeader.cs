@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using RaftHead.Durability;
 using RaftHead.Storage.Index;
 
 namespace RaftHead.Storage.Segments;

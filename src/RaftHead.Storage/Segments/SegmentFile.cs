@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using RaftHead.Durability;
 
 namespace RaftHead.Storage.Segments;
 
@@ -45,7 +46,7 @@ internal sealed class SegmentFile : IDisposable
     {
         string path = System.IO.Path.Combine(directory, FileName(id, isShared: true));
         SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        DirectorySync.Flush(directory);
+        DurableDirectory.Sync(directory);
         return new SegmentFile(id, path, isShared: true, length: 0, handle);
     }
 

@@ -2,6 +2,7 @@ using System.Text;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
+using RaftHead.Durability;
 
 namespace RaftHead.Consensus.Tests.Log;
 
@@ -18,7 +19,48 @@ public sealed class WriteAheadLogTests
         Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
         Assert.Equal(0u, Crc32C.Compute(ReadOnlySpan<byte>.Empty));
         var data = Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog");
-        Assert.Equal(Crc32C.Compute(data), Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Start, data.AsSpan(0, 13)), data.AsSpan(13))));
+        var crc = Crc32C.CreateIncremental();
+        crc.Append(data.AsSpan(0, 13));
+        crc.Append(data.AsSpan(13));
+        Assert.Equal(Crc32C.Compute(data), crc.GetCurrentHashAsUInt32());
+    }
+
+    [Fact]
+    public void A_second_open_of_a_live_log_fails_naming_the_holder_and_changes_nothing()
+    {
+        using var dir = new TempDirectory();
+        var options = Fast with { SegmentBytes = 256 };
+        using (var wal = WriteAheadLog.Open(dir.Path, options))
+        {
+            wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
+            wal.Sync();
+            // Unsynced bytes in the live log's last segment: a second open would have cut them as a torn tail.
+            wal.Append([Entry(21, 1)]);
+            wal.SetHardState(new HardState(1, 1, 20));
+            var before = FilesIn(dir.Path);
+            Assert.True(before.Count > 2, "the log should span several segments");
+
+            var error = Assert.Throws<DataDirectoryInUseException>(() => WriteAheadLog.Open(dir.Path, options));
+            Assert.Equal(
+                $"data directory {dir.Path} is in use by process {Environment.ProcessId} (lock file {Path.Combine(dir.Path, "LOCK")})",
+                error.Message);
+            Assert.Throws<DataDirectoryInUseException>(() => WriteAheadLog.Open(dir.Path)); // the durable path too
+            Assert.Equal(before, FilesIn(dir.Path));
+            wal.Sync();
+        }
+
+        using var reopened = WriteAheadLog.Open(dir.Path, options);
+        Assert.Equal(21, reopened.LastIndex);
+        Assert.Equal(new HardState(1, 1, 20), reopened.HardState);
+    }
+
+    [Fact]
+    public void Open_creates_missing_parent_directories()
+    {
+        using var dir = new TempDirectory();
+        var nested = Path.Combine(dir.Path, "a", "b", "wal");
+        using var wal = WriteAheadLog.Open(nested);
+        Assert.True(File.Exists(Path.Combine(nested, "wal-0000000000000001.log")));
     }
 
     [Fact]
@@ -268,16 +310,24 @@ public sealed class WriteAheadLogTests
         return (bytes, states);
     }
 
+    /// <summary>Every file with its length and modification time: shows nothing was created, deleted, written or cut.</summary>
+    private static Dictionary<string, string> FilesIn(string directory) =>
+        Directory.GetFiles(directory).ToDictionary(f => Path.GetFileName(f), f => $"{new FileInfo(f).Length}@{File.GetLastWriteTimeUtc(f).Ticks}");
+
     private static void WriteSegment(string directory, ReadOnlySpan<byte> bytes)
     {
         Directory.CreateDirectory(directory);
         File.WriteAllBytes(Path.Combine(directory, "wal-0000000000000001.log"), bytes.ToArray());
     }
 
+    /// <summary>What a crash leaves: the log's files, but no live lock (the live log holds LOCK, which .NET cannot open).</summary>
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        foreach (var file in Directory.GetFiles(from).Where(f => Path.GetFileName(f) != DataDirectoryLock.FileName))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
     }
 
     private sealed record ExpectedState(long EndOffset, long LastIndex, HardState HardState, long[] Terms)
