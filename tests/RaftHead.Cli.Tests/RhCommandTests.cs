@@ -53,6 +53,17 @@ public sealed class RhCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Serve_on_a_data_directory_in_use_is_a_one_line_failure_naming_the_holder()
+    {
+        var (code, stdout, stderr) = await RunAsync("serve", "--port", "0", "--data", _data);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("ready:", stdout);
+        Assert.StartsWith("rh: data directory ", stderr);
+        Assert.Contains($"in use by process {Environment.ProcessId}", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task A_malformed_digest_is_a_usage_failure_naming_the_problem()
     {
         var (code, _, stderr) = await RunAsync("cache", "get", "NOTHEX/3", "--endpoint", Endpoint);

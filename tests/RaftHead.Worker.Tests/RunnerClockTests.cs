@@ -1,3 +1,4 @@
+using RaftHead.Protocol.Runner;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -96,7 +97,7 @@ public sealed class RunnerClockTests : IAsyncLifetime
         }
 
         var result = await run;
-        Assert.Equal((int)Rpc.StatusCode.DeadlineExceeded, result.Status.Code);
+        Assert.Equal((int)Grpc.Core.StatusCode.DeadlineExceeded, result.Status.Code);
         Assert.Contains("timeout of 3600 s", result.Status.Message, StringComparison.Ordinal);
     }
 
