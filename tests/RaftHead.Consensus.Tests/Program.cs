@@ -23,7 +23,8 @@ public static class Program
                     console.SingleLine = true;
                     console.TimestampFormat = "HH:mm:ss.fff ";
                 })
-                .AddFilter("Microsoft", LogLevel.Warning));
+                .AddFilter("Microsoft", LogLevel.Warning)
+                .AddFilter("Grpc", LogLevel.Warning));
             await using var host = await RaftNodeHost.StartAsync(options, loggerFactory, CancellationToken.None);
             await Console.Out.WriteLineAsync("ready");
             await Console.Out.FlushAsync();

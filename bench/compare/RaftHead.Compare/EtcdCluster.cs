@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Google.Protobuf;
 using RaftHead.Compare.Etcd;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Compare;
 
@@ -14,6 +15,7 @@ namespace RaftHead.Compare;
 internal sealed class EtcdCluster : IClusterUnderTest
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StatusTimeout = TimeSpan.FromMilliseconds(500);
     private readonly string _etcd;
     private readonly string _root;
     private readonly int _heartbeatMs;
@@ -22,7 +24,9 @@ internal sealed class EtcdCluster : IClusterUnderTest
     private readonly Dictionary<int, int> _clientPorts;
     private readonly Dictionary<int, int> _peerPorts;
     private readonly Dictionary<int, ChildProcess> _members = new();
-    private readonly Dictionary<int, RpcChannel> _channels;
+    private readonly Dictionary<int, GrpcChannel> _channels;
+    private readonly Dictionary<int, KV.KVClient> _kv;
+    private readonly Dictionary<int, Maintenance.MaintenanceClient> _maintenance;
     private readonly ConcurrentDictionary<int, ulong> _memberIds = new();
 
     private EtcdCluster(string name, string etcd, string root, int heartbeatMs, int electionMs, bool preVote)
@@ -36,9 +40,11 @@ internal sealed class EtcdCluster : IClusterUnderTest
         var ports = FreePorts.Take(6);
         _clientPorts = Members.ToDictionary(m => m, m => ports[m - 1]);
         _peerPorts = Members.ToDictionary(m => m, m => ports[m + 2]);
-        _channels = Members.ToDictionary(
-            m => m,
-            m => new RpcChannel($"127.0.0.1:{_clientPorts[m]}", new RpcChannelOptions { MaxRetryAttempts = 0, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
+        // Owned channels without retries: a failover is timed from the first acknowledged put, never a replayed one.
+        var settings = new GrpcChannelSettings { RetryAttemptsMax = 1, ConnectTimeoutMs = 500 };
+        _channels = Members.ToDictionary(m => m, m => GrpcChannels.Create(GrpcChannels.ParseEndpoint(string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{_clientPorts[m]}")), settings));
+        _kv = _channels.ToDictionary(c => c.Key, c => new KV.KVClient(c.Value));
+        _maintenance = _channels.ToDictionary(c => c.Key, c => new Maintenance.MaintenanceClient(c.Value));
     }
 
     public string Name { get; }
@@ -82,10 +88,10 @@ internal sealed class EtcdCluster : IClusterUnderTest
     }
 
     public async Task PutAsync(int member, string key, ByteString value, TimeSpan timeout, CancellationToken cancellationToken) =>
-        await _channels[member].UnaryAsync(
-            EtcdMethods.Put,
+        await _kv[member].PutAsync(
             new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = value },
-            new CallOptions { Timeout = timeout, CancellationToken = cancellationToken });
+            deadline: DateTime.UtcNow + timeout,
+            cancellationToken: cancellationToken);
 
     public void Kill(int member) => _members[member].SendKill();
 
@@ -117,7 +123,7 @@ internal sealed class EtcdCluster : IClusterUnderTest
     {
         try
         {
-            var status = await _channels[member].UnaryAsync(EtcdMethods.Status, new StatusRequest(), new CallOptions { Timeout = TimeSpan.FromMilliseconds(500), CancellationToken = cancellationToken });
+            var status = await _maintenance[member].StatusAsync(new StatusRequest(), deadline: DateTime.UtcNow + StatusTimeout, cancellationToken: cancellationToken);
             if (status.Header is { MemberId: not 0 } header) _memberIds[member] = header.MemberId;
             return status;
         }

@@ -53,7 +53,7 @@ internal static class FailoverPhase
                 await cluster.PutAsync(leader, key, value, TimeSpan.FromSeconds(2), cancellationToken);
                 return;
             }
-            catch (Exception e) when (e is RaftHead.Rpc.RpcException or InvalidOperationException && DateTime.UtcNow < deadline)
+            catch (Exception e) when (e is Grpc.Core.RpcException or InvalidOperationException && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20, cancellationToken);
                 leader = await LeaderWait.ForAsync(cluster, TimeSpan.FromSeconds(20), cancellationToken);
@@ -76,7 +76,7 @@ internal static class FailoverPhase
                 await cluster.PutAsync(member, key, value, AttemptTimeout, stop.Token);
                 first.TrySetResult((member, clock.Elapsed));
             }
-            catch (Exception e) when (e is RaftHead.Rpc.RpcException or InvalidOperationException or OperationCanceledException)
+            catch (Exception e) when (e is Grpc.Core.RpcException or InvalidOperationException or OperationCanceledException)
             {
                 // Not leader, no leader yet, connection refused, deadline: the next attempt follows within 10 ms.
             }

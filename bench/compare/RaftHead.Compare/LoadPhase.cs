@@ -41,7 +41,7 @@ internal static class LoadPhase
                     var t1 = Stopwatch.GetTimestamp();
                     if (t1 >= windowStart && t1 <= windowEnd) mine.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
                 }
-                catch (Exception e) when (e is RaftHead.Rpc.RpcException or InvalidOperationException or TimeoutException)
+                catch (Exception e) when (e is Grpc.Core.RpcException or InvalidOperationException or TimeoutException)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var t1 = Stopwatch.GetTimestamp();

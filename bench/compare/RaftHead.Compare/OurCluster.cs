@@ -2,8 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Consensus.Tests.Protos;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Compare;
 
@@ -14,6 +16,7 @@ namespace RaftHead.Compare;
 internal sealed class OurCluster : IClusterUnderTest
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StatusTimeout = TimeSpan.FromMilliseconds(500);
     private readonly string _nodeDll;
     private readonly string _root;
     private readonly int _tickMs;
@@ -22,7 +25,8 @@ internal sealed class OurCluster : IClusterUnderTest
     private readonly long _snapshotEntries;
     private readonly Dictionary<int, int> _ports;
     private readonly Dictionary<int, ChildProcess> _nodes = new();
-    private readonly Dictionary<int, RpcChannel> _channels;
+    private readonly Dictionary<int, GrpcChannel> _channels;
+    private readonly Dictionary<int, Control.ControlClient> _clients;
     private readonly IReadOnlyDictionary<string, string> _environment;
 
     private OurCluster(string name, string nodeDll, string root, int tickMs, int electionTicks, int heartbeatTicks, long snapshotEntries, IReadOnlyDictionary<string, string> environment)
@@ -37,9 +41,10 @@ internal sealed class OurCluster : IClusterUnderTest
         _snapshotEntries = snapshotEntries;
         var ports = FreePorts.Take(3);
         _ports = Members.ToDictionary(m => m, m => ports[m - 1]);
-        _channels = Members.ToDictionary(
-            m => m,
-            m => new RpcChannel($"127.0.0.1:{_ports[m]}", new RpcChannelOptions { MaxRetryAttempts = 0, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
+        // Owned channels without retries: a failover is timed from the first acknowledged put, never a replayed one.
+        var settings = new GrpcChannelSettings { RetryAttemptsMax = 1, ConnectTimeoutMs = 500 };
+        _channels = Members.ToDictionary(m => m, m => GrpcChannels.Create(GrpcChannels.ParseEndpoint(string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{_ports[m]}")), settings));
+        _clients = _channels.ToDictionary(c => c.Key, c => new Control.ControlClient(c.Value));
     }
 
     public string Name { get; }
@@ -82,10 +87,10 @@ internal sealed class OurCluster : IClusterUnderTest
     public async Task PutAsync(int member, string key, ByteString value, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var command = OurControl.PutCommand(key, value.Span);
-        var result = await _channels[member].UnaryAsync(
-            OurControl.Put,
+        var result = await _clients[member].PutAsync(
             new BytesValue { Value = UnsafeByteOperations.UnsafeWrap(command) },
-            new CallOptions { Timeout = timeout, CancellationToken = cancellationToken });
+            deadline: DateTime.UtcNow + timeout,
+            cancellationToken: cancellationToken);
         // The state machine answers with the applied index, or "error: ..." for a malformed command.
         if (result.Value.Length == 0 || result.Value[0] == (byte)'e') throw new InvalidOperationException($"put {key} on node {member}: {result.Value.ToStringUtf8()}");
     }
@@ -124,7 +129,7 @@ internal sealed class OurCluster : IClusterUnderTest
     {
         try
         {
-            var json = await _channels[member].UnaryAsync(OurControl.Status, new Empty(), new CallOptions { Timeout = TimeSpan.FromMilliseconds(500), CancellationToken = cancellationToken });
+            var json = await _clients[member].StatusAsync(new Empty(), deadline: DateTime.UtcNow + StatusTimeout, cancellationToken: cancellationToken);
             return JsonSerializer.Deserialize<OurNodeStatus>(json.Value);
         }
         catch (RpcException)

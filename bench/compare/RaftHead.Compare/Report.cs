@@ -19,7 +19,7 @@ internal static class Report
         md.AppendLine(Inv($"Disk (same file system): append 1 KiB + fsync p50 {run.FsyncP50Ms:0.00} ms, p99 {run.FsyncP99Ms:0.00} ms  "));
         md.AppendLine(Inv($"Ours (load): {oursSettings}  "));
         md.AppendLine(Inv($"etcd (load): {etcdSettings}  "));
-        md.AppendLine("Client: one process, our RpcChannel (gRPC over h2c) for both systems: ours `rafthead.test.v1.Control/Put` (the node host's KV put), etcd `etcdserverpb.KV/Put`; puts go to the leader; a put returns once committed and applied on the leader. Keys `wNNN-kNN` (64 per writer), values of the stated size.");
+        md.AppendLine("Client: one process, Grpc.Net.Client (gRPC over h2c, channels from RaftHead.Protocol's GrpcChannels) for both systems: ours `rafthead.test.v1.Control/Put` (the node host's KV put), etcd `etcdserverpb.KV/Put`; puts go to the leader; a put returns once committed and applied on the leader. Keys `wNNN-kNN` (64 per writer), values of the stated size.");
         md.AppendLine();
 
         if (load.Count > 0)

@@ -3,20 +3,23 @@ using System.Globalization;
 using System.Threading.Channels;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Consensus.Core;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
+using RaftHead.Protocol.Client;
+using RaftHead.Protocol.V1;
 
 namespace RaftHead.Consensus.Transport;
 
 /// <summary>
-/// The sending half of the peer transport: for each peer a bounded queue and one long-lived client stream of
-/// <see cref="RaftMethods.Stream"/> over which messages are pipelined in order. <see cref="Send"/> never blocks;
+/// The sending half of the peer transport: for each peer a bounded queue, its own channel, and one long-lived
+/// client stream of <c>rafthead.v1.Raft/Stream</c> over which messages are pipelined in order. <see cref="Send"/> never blocks;
 /// a full queue drops. A broken stream is re-opened with jittered exponential backoff, and what was queued while
 /// it was down is dropped (stale by then; Raft re-sends from its own state on the next heartbeat).
-/// The receiving half is <see cref="RaftTransportService"/>.
+/// The receiving half is <see cref="RaftTransportService"/>. <see cref="DisposeAsync"/> is quiet and bounded by
+/// <see cref="RaftTransportOptions.ShutdownTimeoutMs"/>: streams ending because we or the peer stop are expected.
 /// </summary>
 public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
 {
@@ -25,18 +28,22 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, Peer> _peers = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly Random _random;
+    private readonly Lock _randomLock = new();
     private int _disposed;
 
-    public RaftPeerTransport(long localId, RaftTransportOptions? options = null, ILogger? logger = null)
+    /// <param name="random">Draws the reconnect jitter (a simulation shares its seeded one); by default seeded from <see cref="RaftTransportOptions.RandomSeed"/>.</param>
+    public RaftPeerTransport(long localId, RaftTransportOptions? options = null, ILogger? logger = null, Random? random = null)
     {
         if (localId <= 0) throw new ArgumentOutOfRangeException(nameof(localId));
         _localId = localId;
         _options = options ?? new RaftTransportOptions();
         _options.Validate();
         _logger = logger ?? NullLogger.Instance;
+        _random = random ?? (_options.RandomSeed is { } seed ? new Random(seed) : new Random());
     }
 
-    /// <summary>Adds a peer (or moves it to a new address) and starts its stream.</summary>
+    /// <summary>Adds a peer (or moves it to a new address: <c>host:port</c> or a URI, see <see cref="GrpcChannels.ParseEndpoint"/>) and starts its stream.</summary>
     public void SetPeer(long nodeId, string address)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -89,9 +96,32 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         var peers = _peers.Values.ToList();
         _peers.Clear();
         foreach (var peer in peers) peer.BeginStop();
-        await Task.WhenAll(peers.Select(p => p.StopTask)).ConfigureAwait(false);
+        // A peer's task never faults (it logs what it did not expect), so this only waits.
+        var stopped = Task.WhenAll(peers.Select(p => p.StopTask));
+        try
+        {
+            await stopped.WaitAsync(TimeSpan.FromMilliseconds(_options.ShutdownTimeoutMs), _options.TimeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Raft node {NodeId}: {Open} peer stream(s) still closing after {ShutdownTimeoutMs} ms; abandoned", _localId, peers.Count(p => !p.StopTask.IsCompleted), _options.ShutdownTimeoutMs);
+            // The abandoned tasks still hold tokens linked to _stop, so it stays undisposed.
+            return;
+        }
         _stop.Dispose();
     }
+
+    private double NextJitter()
+    {
+        lock (_randomLock)
+        {
+            return _random.NextDouble();
+        }
+    }
+
+    /// <summary>How a stream ends when we stop: our own cancellation, or the peer going away at the same time.</summary>
+    private static bool IsExpectedWhenStopping(Exception e) =>
+        e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.Unavailable };
 
     /// <summary>One peer: its queue, its channel and the task that owns its stream.</summary>
     private sealed class Peer
@@ -99,7 +129,8 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         private readonly RaftPeerTransport _owner;
         private readonly Channel<Message> _queue;
         private readonly CancellationTokenSource _stop;
-        private readonly RpcChannel _channel;
+        private readonly GrpcChannel _channel;
+        private readonly Raft.RaftClient _client;
         private Task _run = Task.CompletedTask;
         private long _sent;
         private long _dropped;
@@ -109,6 +140,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
 
         public Peer(RaftPeerTransport owner, long id, string address)
         {
+            var endpoint = GrpcChannels.ParseEndpoint(address);
             _owner = owner;
             Id = id;
             Address = address;
@@ -117,13 +149,16 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                 SingleReader = true,
                 FullMode = BoundedChannelFullMode.Wait, // TryWrite then reports a full queue, which we count as a drop
             });
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token);
-            _channel = new RpcChannel(address, new RpcChannelOptions
+            // Owned, not shared: a peer's connection lives and dies with its stream, and the stream is never retried
+            // by the channel (what was queued is stale by the time a retry could run; this loop reconnects itself).
+            _channel = GrpcChannels.Create(endpoint, new GrpcChannelSettings
             {
-                MaxRetryAttempts = 0,
-                ConnectTimeout = TimeSpan.FromMilliseconds(owner._options.ConnectTimeoutMs),
+                RetryAttemptsMax = 1,
+                ConnectTimeoutMs = owner._options.ConnectTimeoutMs,
                 MaxReceiveMessageBytes = owner._options.MaxReceiveMessageBytes,
             });
+            _client = new Raft.RaftClient(_channel);
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token);
         }
 
         public long Id { get; }
@@ -196,8 +231,13 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                     await Task.Delay(Backoff(attempt++, options), options.TimeProvider, token).ConfigureAwait(false);
                 }
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            catch (Exception e) when (token.IsCancellationRequested && IsExpectedWhenStopping(e))
             {
+            }
+            catch (Exception e)
+            {
+                // Not rethrown: nobody awaits this task before shutdown, and shutdown must stay quiet.
+                logger.LogError(e, "Raft node {NodeId}: the stream loop to node {PeerId} at {Address} failed; no more messages go to it", _owner._localId, Id, Address);
             }
             finally
             {
@@ -212,10 +252,10 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var headers = new Metadata
             {
-                { RaftMethods.FromHeader, _owner._localId.ToString(CultureInfo.InvariantCulture) },
-                { RaftMethods.ToHeader, Id.ToString(CultureInfo.InvariantCulture) },
+                { RaftHeaders.From, _owner._localId.ToString(CultureInfo.InvariantCulture) },
+                { RaftHeaders.To, Id.ToString(CultureInfo.InvariantCulture) },
             };
-            using var call = _channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Headers = headers, CancellationToken = streamStop.Token });
+            using var call = _client.Stream(headers, cancellationToken: streamStop.Token);
             Interlocked.Increment(ref _opened);
             // The response only arrives when the server ends the stream or the connection fails: either way the
             // stream is over, and watching it is how a dead peer is noticed while our queue is idle.
@@ -228,7 +268,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             // The task that ended first carries the reason.
             await first.ConfigureAwait(false);
-            throw new RpcException(StatusCode.Unavailable, $"node {Id} ended the Raft stream");
+            throw new RpcException(new Status(StatusCode.Unavailable, $"node {Id} ended the Raft stream"));
         }
 
         private async Task PumpAsync(IClientStreamWriter<BytesValue> requests, Action onConnected, CancellationToken cancellationToken)
@@ -252,11 +292,11 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             await requests.CompleteAsync().ConfigureAwait(false);
         }
 
-        private static TimeSpan Backoff(int attempt, RaftTransportOptions options)
+        private TimeSpan Backoff(int attempt, RaftTransportOptions options)
         {
             var ceiling = Math.Min(options.ReconnectDelayMaxMs, options.ReconnectDelayMinMs * Math.Pow(2, Math.Min(attempt, 20)));
             // Full jitter above half the ceiling: peers that lost each other at once do not reconnect in lockstep.
-            var ms = (ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2);
+            var ms = (ceiling / 2) + (_owner.NextJitter() * ceiling / 2);
             return TimeSpan.FromMilliseconds(ms);
         }
     }

@@ -13,10 +13,19 @@ public sealed record RaftTransportOptions
 
     public int ConnectTimeoutMs { get; init; } = 1000;
 
-    /// <summary>Receive limit of the peer stream: must exceed the largest append batch or snapshot chunk.</summary>
+    /// <summary>
+    /// Receive limit of the peer stream: must exceed the largest append batch or snapshot chunk. The host applies
+    /// it to <see cref="RaftTransportService"/> (grpc-dotnet sets limits per service); the peer channels use it too.
+    /// </summary>
     public int MaxReceiveMessageBytes { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>Bounds <see cref="RaftPeerTransport.DisposeAsync"/>: streams still open after it are abandoned (and logged).</summary>
+    public int ShutdownTimeoutMs { get; init; } = 5000;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Seeds the reconnect jitter so a run can be replayed; null draws a seed. A <c>Random</c> passed to the transport wins.</summary>
+    public int? RandomSeed { get; init; }
 
     public void Validate()
     {
@@ -24,6 +33,7 @@ public sealed record RaftTransportOptions
         if (ReconnectDelayMinMs <= 0 || ReconnectDelayMaxMs < ReconnectDelayMinMs) throw new ArgumentException("Reconnect delays must be positive and ordered.");
         if (ConnectTimeoutMs <= 0) throw new ArgumentException("ConnectTimeoutMs must be positive.");
         if (MaxReceiveMessageBytes <= 0) throw new ArgumentException("MaxReceiveMessageBytes must be positive.");
+        if (ShutdownTimeoutMs <= 0) throw new ArgumentException("ShutdownTimeoutMs must be positive.");
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }

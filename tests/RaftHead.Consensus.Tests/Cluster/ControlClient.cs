@@ -1,26 +1,36 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using RaftHead.Rpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RaftHead.Consensus.Tests.Protos;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>Talks to the test nodes' control API: status of each node, puts through the leader, linearizable gets.</summary>
 public sealed class ControlClient : IDisposable
 {
-    private readonly Dictionary<long, RpcChannel> _channels;
+    private static readonly TimeSpan StatusTimeout = TimeSpan.FromMilliseconds(500);
+    private readonly Dictionary<long, GrpcChannel> _channels;
+    private readonly Dictionary<long, Control.ControlClient> _clients;
 
-    public ControlClient(IReadOnlyDictionary<long, string> members) =>
-        _channels = members.ToDictionary(m => m.Key, m => new RpcChannel(m.Value, new RpcChannelOptions { MaxRetryAttempts = 0, ConnectTimeout = TimeSpan.FromMilliseconds(500) }));
+    public ControlClient(IReadOnlyDictionary<long, string> members)
+    {
+        // Owned channels without retries: a test sees each failure (a killed node must look dead, not slow).
+        var settings = new GrpcChannelSettings { RetryAttemptsMax = 1, ConnectTimeoutMs = 500 };
+        _channels = members.ToDictionary(m => m.Key, m => GrpcChannels.Create(GrpcChannels.ParseEndpoint(m.Value), settings));
+        _clients = _channels.ToDictionary(c => c.Key, c => new Control.ControlClient(c.Value));
+    }
 
     public async Task<NodeStatus?> StatusAsync(long id)
     {
         try
         {
-            var json = await _channels[id].UnaryAsync(ControlService.Status, new Empty(), new CallOptions { Timeout = TimeSpan.FromMilliseconds(500) });
+            var json = await _clients[id].StatusAsync(new Empty(), deadline: DateTime.UtcNow + StatusTimeout);
             return JsonSerializer.Deserialize<NodeStatus>(json.Value);
         }
-        catch (RaftHead.Rpc.RpcException)
+        catch (RpcException)
         {
             return null;
         }
@@ -35,15 +45,14 @@ public sealed class ControlClient : IDisposable
 
     public async Task<long> PutAsync(long nodeId, string key, string value, TimeSpan timeout)
     {
-        var result = await _channels[nodeId].UnaryAsync(
-            ControlService.Put,
+        var result = await _clients[nodeId].PutAsync(
             new BytesValue { Value = ByteString.CopyFrom(KvStateMachine.Put(key, value)) },
-            new CallOptions { Timeout = timeout });
+            deadline: DateTime.UtcNow + timeout);
         return long.Parse(result.Value.ToStringUtf8(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task<string> GetAsync(long nodeId, string key, TimeSpan timeout) =>
-        (await _channels[nodeId].UnaryAsync(ControlService.Get, new StringValue { Value = key }, new CallOptions { Timeout = timeout })).Value;
+        (await _clients[nodeId].GetAsync(new StringValue { Value = key }, deadline: DateTime.UtcNow + timeout)).Value;
 
     public void Dispose()
     {

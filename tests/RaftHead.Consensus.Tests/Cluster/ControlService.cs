@@ -1,52 +1,53 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using RaftHead.Consensus.Driver;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Server;
+using RaftHead.Consensus.Tests.Protos;
 
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
-/// The test nodes' tiny control API over our RPC: put through the leader, linearizable get on any replica
-/// (ReadIndex, then the local store), and the node's Raft status as JSON.
+/// The test nodes' tiny control API (<c>Protos/control.proto</c>): put through the leader, linearizable get on
+/// any replica (ReadIndex, then the local store), and the node's Raft status as JSON.
 /// </summary>
-public static class ControlService
+internal sealed class ControlService : Control.ControlBase
 {
-    public const string ServiceName = "rafthead.test.v1.Control";
+    private readonly RaftDriver _driver;
+    private readonly KvStateMachine _store;
 
-    public static readonly Method<BytesValue, BytesValue> Put = new(ServiceName, "Put", MethodType.Unary, BytesValue.Parser, BytesValue.Parser);
+    public ControlService(RaftDriver driver, KvStateMachine store)
+    {
+        _driver = driver;
+        _store = store;
+    }
 
-    public static readonly Method<StringValue, StringValue> Get = new(ServiceName, "Get", MethodType.Unary, StringValue.Parser, StringValue.Parser);
+    public override async Task<BytesValue> Put(BytesValue request, ServerCallContext context)
+    {
+        try
+        {
+            var result = await _driver.ProposeAsync(request.Value.Memory, context.CancellationToken);
+            return new BytesValue { Value = ByteString.CopyFrom(result) };
+        }
+        catch (NotLeaderException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"not leader; leader={e.LeaderId}"));
+        }
+    }
 
-    public static readonly Method<Empty, StringValue> Status = new(ServiceName, "Status", MethodType.Unary, Empty.Parser, StringValue.Parser, idempotent: true);
+    public override async Task<StringValue> Get(StringValue request, ServerCallContext context)
+    {
+        try
+        {
+            await _driver.ReadAsync(context.CancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "no read index confirmed before the deadline"));
+        }
+        return new StringValue { Value = _store.Get(request.Value) ?? throw new RpcException(new Status(StatusCode.NotFound, $"no key {request.Value}")) };
+    }
 
-    public static ServiceDefinition Create(RaftDriver driver, KvStateMachine store) =>
-        new ServiceBuilder(ServiceName)
-            .Unary(Put, async (request, context) =>
-            {
-                try
-                {
-                    var result = await driver.ProposeAsync(request.Value.Memory, context.CancellationToken);
-                    return new BytesValue { Value = ByteString.CopyFrom(result) };
-                }
-                catch (NotLeaderException e)
-                {
-                    throw new RpcException(StatusCode.FailedPrecondition, $"not leader; leader={e.LeaderId}");
-                }
-            })
-            .Unary(Get, async (request, context) =>
-            {
-                try
-                {
-                    await driver.ReadAsync(context.CancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    throw new RpcException(StatusCode.Unavailable, "no read index confirmed before the deadline");
-                }
-                return new StringValue { Value = store.Get(request.Value) ?? throw new RpcException(StatusCode.NotFound, $"no key {request.Value}") };
-            })
-            .Unary(Status, (_, _) => ValueTask.FromResult(new StringValue { Value = JsonSerializer.Serialize(NodeStatus.From(driver.Status)) }))
-            .Build();
+    public override Task<StringValue> Status(Empty request, ServerCallContext context) =>
+        Task.FromResult(new StringValue { Value = JsonSerializer.Serialize(NodeStatus.From(_driver.Status)) });
 }

@@ -4,23 +4,22 @@ using RaftHead.Consensus.Driver;
 using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
 using RaftHead.Consensus.Transport;
-using RaftHead.Rpc.Server;
 
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
-/// One Raft node as a host composes it: write-ahead log, key-value state machine, peer transport, driver, and an
-/// RPC server carrying the Raft service next to the control service on one port. Used in-process by the cluster
+/// One Raft node as a host composes it: write-ahead log, key-value state machine, peer transport, driver, and a
+/// gRPC server (ASP.NET Core) carrying the Raft service next to the control service on one port. Used in-process by the cluster
 /// tests and as the child process of the kill test.
 /// </summary>
 public sealed class RaftNodeHost : IAsyncDisposable
 {
     private readonly WriteAheadLog _wal;
     private readonly RaftPeerTransport _transport;
-    private readonly RpcServer _server;
+    private readonly GrpcTestServer _server;
     private readonly CancellationTokenSource _stopping;
 
-    private RaftNodeHost(NodeHostOptions options, WriteAheadLog wal, KvStateMachine store, RaftPeerTransport transport, RaftDriver driver, RpcServer server, CancellationTokenSource stopping)
+    private RaftNodeHost(NodeHostOptions options, WriteAheadLog wal, KvStateMachine store, RaftPeerTransport transport, RaftDriver driver, GrpcTestServer server, CancellationTokenSource stopping)
     {
         _stopping = stopping;
         Options = options;
@@ -50,7 +49,8 @@ public sealed class RaftNodeHost : IAsyncDisposable
             : WriteAheadLog.Open(options.DataDirectory);
         var store = new KvStateMachine();
         var logger = loggerFactory.CreateLogger("RaftNode");
-        var transport = new RaftPeerTransport(options.Id, new RaftTransportOptions(), logger);
+        var transportOptions = new RaftTransportOptions();
+        var transport = new RaftPeerTransport(options.Id, transportOptions, logger);
         foreach (var (id, address) in options.Members)
         {
             if (id != options.Id) transport.SetPeer(id, address);
@@ -67,19 +67,21 @@ public sealed class RaftNodeHost : IAsyncDisposable
             transport,
             logger);
         var stopping = new CancellationTokenSource();
-        var server = new RpcServer(
-            new RpcServerOptions { Port = options.Port },
-            [RaftTransportService.Create(options.Id, driver.Deliver, stopping.Token, logger: logger), ControlService.Create(driver, store)],
-            loggerFactory);
+        GrpcTestServer server;
         try
         {
             driver.Start();
-            await server.StartAsync(cancellationToken);
+            server = await GrpcTestServer.StartAsync(
+                options.Port,
+                new RaftTransportService(options.Id, driver.Deliver, stopping.Token, transportOptions, logger),
+                transportOptions,
+                new ControlService(driver, store),
+                loggerFactory,
+                cancellationToken);
         }
         catch
         {
             await driver.DisposeAsync();
-            await server.DisposeAsync();
             await transport.DisposeAsync();
             wal.Dispose();
             stopping.Dispose();

@@ -15,6 +15,7 @@ public sealed class TestLoggerFactory : ILoggerProvider
         LoggerFactory.Create(logging => logging
             .SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("Grpc", LogLevel.Warning)
             .AddProvider(new TestLoggerFactory(output)));
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);

@@ -1,10 +1,11 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Tests.Cluster;
 using RaftHead.Consensus.Transport;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Server;
+using RaftHead.Protocol.Client;
+using RaftHead.Protocol.V1;
 
 namespace RaftHead.Consensus.Tests.Transport;
 
@@ -68,16 +69,17 @@ public sealed class RaftPeerTransportTests
         var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
         var port = Ports.Free(1)[0];
         await using var server = await StartAsync(port, received, CancellationToken.None);
-        using var channel = new RpcChannel($"127.0.0.1:{port}");
+        using var channel = GrpcChannels.Create(GrpcChannels.ParseEndpoint($"127.0.0.1:{port}"), new GrpcChannelSettings { RetryAttemptsMax = 1 });
+        var client = new Raft.RaftClient(channel);
 
-        var wrongNode = new Metadata { { RaftMethods.FromHeader, "2" }, { RaftMethods.ToHeader, "3" } };
-        using (var call = channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Headers = wrongNode, Timeout = Timeout }))
+        var wrongNode = new Metadata { { RaftHeaders.From, "2" }, { RaftHeaders.To, "3" } };
+        using (var call = client.Stream(wrongNode, deadline: DateTime.UtcNow + Timeout))
         {
             var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
             Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         }
 
-        using (var call = channel.ClientStreaming(RaftMethods.Stream, new CallOptions { Timeout = Timeout }))
+        using (var call = client.Stream(deadline: DateTime.UtcNow + Timeout))
         {
             await call.RequestStream.WriteAsync(new BytesValue { Value = Google.Protobuf.ByteString.CopyFrom(1, 2, 3) });
             var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
@@ -86,18 +88,53 @@ public sealed class RaftPeerTransportTests
         Assert.Empty(received);
     }
 
+    [Fact]
+    public async Task Dispose_is_quiet_and_bounded_while_the_peer_is_stopping_too()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        var port = Ports.Free(1)[0];
+        var logger = new RecordingLogger();
+        var transport = new RaftPeerTransport(2, new RaftTransportOptions { ReconnectDelayMinMs = 10, ReconnectDelayMaxMs = 50, RandomSeed = 7 }, logger);
+        transport.SetPeer(1, $"127.0.0.1:{port}");
+        using var stopping = new CancellationTokenSource();
+        await using var server = await StartAsync(port, received, stopping.Token);
+        Assert.True(transport.Send(Heartbeat(1)));
+        await Eventually.WaitUntilAsync(() => !received.IsEmpty, Timeout, "the stream to carry a message");
+
+        // Both ends stop at once, as when a whole cluster shuts down: the stream may end by our cancellation or
+        // by the peer's UNAVAILABLE, and either is an expected end.
+        var peerStops = stopping.CancelAsync();
+        await transport.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await peerStops;
+        Assert.Empty(logger.Errors);
+    }
+
     private static Message Heartbeat(long sequence) => new() { Type = MessageType.Heartbeat, From = 2, To = 1, Term = 1, Commit = sequence };
 
-    private static async Task<RpcServer> StartAsync(int port, System.Collections.Concurrent.ConcurrentQueue<Message> received, CancellationToken stopping)
+    private static Task<GrpcTestServer> StartAsync(int port, System.Collections.Concurrent.ConcurrentQueue<Message> received, CancellationToken stopping)
     {
-        var server = new RpcServer(
-            new RpcServerOptions { Port = port },
-            [RaftTransportService.Create(1, m =>
-            {
-                received.Enqueue(m);
-                return true;
-            }, stopping)]);
-        await server.StartAsync();
-        return server;
+        var options = new RaftTransportOptions();
+        var service = new RaftTransportService(1, m =>
+        {
+            received.Enqueue(m);
+            return true;
+        }, stopping, options);
+        return GrpcTestServer.StartAsync(port, service, options, control: null, loggerFactory: null, CancellationToken.None);
+    }
+
+    /// <summary>Keeps what was logged at error level or above, for tests that require a quiet shutdown.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Errors { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error) Errors.Enqueue(formatter(state, exception) + (exception is null ? "" : " " + exception));
+        }
     }
 }
