@@ -1,5 +1,7 @@
 using System.Diagnostics;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Durability.Tests;
 
 public sealed class DataDirectoryLockTests : IDisposable
@@ -39,7 +41,7 @@ public sealed class DataDirectoryLockTests : IDisposable
     [Fact]
     public void A_missing_directory_is_an_error_not_a_lock()
     {
-        string missing = _dir.Sub("not-there");
+        string missing = _dir.Combine("not-there");
         var error = Assert.Throws<IOException>(() => DataDirectoryLock.Acquire(missing));
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(missing));

@@ -1,3 +1,5 @@
+using RaftHead.Testing;
+
 namespace RaftHead.Durability.Tests;
 
 public sealed class DurableDirectoryTests : IDisposable
@@ -15,7 +17,7 @@ public sealed class DurableDirectoryTests : IDisposable
     [Fact]
     public void Syncing_a_directory_that_does_not_exist_throws_naming_it()
     {
-        string missing = _dir.Sub("not-there");
+        string missing = _dir.Combine("not-there");
         var error = Assert.Throws<IOException>(() => DurableDirectory.Sync(missing));
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
         Assert.Contains("errno 2", error.Message, StringComparison.Ordinal);
@@ -34,7 +36,7 @@ public sealed class DurableDirectoryTests : IDisposable
     [Fact]
     public void Create_under_a_file_throws()
     {
-        string file = _dir.Sub("file");
+        string file = _dir.Combine("file");
         File.WriteAllText(file, "x");
         Assert.ThrowsAny<IOException>(() => DurableDirectory.Create(Path.Combine(file, "child")));
     }

@@ -4,6 +4,8 @@ using RaftHead.Protocol;
 using static RaftHead.Storage.Tests.TestBlobs;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Storage.Tests;
 
 public sealed class ActionCacheTests : IDisposable

@@ -2,6 +2,8 @@ using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Durability;
 using static RaftHead.Storage.Tests.TestBlobs;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Storage.Tests;
 
 public sealed class DataDirectoryLockTests : IDisposable

@@ -1,6 +1,8 @@
 using Build.Bazel.Remote.Execution.V2;
 using static RaftHead.Storage.Tests.TestBlobs;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Storage.Tests;
 
 /// <summary>

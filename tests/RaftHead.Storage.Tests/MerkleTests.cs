@@ -5,6 +5,8 @@ using RaftHead.Storage.Merkle;
 using static RaftHead.Storage.Tests.TestBlobs;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Storage.Tests;
 
 public sealed class MerkleTests : IDisposable

@@ -3,6 +3,8 @@ using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Protocol;
 using static RaftHead.Storage.Tests.TestBlobs;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Storage.Tests;
 
 public sealed class RecoveryTests : IDisposable

@@ -6,6 +6,8 @@ using RaftHead.Consensus.Driver;
 using RaftHead.Consensus.Tests.Log;
 using Xunit.Abstractions;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
@@ -34,7 +36,7 @@ public sealed class InProcessClusterTests : IAsyncLifetime
                 Id = id,
                 Port = ports[id - 1],
                 Members = members,
-                DataDirectory = _dir.Sub($"node{id}"),
+                DataDirectory = _dir.Combine($"node{id}"),
                 TickMs = 50,
                 ElectionTicks = 10,
                 SnapshotThresholdEntries = 25,

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using RaftHead.Consensus.Tests.Log;
 using Xunit.Abstractions;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
@@ -28,7 +30,7 @@ public sealed class ProcessClusterTests
             Id = id,
             Port = ports[id - 1],
             Members = members,
-            DataDirectory = dir.Sub($"node{id}"),
+            DataDirectory = dir.Combine($"node{id}"),
             SnapshotThresholdEntries = 20,
         });
         var nodes = new Dictionary<long, NodeProcess>();

@@ -5,6 +5,8 @@ using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
 using RaftHead.Consensus.Tests.Log;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>The driver alone: one node (it elects itself) or a node whose peers never answer.</summary>

@@ -4,6 +4,8 @@ using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
 using RaftHead.Durability;
 
+using RaftHead.Testing;
+
 namespace RaftHead.Consensus.Tests.Log;
 
 public sealed class WriteAheadLogTests
@@ -159,8 +161,8 @@ public sealed class WriteAheadLogTests
     public void A_snapshot_whose_marker_never_reached_the_log_is_ignored()
     {
         using var dir = new TempDirectory();
-        var crashed = dir.Sub("crashed");
-        using (var wal = WriteAheadLog.Open(dir.Sub("live"), Fast))
+        var crashed = dir.Combine("crashed");
+        using (var wal = WriteAheadLog.Open(dir.Combine("live"), Fast))
         {
             wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
             wal.Sync();
@@ -178,11 +180,11 @@ public sealed class WriteAheadLogTests
     public void Cutting_the_file_at_every_byte_offset_recovers_exactly_the_complete_records()
     {
         using var dir = new TempDirectory();
-        var (bytes, states) = WriteHistory(dir.Sub("source"));
+        var (bytes, states) = WriteHistory(dir.Combine("source"));
         for (var cut = 0; cut <= bytes.Length; cut++)
         {
             var expected = states.Last(s => s.EndOffset <= cut);
-            var target = dir.Sub($"cut-{cut}");
+            var target = dir.Combine($"cut-{cut}");
             WriteSegment(target, bytes.AsSpan(0, cut));
             using var wal = WriteAheadLog.Open(target, Fast);
             expected.AssertMatches(wal, $"cut at {cut}");
@@ -195,14 +197,14 @@ public sealed class WriteAheadLogTests
     public void Flipping_a_bit_anywhere_either_drops_only_the_damaged_last_record_or_refuses_to_start()
     {
         using var dir = new TempDirectory();
-        var (bytes, states) = WriteHistory(dir.Sub("source"));
+        var (bytes, states) = WriteHistory(dir.Combine("source"));
         var lastRecordStart = states[^2].EndOffset;
         var refused = 0;
         for (var offset = 0; offset < bytes.Length; offset++)
         {
             var damaged = bytes.ToArray();
             damaged[offset] ^= (byte)(1 << (offset % 8));
-            var target = dir.Sub($"flip-{offset}");
+            var target = dir.Combine($"flip-{offset}");
             WriteSegment(target, damaged);
             try
             {

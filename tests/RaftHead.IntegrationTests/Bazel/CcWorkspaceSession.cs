@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Xunit.Abstractions;
 
+using RaftHead.Testing;
+
 namespace RaftHead.IntegrationTests.Bazel;
 
 /// <summary>

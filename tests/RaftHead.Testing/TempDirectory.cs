@@ -1,9 +1,9 @@
-namespace RaftHead.IntegrationTests;
+namespace RaftHead.Testing;
 
 /// <summary>A fresh directory under the system temp folder, deleted (read-only parts included) on dispose.</summary>
 public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory(string prefix)
+    public TempDirectory(string prefix = "rafthead-test-")
     {
         Path = Directory.CreateTempSubdirectory(prefix).FullName;
     }
@@ -19,10 +19,18 @@ public sealed class TempDirectory : IDisposable
             return;
         }
 
-        // Bazel leaves read-only directories behind (external repositories, the action cache); make them
-        // writable so their entries can go. Symbolic links are not followed.
-        MakeWritable(new DirectoryInfo(Path));
-        Directory.Delete(Path, recursive: true);
+        try
+        {
+            // Bazel and sandboxed actions leave read-only directories behind; make them writable so their
+            // entries can go. Symbolic links are not followed.
+            MakeWritable(new DirectoryInfo(Path));
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a file still held by a killed child may linger briefly; a leaked temp directory
+            // must not fail a test.
+        }
     }
 
     private static void MakeWritable(DirectoryInfo directory)
