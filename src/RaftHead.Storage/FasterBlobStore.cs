@@ -416,6 +416,7 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
     {
         _active?.Dispose();
         _index?.Dispose();
+        _gate.Dispose();
         _lock?.Dispose(); // last: until every file is closed the directory is still ours
     }
 }

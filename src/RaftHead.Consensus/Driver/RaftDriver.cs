@@ -92,13 +92,14 @@ public sealed class RaftDriver : IAsyncDisposable
         var snapshot = _storage.Snapshot;
         if (snapshot.Index > 0) _stateMachine.Restore(snapshot.Data);
         _applied = snapshot.Index;
-        var random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
-        _node = new RaftNode(_options.Raft, _storage, random);
+        // A drawn seed is logged, so a run that misbehaved can be replayed with the same election timeouts.
+        var seed = _options.RandomSeed ?? Random.Shared.Next();
+        _node = new RaftNode(_options.Raft, _storage, new Random(seed));
         _softState = _node.SoftState;
         PublishStatus();
         _logger.LogInformation(
-            "Raft node {NodeId} starting at term {Term}, commit {CommitIndex}, snapshot {SnapshotIndex}, last {LastIndex}, {Membership}",
-            NodeId, _node.Term, _node.Log.Committed, snapshot.Index, _node.Log.LastIndex, _node.Membership);
+            "Raft node {NodeId} starting at term {Term}, commit {CommitIndex}, snapshot {SnapshotIndex}, last {LastIndex}, {Membership}, random seed {RandomSeed}",
+            NodeId, _node.Term, _node.Log.Committed, snapshot.Index, _node.Log.LastIndex, _node.Membership, seed);
         var token = _stop.Token;
         _loop = Task.Run(() => RunLoopAsync(token), CancellationToken.None);
         _ticker = Task.Run(() => RunTickerAsync(token), CancellationToken.None);

@@ -13,7 +13,7 @@ public sealed class Inflights
 
     public Inflights(int capacity)
     {
-        if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         _buffer = new long[capacity];
     }
 

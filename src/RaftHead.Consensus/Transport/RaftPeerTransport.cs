@@ -35,7 +35,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
     /// <param name="random">Draws the reconnect jitter (a simulation shares its seeded one); by default seeded from <see cref="RaftTransportOptions.RandomSeed"/>.</param>
     public RaftPeerTransport(long localId, RaftTransportOptions? options = null, ILogger? logger = null, Random? random = null)
     {
-        if (localId <= 0) throw new ArgumentOutOfRangeException(nameof(localId));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(localId);
         _localId = localId;
         _options = options ?? new RaftTransportOptions();
         _options.Validate();

@@ -35,7 +35,7 @@ public sealed class RaftTransportService : Raft.RaftBase
     /// <param name="logger">Stream open/close at debug level.</param>
     public RaftTransportService(long localId, Func<Message, bool> deliver, CancellationToken stopping, RaftTransportOptions? options = null, ILogger? logger = null)
     {
-        if (localId <= 0) throw new ArgumentOutOfRangeException(nameof(localId));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(localId);
         ArgumentNullException.ThrowIfNull(deliver);
         (options ?? new RaftTransportOptions()).Validate();
         _localId = localId;

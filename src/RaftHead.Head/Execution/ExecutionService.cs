@@ -24,16 +24,16 @@ public sealed class ExecutionService : Build.Bazel.Remote.Execution.V2.Execution
     }
 
 
-    public override async Task Execute(ExecuteRequest request, IServerStreamWriter<Operation> responses, ServerCallContext context)
+    public override async Task Execute(ExecuteRequest request, IServerStreamWriter<Operation> responseStream, ServerCallContext context)
     {
         var operation = await _scheduler.SubmitAsync(request, ToolInvocationId(context), context.CancellationToken).ConfigureAwait(false);
-        await _scheduler.WatchAsync(operation, responses, context.CancellationToken).ConfigureAwait(false);
+        await _scheduler.WatchAsync(operation, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task WaitExecution(WaitExecutionRequest request, IServerStreamWriter<Operation> responses, ServerCallContext context)
+    public override async Task WaitExecution(WaitExecutionRequest request, IServerStreamWriter<Operation> responseStream, ServerCallContext context)
     {
         var operation = _scheduler.Find(request.Name) ?? throw ExecutionErrors.OperationNotFound(request.Name);
-        await _scheduler.WatchAsync(operation, responses, context.CancellationToken).ConfigureAwait(false);
+        await _scheduler.WatchAsync(operation, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The client's invocation id, for logs and <c>rh ops</c>; a header that does not parse is ignored, never fatal.</summary>

@@ -366,7 +366,7 @@ public sealed class LocalScheduler : IAsyncDisposable
         }
     }
 
-    private ExecuteResponse BuildResponse(ExecutionOperation operation, ActionRunResult outcome, string worker)
+    private static ExecuteResponse BuildResponse(ExecutionOperation operation, ActionRunResult outcome, string worker)
     {
         var result = outcome.Result;
         var metadata = result.ExecutionMetadata;

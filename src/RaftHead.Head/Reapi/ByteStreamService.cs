@@ -30,7 +30,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
     }
 
 
-    public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> responses, ServerCallContext context)
+    public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
     {
         if (!ResourceName.TryParseRead(request.ResourceName, out var resource, out var error))
         {
@@ -66,7 +66,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
                     break;
                 }
 
-                await responses.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, context.CancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, context.CancellationToken).ConfigureAwait(false);
             }
         }
         catch (BlobCorruptException e)
@@ -79,15 +79,15 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
         }
     }
 
-    public override async Task<WriteResponse> Write(IAsyncStreamReader<WriteRequest> requests, ServerCallContext context)
+    public override async Task<WriteResponse> Write(IAsyncStreamReader<WriteRequest> requestStream, ServerCallContext context)
     {
         var token = context.CancellationToken;
-        if (!await requests.MoveNext(token).ConfigureAwait(false))
+        if (!await requestStream.MoveNext(token).ConfigureAwait(false))
         {
             throw ReapiErrors.InvalidArgument("resource_name", "the Write stream held no request");
         }
 
-        var first = requests.Current;
+        var first = requestStream.Current;
         var name = first.ResourceName;
         if (!ResourceName.TryParseWrite(name, out var resource, out var error))
         {
@@ -104,7 +104,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
         {
             // Already stored: take the rest of the stream without storing it again.
             _partial.TryRemove(name, out _);
-            while (await requests.MoveNext(token).ConfigureAwait(false))
+            while (await requestStream.MoveNext(token).ConfigureAwait(false))
             {
             }
 
@@ -140,14 +140,14 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
                     break;
                 }
 
-                if (!await requests.MoveNext(token).ConfigureAwait(false))
+                if (!await requestStream.MoveNext(token).ConfigureAwait(false))
                 {
                     // Not cancelled, yet no finish_write: keep what arrived for a resumed write.
                     await KeepForResumeAsync(name, upload).ConfigureAwait(false);
                     throw ReapiErrors.InvalidArgument("finish_write", $"the stream ended after {writer.BytesWritten} of {digest.SizeBytes} bytes without finish_write");
                 }
 
-                request = requests.Current;
+                request = requestStream.Current;
             }
 
             try

@@ -44,13 +44,13 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         for (var i = 0; i < request.Requests.Count; i++)
         {
             var item = request.Requests[i];
-            ReapiErrors.CheckDigest(item.Digest, $"requests[{i}].digest");
+            ReapiErrors.CheckDigest(item.Digest, $"requestStream[{i}].digest");
             total += item.Data.Length;
         }
 
         if (total > _options.MaxBatchTotalSizeBytes)
         {
-            throw ReapiErrors.InvalidArgument("requests", $"the batch holds {total} bytes, more than max_batch_total_size_bytes ({_options.MaxBatchTotalSizeBytes}); use ByteStream Write for large blobs");
+            throw ReapiErrors.InvalidArgument("requestStream", $"the batch holds {total} bytes, more than max_batch_total_size_bytes ({_options.MaxBatchTotalSizeBytes}); use ByteStream Write for large blobs");
         }
 
         // All puts at once: the store group-commits concurrent writes under one fsync instead of one each.
@@ -128,7 +128,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
     /// Streams the tree below a root in breadth-first order, a page of directories per response. The page token
     /// is the position in that order, so paging needs no server state. Parts missing from the CAS are left out.
     /// </summary>
-    public override async Task GetTree(GetTreeRequest request, IServerStreamWriter<GetTreeResponse> responses, ServerCallContext context)
+    public override async Task GetTree(GetTreeRequest request, IServerStreamWriter<GetTreeResponse> responseStream, ServerCallContext context)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         ReapiErrors.CheckDigest(request.RootDigest, "root_digest");
@@ -185,7 +185,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
                     page.NextPageToken = position.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 }
 
-                await responses.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
                 if (request.PageSize > 0)
                 {
                     // The client asked for pages: it follows the token itself.
@@ -198,7 +198,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
 
         if (page.Directories.Count > 0 || position <= skip)
         {
-            await responses.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
+            await responseStream.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
         }
     }
 }

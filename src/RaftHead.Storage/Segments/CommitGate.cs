@@ -6,7 +6,7 @@ namespace RaftHead.Storage.Segments;
 /// ones in flight (at most one fsync each). Segment lengths read while exclusive are then a point
 /// below which every record is indexed, which is what recovery relies on.
 /// </summary>
-internal sealed class CommitGate
+internal sealed class CommitGate : IDisposable
 {
     private readonly SemaphoreSlim _door = new(1, 1);
     private int _inFlight;
@@ -52,4 +52,6 @@ internal sealed class CommitGate
     }
 
     public void ExitExclusive() => _door.Release();
+
+    public void Dispose() => _door.Dispose();
 }
