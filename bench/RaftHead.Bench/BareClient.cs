@@ -1,12 +1,12 @@
 using System.Net;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Client;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Bench;
 
 /// <summary>
 /// The baseline client: an <see cref="HttpMessageInvoker"/> over a <see cref="SocketsHttpHandler"/> set up as
-/// <see cref="RpcChannel"/> sets up its own (h2c prior knowledge, several HTTP/2 connections, same windows).
+/// <see cref="GrpcChannels.Create"/> sets up its own from the same <see cref="GrpcChannelSettings"/> (h2c prior
+/// knowledge, several HTTP/2 connections, same window and keep-alive).
 /// </summary>
 internal sealed class BareClient : IDisposable
 {
@@ -14,7 +14,7 @@ internal sealed class BareClient : IDisposable
     private readonly Uri _echo;
     private readonly Uri _base;
 
-    public BareClient(Uri address, RpcChannelOptions options)
+    public BareClient(Uri address, GrpcChannelSettings settings)
     {
         _base = address;
         _echo = new Uri(address, "/echo");
@@ -22,11 +22,11 @@ internal sealed class BareClient : IDisposable
             new SocketsHttpHandler
             {
                 EnableMultipleHttp2Connections = true,
-                ConnectTimeout = options.ConnectTimeout,
-                InitialHttp2StreamWindowSize = options.StreamWindowBytes,
-                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-                KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+                ConnectTimeout = TimeSpan.FromMilliseconds(settings.ConnectTimeoutMs),
+                InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromMilliseconds(settings.KeepAlivePingDelayMs),
+                KeepAlivePingTimeout = TimeSpan.FromMilliseconds(settings.KeepAlivePingTimeoutMs),
                 KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
                 AutomaticDecompression = DecompressionMethods.None,
                 UseCookies = false,
@@ -73,7 +73,7 @@ internal sealed class BareClient : IDisposable
         }
 
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        var expected = (long)messages * (GrpcProtocol.FrameHeaderBytes + messageBytes + 8);
+        var expected = (long)messages * (Frames.HeaderBytes + messageBytes + 8);
         long total = 0;
         while (total <= expected)
         {
@@ -93,7 +93,7 @@ internal sealed class BareClient : IDisposable
 
     private static HttpRequestMessage NewRequest(Uri uri, HttpContent content)
     {
-        content.Headers.TryAddWithoutValidation("content-type", GrpcProtocol.ContentType);
+        content.Headers.TryAddWithoutValidation("content-type", Frames.ContentType);
         return new HttpRequestMessage(HttpMethod.Post, uri)
         {
             Version = HttpVersion.Version20,

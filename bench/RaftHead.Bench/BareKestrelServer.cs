@@ -6,15 +6,15 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Server;
+using RaftHead.Head.Hosting;
 
 namespace RaftHead.Bench;
 
 /// <summary>
-/// The baseline: Kestrel with exactly <see cref="RpcServer.ConfigureEndpoint"/>'s HTTP/2 settings and a plain
-/// request delegate. <c>POST /echo</c> writes the request body back; <c>POST /stream?n=&amp;size=</c> writes n
+/// The baseline: Kestrel with the HTTP/2 settings <see cref="GrpcServer"/> gives its endpoint (from the same
+/// <see cref="GrpcServerOptions"/>) and a plain request delegate. <c>POST /echo</c> writes the request body back; <c>POST /stream?n=&amp;size=</c> writes n
 /// gRPC-framed messages of size bytes. No gRPC status, trailers or message parsing: the cost we add is the difference.
 /// </summary>
 internal sealed class BareKestrelServer : IAsyncDisposable
@@ -25,7 +25,7 @@ internal sealed class BareKestrelServer : IAsyncDisposable
     private readonly Dictionary<int, byte[]> _frames = new();
     private readonly Lock _framesLock = new();
 
-    public BareKestrelServer(RpcServerOptions options)
+    public BareKestrelServer(GrpcServerOptions options)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -33,7 +33,7 @@ internal sealed class BareKestrelServer : IAsyncDisposable
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => RpcServer.ConfigureEndpoint(kestrel, options));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoint(kestrel, options));
         _app = builder.Build();
         _app.Run(HandleAsync);
     }
@@ -57,6 +57,23 @@ internal sealed class BareKestrelServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>GrpcServer.ConfigureEndpoint</c> is private, so its limits are restated here from the same options; if GrpcServer
+    /// changes them this baseline must follow (cleartext only: the bench never uses TLS).
+    /// </summary>
+    private static void ConfigureEndpoint(KestrelServerOptions kestrel, GrpcServerOptions options)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestBodySize = null;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+        kestrel.Limits.Http2.InitialConnectionWindowSize = options.ConnectionWindowBytes;
+        kestrel.Limits.Http2.InitialStreamWindowSize = options.StreamWindowBytes;
+        kestrel.Limits.Http2.MaxFrameSize = options.MaxFrameBytes;
+        kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+        kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+        kestrel.Listen(options.Address, options.Port, listen => listen.Protocols = HttpProtocols.Http2);
+    }
+
     private Task HandleAsync(HttpContext http) => http.Request.Path.Value switch
     {
         "/echo" => EchoAsync(http),
@@ -75,7 +92,7 @@ internal sealed class BareKestrelServer : IAsyncDisposable
         var reader = http.Request.BodyReader;
         var writer = http.Response.BodyWriter;
         var token = http.RequestAborted;
-        http.Response.ContentType = GrpcProtocol.ContentType;
+        http.Response.ContentType = Frames.ContentType;
         long total = 0;
         while (true)
         {
@@ -107,14 +124,14 @@ internal sealed class BareKestrelServer : IAsyncDisposable
         var query = http.Request.Query;
         if (!int.TryParse(query["n"], NumberStyles.None, CultureInfo.InvariantCulture, out var messages)
             || !int.TryParse(query["size"], NumberStyles.None, CultureInfo.InvariantCulture, out var messageBytes)
-            || messages > BenchService.MaxStreamMessages
-            || messageBytes > BenchService.MaxStreamMessageBytes)
+            || messages > Payloads.MaxStreamMessages
+            || messageBytes > Payloads.MaxStreamMessageBytes)
         {
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
             return;
         }
 
-        http.Response.ContentType = GrpcProtocol.ContentType;
+        http.Response.ContentType = Frames.ContentType;
         var frame = FrameOf(messageBytes);
         var writer = http.Response.BodyWriter;
         for (var i = 0; i < messages; i++)
@@ -130,7 +147,7 @@ internal sealed class BareKestrelServer : IAsyncDisposable
         {
             if (!_frames.TryGetValue(messageBytes, out var frame))
             {
-                frame = Frames.Encode(BenchService.Payload(messageBytes));
+                frame = Frames.Encode(Payloads.Of(messageBytes));
                 _frames.Add(messageBytes, frame);
             }
 

@@ -6,7 +6,7 @@ internal sealed record BenchOptions
     /// <summary>Length of one measured round.</summary>
     public double RoundSeconds { get; init; } = 3;
 
-    /// <summary>Measured rounds per side (bare and ours alternate), after one warm-up round each.</summary>
+    /// <summary>Measured rounds per side (the sides alternate), after one warm-up round each.</summary>
     public int Rounds { get; init; } = 3;
 
     public int Callers { get; init; } = 64;

@@ -1,65 +1,46 @@
-using System.Collections.Concurrent;
+using System.Buffers;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using RaftHead.Rpc;
-using RaftHead.Rpc.Server;
+using Grpc.Core;
+using RaftHead.Bench.Wire;
 
 namespace RaftHead.Bench;
 
-/// <summary>The benchmark's service, built from well-known types like the tests' echo service.</summary>
-internal static class BenchService
+/// <summary>The rpc scenario's service on grpc-dotnet: an echo, and a download whose buffer handling is chosen per call.</summary>
+internal sealed class BenchService : Wire.Bench.BenchBase
 {
-    public const string Name = "rafthead.bench.Bench";
+    public override Task<Payload> Echo(Payload request, ServerCallContext context) => Task.FromResult(request);
 
-    /// <summary>Largest message the streaming method will send, and the most messages per call.</summary>
-    public const int MaxStreamMessageBytes = 4 * 1024 * 1024;
-
-    public const int MaxStreamMessages = 1_000_000;
-
-    public static readonly Method<BytesValue, BytesValue> Echo =
-        new(Name, "Echo", MethodType.Unary, BytesValue.Parser, BytesValue.Parser);
-
-    /// <summary>The same echo declared idempotent, so the channel runs it through its retry pipeline.</summary>
-    public static readonly Method<BytesValue, BytesValue> EchoIdempotent =
-        new(Name, "EchoIdempotent", MethodType.Unary, BytesValue.Parser, BytesValue.Parser, idempotent: true);
-
-    /// <summary>Request: message count + message bytes * 1_000_000_000 (see <see cref="StreamRequest"/>).</summary>
-    public static readonly Method<Int64Value, BytesValue> Download =
-        new(Name, "Download", MethodType.ServerStreaming, Int64Value.Parser, BytesValue.Parser);
-
-    private static readonly ConcurrentDictionary<int, BytesValue> Payloads = new();
-
-    public static Int64Value StreamRequest(int messages, int messageBytes) =>
-        new() { Value = messages + (messageBytes * 1_000_000_000L) };
-
-    public static BytesValue Payload(int bytes) => Payloads.GetOrAdd(bytes, static n =>
+    public override async Task Download(DownloadRequest request, IServerStreamWriter<Payload> responseStream, ServerCallContext context)
     {
-        var data = new byte[n];
-        for (var i = 0; i < data.Length; i++)
+        if (request.Messages is < 0 or > Payloads.MaxStreamMessages || request.MessageBytes is < 0 or > Payloads.MaxStreamMessageBytes)
         {
-            data[i] = (byte)(7 + (i * 31));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"At most {Payloads.MaxStreamMessages} messages of {Payloads.MaxStreamMessageBytes} bytes."));
         }
 
-        return new BytesValue { Value = ByteString.CopyFrom(data) };
-    });
-
-    public static ServiceDefinition Build() => new ServiceBuilder(Name)
-        .Unary(Echo, static (request, _) => ValueTask.FromResult(request))
-        .Unary(EchoIdempotent, static (request, _) => ValueTask.FromResult(request))
-        .ServerStreaming(Download, static async (request, responses, context) =>
+        var source = Payloads.Raw(request.MessageBytes);
+        var pooled = request.Mode == BufferMode.FreshWrap ? null : ArrayPool<byte>.Shared.Rent(request.MessageBytes);
+        try
         {
-            var messages = (int)(request.Value % 1_000_000_000L);
-            var messageBytes = (int)(request.Value / 1_000_000_000L);
-            if (messages is < 0 or > MaxStreamMessages || messageBytes is < 0 or > MaxStreamMessageBytes)
+            for (var i = 0; i < request.Messages; i++)
             {
-                throw new RpcException(StatusCode.InvalidArgument, $"At most {MaxStreamMessages} messages of {MaxStreamMessageBytes} bytes.");
-            }
+                // The copy into the buffer stands in for the store read that fills ByteStreamService's buffer.
+                var buffer = pooled ?? new byte[request.MessageBytes];
+                source.CopyTo(buffer, 0);
+                var data = request.Mode == BufferMode.PooledCopy
+                    ? ByteString.CopyFrom(buffer, 0, request.MessageBytes)
+                    : UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, request.MessageBytes));
 
-            var payload = Payload(messageBytes);
-            for (var i = 0; i < messages; i++)
-            {
-                await responses.WriteAsync(payload, context.CancellationToken).ConfigureAwait(false);
+                // grpc-dotnet serialises the message into the response pipe before WriteAsync completes, so the
+                // pooled buffer may be refilled for the next message once this await returns.
+                await responseStream.WriteAsync(new Payload { Value = data }, context.CancellationToken).ConfigureAwait(false);
             }
-        })
-        .Build();
+        }
+        finally
+        {
+            if (pooled is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pooled);
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ internal static class Program
     private const string Usage =
         "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]\n" +
         "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]\n" +
-        "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -154,9 +154,16 @@ internal static class Program
                 "--skip-execute" => options with { SkipExecute = true },
                 "--skip-materialize" => options with { SkipMaterialize = true },
                 "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--copy-cache" => options with { CopyCacheRoot = Value(args, ref i) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),
             };
+        }
+
+        // The copying materializer needs its cache on another file system than the sandboxes.
+        if (!args.Contains("--copy-cache") && options.TempRoot.StartsWith("/dev/shm", StringComparison.Ordinal))
+        {
+            options = options with { CopyCacheRoot = Path.GetTempPath() };
         }
 
         return options;

@@ -38,42 +38,66 @@ internal sealed class RpcReport
         md.AppendLine(inv, $"Command: `{commandLine}`  ");
         md.AppendLine(inv, $"Date: {startedUtc:yyyy-MM-dd HH:mm} UTC  ");
         md.AppendLine(inv, $"Machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC; client and servers in one process on 127.0.0.1, h2c.  ");
-        md.AppendLine(inv, $"Rounds: {_options.Rounds} per side of {_options.RoundSeconds:0.#} s each (after a warm-up round), sides alternating; every figure is the median of its rounds. Unary payload {_options.UnaryPayloadBytes} B (BytesValue), {_options.Callers} concurrent callers.");
+        md.AppendLine(inv, $"Rounds: {_options.Rounds} per side of {_options.RoundSeconds:0.#} s each (after a warm-up round), sides alternating; every figure is the median of its rounds. Unary payload {_options.UnaryPayloadBytes} B (a bytes field), {_options.Callers} concurrent callers.");
         md.AppendLine();
 
         var bareSeq = Of(_latency, RpcScenario.Bare);
-        var oursSeq = Of(_latency, RpcScenario.Ours);
-        var idemSeq = Of(_latency, RpcScenario.OursIdempotent);
+        var grpcSeq = Of(_latency, RpcScenario.Grpc);
         var bareConc = Of(_throughput, RpcScenario.Bare);
-        var oursConc = Of(_throughput, RpcScenario.Ours);
-        var idemConc = Of(_throughput, RpcScenario.OursIdempotent);
+        var grpcConc = Of(_throughput, RpcScenario.Grpc);
 
-        md.AppendLine("| Measure | Bare Kestrel | Ours | Ours (idempotent: retry pipeline) | Ours / bare | Goal | Met |");
-        md.AppendLine("|---|---:|---:|---:|---:|---|---|");
-        var p50Ratio = Median(oursSeq, r => r.P50Us) / Median(bareSeq, r => r.P50Us);
-        Row(md, "1 caller: p50 latency (µs)", bareSeq, oursSeq, idemSeq, r => r.P50Us, "0.0", p50Ratio, $"ours/bare ≤ {MaxOverheadRatio:0.00}", p50Ratio <= MaxOverheadRatio);
-        var p99Ratio = Median(oursSeq, r => r.P99Us) / Median(bareSeq, r => r.P99Us);
-        Row(md, "1 caller: p99 latency (µs)", bareSeq, oursSeq, idemSeq, r => r.P99Us, "0.0", p99Ratio, "—", null);
-        var seqRatio = Median(bareSeq, r => r.CallsPerSecond) / Median(oursSeq, r => r.CallsPerSecond);
-        Row(md, "1 caller: calls/s", bareSeq, oursSeq, idemSeq, r => r.CallsPerSecond, "0", 1 / seqRatio, "—", null);
-        Row(md, "1 caller: allocated B/call (client+server)", bareSeq, oursSeq, idemSeq, r => r.AllocatedBytesPerCall, "0", Median(oursSeq, r => r.AllocatedBytesPerCall) / Median(bareSeq, r => r.AllocatedBytesPerCall), "—", null);
-        var oursRate = Median(oursConc, r => r.CallsPerSecond);
-        var costRatio = Median(bareConc, r => r.CallsPerSecond) / oursRate;
-        Row(md, $"{_options.Callers} callers: calls/s", bareConc, oursConc, idemConc, r => r.CallsPerSecond, "0", 1 / costRatio, $"ours ≥ {MinCallsPerSecond:0}", oursRate >= MinCallsPerSecond);
-        md.AppendLine(inv, $"| {_options.Callers} callers: cost per call, ours / bare | | | | {costRatio:0.00} | ≤ {MaxOverheadRatio:0.00} | {Yes(costRatio <= MaxOverheadRatio)} |");
-        Row(md, $"{_options.Callers} callers: allocated B/call (client+server)", bareConc, oursConc, idemConc, r => r.AllocatedBytesPerCall, "0", Median(oursConc, r => r.AllocatedBytesPerCall) / Median(bareConc, r => r.AllocatedBytesPerCall), "—", null);
-        Row(md, $"{_options.Callers} callers: gen0 GCs per round", bareConc, oursConc, idemConc, r => r.Gen0Collections, "0", double.NaN, "—", null);
+        md.AppendLine("| Measure | Bare Kestrel | grpc-dotnet as configured | grpc-dotnet / bare | Goal | Met |");
+        md.AppendLine("|---|---:|---:|---:|---|---|");
+        var p50Ratio = Median(grpcSeq, r => r.P50Us) / Median(bareSeq, r => r.P50Us);
+        Row(md, "1 caller: p50 latency (µs)", bareSeq, grpcSeq, r => r.P50Us, "0.0", p50Ratio, $"≤ {MaxOverheadRatio:0.00}", p50Ratio <= MaxOverheadRatio);
+        Row(md, "1 caller: p99 latency (µs)", bareSeq, grpcSeq, r => r.P99Us, "0.0", Median(grpcSeq, r => r.P99Us) / Median(bareSeq, r => r.P99Us), "—", null);
+        Row(md, "1 caller: calls/s", bareSeq, grpcSeq, r => r.CallsPerSecond, "0", Median(grpcSeq, r => r.CallsPerSecond) / Median(bareSeq, r => r.CallsPerSecond), "—", null);
+        Row(md, "1 caller: allocated B/call (client+server)", bareSeq, grpcSeq, r => r.AllocatedBytesPerCall, "0", Median(grpcSeq, r => r.AllocatedBytesPerCall) / Median(bareSeq, r => r.AllocatedBytesPerCall), "—", null);
+        var grpcRate = Median(grpcConc, r => r.CallsPerSecond);
+        var costRatio = Median(bareConc, r => r.CallsPerSecond) / grpcRate;
+        Row(md, $"{_options.Callers} callers: calls/s", bareConc, grpcConc, r => r.CallsPerSecond, "0", 1 / costRatio, $"grpc-dotnet ≥ {MinCallsPerSecond:0}", grpcRate >= MinCallsPerSecond);
+        md.AppendLine(inv, $"| {_options.Callers} callers: cost per call, grpc-dotnet / bare | | | {costRatio:0.00} | ≤ {MaxOverheadRatio:0.00} | {Yes(costRatio <= MaxOverheadRatio)} |");
+        Row(md, $"{_options.Callers} callers: allocated B/call (client+server)", bareConc, grpcConc, r => r.AllocatedBytesPerCall, "0", Median(grpcConc, r => r.AllocatedBytesPerCall) / Median(bareConc, r => r.AllocatedBytesPerCall), "—", null);
+        Row(md, $"{_options.Callers} callers: gen0 GCs per round", bareConc, grpcConc, r => r.Gen0Collections, "0", double.NaN, "—", null);
         foreach (var (messageBytes, rounds) in _streaming.OrderBy(p => p.Key))
         {
             var bare = Of(rounds, RpcScenario.Bare);
-            var ours = Of(rounds, RpcScenario.Ours);
-            var mbps = Median(ours, r => r.MegabytesPerSecond);
-            Row(md, $"1 server stream, {Size(messageBytes)} messages: MB/s", bare, ours, [], r => r.MegabytesPerSecond, "0", mbps / Median(bare, r => r.MegabytesPerSecond), $"ours ≥ {MinStreamMegabytesPerSecond:0}", mbps >= MinStreamMegabytesPerSecond);
-            Row(md, $"1 server stream, {Size(messageBytes)} messages: allocated B/MB", bare, ours, [], r => r.AllocatedBytes / (r.PayloadBytes / 1e6), "0", double.NaN, "—", null);
+            var grpc = Of(rounds, RpcScenario.PooledCopy);
+            var mbps = Median(grpc, r => r.MegabytesPerSecond);
+            Row(md, $"1 server stream, {Size(messageBytes)} messages: MB/s", bare, grpc, r => r.MegabytesPerSecond, "0", mbps / Median(bare, r => r.MegabytesPerSecond), $"grpc-dotnet ≥ {MinStreamMegabytesPerSecond:0}", mbps >= MinStreamMegabytesPerSecond);
+            Row(md, $"1 server stream, {Size(messageBytes)} messages: allocated B/MB", bare, grpc, r => r.AllocatedBytes / (r.PayloadBytes / 1e6), "0", double.NaN, "—", null);
+            Row(md, $"1 server stream, {Size(messageBytes)} messages: gen2 GCs per round", bare, grpc, r => r.Gen2Collections, "0", double.NaN, "—", null);
         }
 
         md.AppendLine();
-        md.AppendLine("MB = 10^6 bytes of message payload. Bare Kestrel echoes the request's framed bytes (`application/grpc`, no trailers, no parsing); its stream writes the same framed bytes and the client only drains them. \"Cost per call\" is bare calls/s ÷ ours calls/s. Allocation is process-wide (`GC.GetTotalAllocatedBytes`), so it covers client and server.");
+        md.AppendLine("MB = 10^6 bytes of message payload. Bare Kestrel echoes the request's framed bytes (`application/grpc`, no trailers, no parsing); its stream writes prebuilt framed bytes and the client only drains them. grpc-dotnet: the bench's echo service hosted by `GrpcServer.Create` (defaults of `GrpcServerOptions`), called through a channel from `GrpcChannels.Create` (defaults of `GrpcChannelSettings`); its stream row copies each message into a pooled buffer and then into a new `ByteString`, as `ByteStreamService.Read` does. \"Cost per call\" is bare calls/s ÷ grpc-dotnet calls/s. Allocation is process-wide (`GC.GetTotalAllocatedBytes`), so it covers client and server.");
+        md.AppendLine();
+
+        var retryOnSeq = Of(_latency, RpcScenario.RetryOn);
+        var retryOffSeq = Of(_latency, RpcScenario.RetryOff);
+        var retryOnConc = Of(_throughput, RpcScenario.RetryOn);
+        var retryOffConc = Of(_throughput, RpcScenario.RetryOff);
+        md.AppendLine("Switches, measured in the same alternating rounds:");
+        md.AppendLine();
+        md.AppendLine("| Switch | Measure | Setting A | Setting B | B / A |");
+        md.AppendLine("|---|---|---:|---:|---:|");
+        SwitchRow(md, "channel retry policy: A = on (default, GetActionResult is on its list), B = off (`RetryAttemptsMax = 1`)", "1 caller: p50 µs", retryOnSeq, retryOffSeq, r => r.P50Us, "0.0");
+        SwitchRow(md, "", "1 caller: p99 µs", retryOnSeq, retryOffSeq, r => r.P99Us, "0.0");
+        SwitchRow(md, "", "1 caller: allocated B/call", retryOnSeq, retryOffSeq, r => r.AllocatedBytesPerCall, "0");
+        SwitchRow(md, "", $"{_options.Callers} callers: calls/s", retryOnConc, retryOffConc, r => r.CallsPerSecond, "0");
+        SwitchRow(md, "", $"{_options.Callers} callers: allocated B/call", retryOnConc, retryOffConc, r => r.AllocatedBytesPerCall, "0");
+        foreach (var (messageBytes, rounds) in _streaming.OrderBy(p => p.Key))
+        {
+            var copy = Of(rounds, RpcScenario.PooledCopy);
+            foreach (var (other, label) in new[] { (RpcScenario.PooledWrap, "A = pooled buffer + `ByteString.CopyFrom` (today), B = pooled buffer + `UnsafeWrap`"), (RpcScenario.FreshWrap, "A = pooled buffer + `ByteString.CopyFrom` (today), B = new array per message + `UnsafeWrap`") })
+            {
+                var b = Of(rounds, other);
+                SwitchRow(md, $"server stream, {Size(messageBytes)}: {label}", "MB/s", copy, b, r => r.MegabytesPerSecond, "0");
+                SwitchRow(md, "", "allocated B/MB", copy, b, r => r.AllocatedBytes / (r.PayloadBytes / 1e6), "0");
+                SwitchRow(md, "", "gen2 GCs per round", copy, b, r => r.Gen2Collections, "0");
+            }
+        }
+
         md.AppendLine();
         md.AppendLine("<details><summary>All rounds</summary>");
         md.AppendLine();
@@ -113,6 +137,8 @@ internal sealed class RpcReport
             }
         }
 
+        md.AppendLine();
+        md.AppendLine("The retired hand-written layer (`src/RaftHead.Rpc`) can no longer run here; its last figures are in bench/RESULTS.md, section \"RPC layer (issue: foundation)\".");
         return md.ToString();
     }
 
@@ -133,8 +159,7 @@ internal sealed class RpcReport
         StringBuilder md,
         string measure,
         IReadOnlyList<RoundResult> bare,
-        IReadOnlyList<RoundResult> ours,
-        IReadOnlyList<RoundResult> idempotent,
+        IReadOnlyList<RoundResult> grpc,
         Func<RoundResult, double> value,
         string format,
         double ratio,
@@ -143,7 +168,16 @@ internal sealed class RpcReport
     {
         md.AppendLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"| {measure} | {Format(Median(bare, value), format)} | {Format(Median(ours, value), format)} | {Format(Median(idempotent, value), format)} | {Format(ratio, "0.00")} | {goal} | {(met is { } m ? Yes(m) : "—")} |"));
+            $"| {measure} | {Format(Median(bare, value), format)} | {Format(Median(grpc, value), format)} | {Format(ratio, "0.00")} | {goal} | {(met is { } m ? Yes(m) : "—")} |"));
+    }
+
+    private static void SwitchRow(StringBuilder md, string label, string measure, IReadOnlyList<RoundResult> a, IReadOnlyList<RoundResult> b, Func<RoundResult, double> value, string format)
+    {
+        var ma = Median(a, value);
+        var mb = Median(b, value);
+        md.AppendLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {label} | {measure} | {Format(ma, format)} | {Format(mb, format)} | {Format(mb / ma, "0.00")} |"));
     }
 
     private static void RoundRow(StringBuilder md, string phase, RoundResult r) =>

@@ -1,20 +1,32 @@
 using System.Globalization;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Server;
+using Build.Bazel.Remote.Execution.V2;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using RaftHead.Bench.Wire;
+using RaftHead.Head.Hosting;
+using RaftHead.Protocol;
+using RaftHead.Protocol.Client;
 
 namespace RaftHead.Bench;
 
 /// <summary>
-/// The RPC layer benchmark: bare Kestrel HTTP/2 against our gRPC layer in one process, rounds alternating
-/// between the sides so that machine noise falls on both, medians of rounds reported.
+/// The RPC benchmark: bare Kestrel HTTP/2 against grpc-dotnet as RaftHead configures it (<see cref="GrpcServer"/> and
+/// <see cref="GrpcChannels.Create"/>) in one process, rounds alternating between the sides so that machine noise falls
+/// on both, medians of rounds reported. Switches that can be flipped per call (the channel's retry policy, how the
+/// server hands stream bytes to protobuf) run as further sides in the same rounds.
 /// </summary>
 internal sealed class RpcScenario
 {
     public const string Bare = "bare Kestrel";
-    public const string Ours = "ours";
-    public const string OursIdempotent = "ours, idempotent";
+    public const string Grpc = "grpc-dotnet";
+    public const string RetryOn = "GetActionResult, retry policy (default)";
+    public const string RetryOff = "GetActionResult, RetryAttemptsMax = 1";
+    public const string PooledCopy = "grpc-dotnet, pooled buffer + ByteString.CopyFrom";
+    public const string PooledWrap = "grpc-dotnet, pooled buffer + UnsafeWrap";
+    public const string FreshWrap = "grpc-dotnet, new array + UnsafeWrap";
 
-    private static readonly int[] StreamMessageSizes = [64 * 1024, 1024 * 1024];
+    public static readonly int[] StreamMessageSizes = [64 * 1024, 1024 * 1024];
 
     private readonly BenchOptions _options;
     private readonly LoadDriver _driver;
@@ -33,18 +45,36 @@ internal sealed class RpcScenario
 
     public async Task<RpcReport> RunAsync(CancellationToken cancellationToken)
     {
-        var serverOptions = new RpcServerOptions { Address = System.Net.IPAddress.Loopback, Port = 0 };
-        var channelOptions = new RpcChannelOptions();
-        await using var ours = new RpcServer(serverOptions, [BenchService.Build()]);
+        var serverOptions = new GrpcServerOptions { Port = 0 };
+        var settings = new GrpcChannelSettings();
+        var actionResult = ActionResultOfTypicalSize();
+        await using var grpc = GrpcServer.Create(
+            serverOptions,
+            (services, _) =>
+            {
+                services.AddSingleton(new BenchService());
+                services.AddSingleton(new BenchActionCache(actionResult));
+            },
+            endpoints =>
+            {
+                endpoints.MapGrpcService<BenchService>();
+                endpoints.MapGrpcService<BenchActionCache>();
+            },
+            health => health.AddCheck("bench", () => HealthCheckResult.Healthy()));
         await using var bare = new BareKestrelServer(serverOptions);
-        await ours.StartAsync(cancellationToken).ConfigureAwait(false);
+        await grpc.StartAsync(cancellationToken).ConfigureAwait(false);
         await bare.StartAsync(cancellationToken).ConfigureAwait(false);
-        using var channel = new RpcChannel(ours.Address.ToString(), channelOptions);
-        using var bareClient = new BareClient(bare.Address, channelOptions);
-        _progress.WriteLine($"servers: ours {ours.Address}, bare {bare.Address}");
+        using var channel = GrpcChannels.Create(grpc.Address, settings);
+        using var noRetryChannel = GrpcChannels.Create(grpc.Address, settings with { RetryAttemptsMax = 1 });
+        using var bareClient = new BareClient(bare.Address, settings);
+        var echo = new Wire.Bench.BenchClient(channel);
+        var cache = new ReapiClients(channel).ActionCache;
+        var cacheNoRetry = new ReapiClients(noRetryChannel).ActionCache;
+        _progress.WriteLine($"servers: grpc-dotnet {grpc.Address}, bare {bare.Address}; GetActionResult answers {actionResult.CalculateSize()} B");
 
-        var request = BenchService.Payload(_options.UnaryPayloadBytes);
+        var request = Payloads.Of(_options.UnaryPayloadBytes);
         var frame = Frames.Encode(request);
+        var lookup = new GetActionResultRequest { ActionDigest = Digests.Compute(Payloads.Raw(_options.UnaryPayloadBytes)) };
         var sides = new (string Name, Func<Func<CancellationToken, Task>> NewCaller)[]
         {
             (Bare, () =>
@@ -56,15 +86,20 @@ internal sealed class RpcScenario
                     Check(echoed == frame.Length, "bare echo length");
                 };
             }),
-            (Ours, () => async token =>
+            (Grpc, () => async token =>
             {
-                var response = await channel.UnaryAsync(BenchService.Echo, request, new CallOptions { CancellationToken = token }).ConfigureAwait(false);
+                var response = await echo.EchoAsync(request, cancellationToken: token).ConfigureAwait(false);
                 Check(response.Value.Length == request.Value.Length, "echo length");
             }),
-            (OursIdempotent, () => async token =>
+            (RetryOn, () => async token =>
             {
-                var response = await channel.UnaryAsync(BenchService.EchoIdempotent, request, new CallOptions { CancellationToken = token }).ConfigureAwait(false);
-                Check(response.Value.Length == request.Value.Length, "echo length");
+                var response = await cache.GetActionResultAsync(lookup, cancellationToken: token).ConfigureAwait(false);
+                Check(response.OutputFiles.Count == actionResult.OutputFiles.Count, "action result");
+            }),
+            (RetryOff, () => async token =>
+            {
+                var response = await cacheNoRetry.GetActionResultAsync(lookup, cancellationToken: token).ConfigureAwait(false);
+                Check(response.OutputFiles.Count == actionResult.OutputFiles.Count, "action result");
             }),
         };
 
@@ -94,9 +129,9 @@ internal sealed class RpcScenario
 
         foreach (var messageBytes in _options.SkipStreaming ? [] : StreamMessageSizes)
         {
-            var messages = (int)Math.Clamp(_options.StreamCallBytes / messageBytes, 1, BenchService.MaxStreamMessages);
+            var messages = (int)Math.Clamp(_options.StreamCallBytes / messageBytes, 1, Payloads.MaxStreamMessages);
             var streamBuffer = new byte[1024 * 1024];
-            var streamFrameBytes = RaftHead.Rpc.GrpcProtocol.FrameHeaderBytes + BenchService.Payload(messageBytes).CalculateSize();
+            var streamFrameBytes = Frames.HeaderBytes + Payloads.Of(messageBytes).CalculateSize();
             var streamSides = new (string Name, Func<CancellationToken, Task<long>> Call)[]
             {
                 (Bare, async token =>
@@ -105,7 +140,9 @@ internal sealed class RpcScenario
                     Check(received == (long)messages * streamFrameBytes, "bare stream length");
                     return (long)messages * messageBytes;
                 }),
-                (Ours, token => DownloadAsync(channel, messages, messageBytes, token)),
+                (PooledCopy, token => DownloadAsync(echo, messages, messageBytes, BufferMode.PooledCopy, token)),
+                (PooledWrap, token => DownloadAsync(echo, messages, messageBytes, BufferMode.PooledWrap, token)),
+                (FreshWrap, token => DownloadAsync(echo, messages, messageBytes, BufferMode.FreshWrap, token)),
             };
             var results = new List<RoundResult>();
             _streaming[messageBytes] = results;
@@ -126,7 +163,7 @@ internal sealed class RpcScenario
         if (_options.ProfileAllocations)
         {
             using var sampler = new AllocationSampler();
-            foreach (var (name, newCaller) in sides)
+            foreach (var (name, newCaller) in sides[..2])
             {
                 sampler.Start();
                 Report(await _driver.ConcurrentAsync(name, newCaller, _options.Callers, round, _options.MaxCallsPerRound, cancellationToken).ConfigureAwait(false), "profile (sampled, slower)");
@@ -137,9 +174,27 @@ internal sealed class RpcScenario
         return new RpcReport(_options, _latency, _throughput, _streaming, _profiles);
     }
 
-    private static async Task<long> DownloadAsync(RpcChannel channel, int messages, int messageBytes, CancellationToken cancellationToken)
+    /// <summary>An ActionResult shaped like a small compile's: three output files, stdout and stderr digests, metadata.</summary>
+    private static ActionResult ActionResultOfTypicalSize()
     {
-        using var call = channel.ServerStreaming(BenchService.Download, BenchService.StreamRequest(messages, messageBytes), new CallOptions { CancellationToken = cancellationToken });
+        var result = new ActionResult
+        {
+            ExitCode = 0,
+            StdoutDigest = Digests.Compute(Payloads.Raw(100)),
+            StderrDigest = Digests.Empty,
+            ExecutionMetadata = new ExecutedActionMetadata { Worker = "bench" },
+        };
+        for (var i = 1; i <= 3; i++)
+        {
+            result.OutputFiles.Add(new OutputFile { Path = $"bazel-out/k8-fastbuild/bin/lib/obj{i}.o", Digest = Digests.Compute(Payloads.Raw(1000 * i)) });
+        }
+
+        return result;
+    }
+
+    private static async Task<long> DownloadAsync(Wire.Bench.BenchClient client, int messages, int messageBytes, BufferMode mode, CancellationToken cancellationToken)
+    {
+        using var call = client.Download(new DownloadRequest { Messages = messages, MessageBytes = messageBytes, Mode = mode }, cancellationToken: cancellationToken);
         long payload = 0;
         var received = 0;
         while (received <= messages && await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
@@ -164,7 +219,7 @@ internal sealed class RpcScenario
     {
         _progress.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{phase,-26} {result.Side,-17} calls {result.Calls,8} in {result.Elapsed.TotalSeconds,5:0.00}s  {result.CallsPerSecond,9:0} calls/s  p50 {result.P50Us,7:0.0}us p99 {result.P99Us,7:0.0}us  {result.MegabytesPerSecond,7:0} MB/s  {result.AllocatedBytesPerCall,9:0} B/call  gen0 {result.Gen0Collections} gen2 {result.Gen2Collections}"));
+            $"{phase,-26} {result.Side,-50} calls {result.Calls,8} in {result.Elapsed.TotalSeconds,5:0.00}s  {result.CallsPerSecond,9:0} calls/s  p50 {result.P50Us,7:0.0}us p99 {result.P99Us,7:0.0}us  {result.MegabytesPerSecond,7:0} MB/s  {result.AllocatedBytesPerCall,9:0} B/call  gen0 {result.Gen0Collections} gen2 {result.Gen2Collections}"));
         return result;
     }
 }

@@ -23,7 +23,7 @@ internal sealed record ExecOptions
 
     public int FilesPerDirectory { get; init; } = 100;
 
-    /// <summary>Timed materialisations per method (hard links through InputMaterializer, copies, links through the replica).</summary>
+    /// <summary>Timed materialisations per method (InputMaterializer linking, and copying across file systems).</summary>
     public int MaterializeRounds { get; init; } = 5;
 
     public bool SkipExecute { get; init; }
@@ -35,6 +35,13 @@ internal sealed record ExecOptions
 
     /// <summary>Where temp directories go (each deleted at the end of its phase).</summary>
     public string TempRoot { get; init; } = Path.GetTempPath();
+
+    /// <summary>
+    /// Where the copying materializer keeps its file cache: must be another file system than <see cref="TempRoot"/>, so
+    /// that every link fails with EXDEV and InputMaterializer copies. tmpfs by default; the system temp dir when
+    /// <see cref="TempRoot"/> is on tmpfs.
+    /// </summary>
+    public string CopyCacheRoot { get; init; } = "/dev/shm/";
 
     /// <summary>A hard stop for the whole run: a hang becomes a cancellation, not a stuck process.</summary>
     public TimeSpan RunLimit { get; init; } = TimeSpan.FromMinutes(30);

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
+using Grpc.Core;
 using RaftHead.Bench.Storage;
 using RaftHead.Head;
 using RaftHead.Head.Execution;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using RaftHead.Protocol.Client;
 
 using RaftHead.Worker;
 
@@ -65,7 +65,8 @@ internal sealed class ExecutePhase
             store => runner = new ActionRunner(store, new RunnerOptions { WorkDirectory = Path.Combine(dir.Path, "work"), RunAsUser = _options.RunAsUser, WarmSandboxes = _options.Slots + 1 }),
             cancellationToken).ConfigureAwait(false);
         await using var stopHead = head.ConfigureAwait(false);
-        using var channel = new RpcChannel(head.Address.ToString());
+        using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
+        var clients = new ReapiClients(channel);
         var isolation = runner?.Isolation ?? throw new InvalidOperationException("the head does not execute");
         _progress.WriteLine($"exec: head on {head.Address} with {_options.Slots} slot(s); {isolation.Describe()}");
 
@@ -76,7 +77,7 @@ internal sealed class ExecutePhase
 
         var clock = Stopwatch.StartNew();
         var count = WarmupCalls + (_options.Rounds * 2 * _options.CaseCallsMax);
-        var actions = await NoOpActions.UploadAsync(channel, count, cancellationToken).ConfigureAwait(false);
+        var actions = await NoOpActions.UploadAsync(clients, count, cancellationToken).ConfigureAwait(false);
         var uploadSeconds = clock.Elapsed.TotalSeconds;
         _progress.WriteLine($"exec: {count:N0} distinct actions uploaded (BatchUpdateBlobs) in {uploadSeconds:0.0} s");
         var next = new ActionCursor(actions);
@@ -88,8 +89,8 @@ internal sealed class ExecutePhase
             await DirectAsync(starter, kind, 1, TimeSpan.FromSeconds(1), 50, 0, cancellationToken).ConfigureAwait(false);
         }
 
-        await ExecuteAsync(channel, next, 1, TimeSpan.FromSeconds(2), WarmupCalls / 2, 0, unused, cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(channel, next, _options.Clients, TimeSpan.FromSeconds(2), WarmupCalls / 2, 0, unused, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(clients, next, 1, TimeSpan.FromSeconds(2), WarmupCalls / 2, 0, unused, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(clients, next, _options.Clients, TimeSpan.FromSeconds(2), WarmupCalls / 2, 0, unused, cancellationToken).ConfigureAwait(false);
 
         var rounds = new List<ExecRound>();
         var stagesOne = new List<double[]>();
@@ -101,8 +102,8 @@ internal sealed class ExecutePhase
                 rounds.Add(Report(await DirectAsync(starter, kind, 1, _case, _options.CaseCallsMax, r, cancellationToken).ConfigureAwait(false)));
             }
 
-            rounds.Add(Report(await ExecuteAsync(channel, next, 1, _case, _options.CaseCallsMax, r, stagesOne, cancellationToken).ConfigureAwait(false)));
-            rounds.Add(Report(await ExecuteAsync(channel, next, _options.Clients, _case, _options.CaseCallsMax, r, stagesMany, cancellationToken).ConfigureAwait(false)));
+            rounds.Add(Report(await ExecuteAsync(clients, next, 1, _case, _options.CaseCallsMax, r, stagesOne, cancellationToken).ConfigureAwait(false)));
+            rounds.Add(Report(await ExecuteAsync(clients, next, _options.Clients, _case, _options.CaseCallsMax, r, stagesMany, cancellationToken).ConfigureAwait(false)));
             rounds.Add(Report(await DirectAsync(starter, ProcessStarter.Chain, _options.Slots, _case, _options.CaseCallsMax, r, cancellationToken).ConfigureAwait(false)));
         }
 
@@ -167,7 +168,7 @@ internal sealed class ExecutePhase
     }
 
     /// <summary>Clients each run Execute back to back (a fresh action each time) until the round ends or its calls are spent.</summary>
-    private static async Task<ExecRound> ExecuteAsync(RpcChannel channel, ActionCursor actions, int clients, TimeSpan duration, int callsMax, int round, List<double[]> stages, CancellationToken cancellationToken)
+    private static async Task<ExecRound> ExecuteAsync(ReapiClients reapi, ActionCursor actions, int clients, TimeSpan duration, int callsMax, int round, List<double[]> stages, CancellationToken cancellationToken)
     {
         long started = 0;
         var perClient = new List<long>[clients];
@@ -186,7 +187,7 @@ internal sealed class ExecutePhase
                         var request = new ExecuteRequest { InstanceName = Instance, ActionDigest = action, SkipCacheLookup = true };
                         var sent = DateTime.UtcNow;
                         var before = Stopwatch.GetTimestamp();
-                        using var call = channel.ServerStreaming(ReapiMethods.Execute, request, new CallOptions { CancellationToken = cancellationToken });
+                        using var call = reapi.Execution.Execute(request, cancellationToken: cancellationToken);
                         var done = await ReadUntilDoneAsync(call, cancellationToken).ConfigureAwait(false);
                         samples.Add(Stopwatch.GetTimestamp() - before);
                         var received = DateTime.UtcNow;
@@ -207,7 +208,7 @@ internal sealed class ExecutePhase
         return new ExecRound(ExecuteCase, clients, round, all.Count, seconds, p50, p99);
     }
 
-    private static async Task<Operation> ReadUntilDoneAsync(ServerStreamingCall<ExecuteRequest, Operation> call, CancellationToken cancellationToken)
+    private static async Task<Operation> ReadUntilDoneAsync(AsyncServerStreamingCall<Operation> call, CancellationToken cancellationToken)
     {
         // QUEUED, EXECUTING, done: a handful of messages; a keep-alive repeat at most once a minute.
         for (var messages = 0; messages < 1_000; messages++)

@@ -2,8 +2,7 @@ using System.Buffers.Binary;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Bench.Storage;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using RaftHead.Protocol.Client;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
@@ -20,13 +19,13 @@ internal static class NoOpActions
     private const int PerBatch = 500;
     private const int BatchesInFlight = 16;
 
-    public static async Task<Digest[]> UploadAsync(RpcChannel channel, int count, CancellationToken cancellationToken)
+    public static async Task<Digest[]> UploadAsync(ReapiClients clients, int count, CancellationToken cancellationToken)
     {
         var command = new Command { Arguments = { "/bin/true" } }.ToByteString();
         var root = new ReapiDirectory().ToByteString(); // zero bytes: the empty blob
         var commandDigest = BlobSet.DigestOf(command.ToByteArray());
         var rootDigest = BlobSet.DigestOf(root.ToByteArray());
-        await PutAsync(channel, [(commandDigest, command), (rootDigest, root)], cancellationToken).ConfigureAwait(false);
+        await PutAsync(clients, [(commandDigest, command), (rootDigest, root)], cancellationToken).ConfigureAwait(false);
 
         var actions = new (Digest Digest, ByteString Data)[count];
         var salt = new byte[8];
@@ -51,7 +50,7 @@ internal static class NoOpActions
                 long b;
                 while ((b = Interlocked.Increment(ref next)) < batches.Length)
                 {
-                    await PutAsync(channel, batches[b], cancellationToken).ConfigureAwait(false);
+                    await PutAsync(clients, batches[b], cancellationToken).ConfigureAwait(false);
                 }
             },
             cancellationToken));
@@ -59,7 +58,7 @@ internal static class NoOpActions
         return actions.Select(a => a.Digest).ToArray();
     }
 
-    private static async Task PutAsync(RpcChannel channel, IReadOnlyList<(Digest Digest, ByteString Data)> blobs, CancellationToken cancellationToken)
+    private static async Task PutAsync(ReapiClients clients, IReadOnlyList<(Digest Digest, ByteString Data)> blobs, CancellationToken cancellationToken)
     {
         var request = new BatchUpdateBlobsRequest { InstanceName = ExecutePhase.Instance };
         foreach (var (digest, data) in blobs)
@@ -67,7 +66,7 @@ internal static class NoOpActions
             request.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = data });
         }
 
-        var response = await channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+        var response = await clients.Cas.BatchUpdateBlobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (response.Responses.Any(r => r.Status.Code != 0))
         {
             throw new InvalidOperationException("Benchmark self-check failed: BatchUpdateBlobs refused a blob: " + response.Responses.First(r => r.Status.Code != 0).Status.Message);

@@ -4,8 +4,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Google.Protobuf;
 using RaftHead.Head;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using RaftHead.Protocol.Client;
 using RaftHead.Storage;
 
 namespace RaftHead.Bench.Storage;
@@ -57,7 +56,8 @@ internal sealed class CasPhase
         await using var head = await SingleNodeHead.StartAsync(
             new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path, CasMaxBytes = 64L << 30 },
             runnerFactory: null, cancellationToken).ConfigureAwait(false);
-        using var channel = new RpcChannel(head.Address.ToString(), new RpcChannelOptions { MaxReceiveMessageBytes = 16 << 20 });
+        using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
+        var clients = new ReapiClients(channel);
         FsyncOf4KiBAppendUs = MeasureAppendFsyncUs(scratch.Path);
         _progress.WriteLine($"cas: a 4 KiB append + fsync takes {FsyncOf4KiBAppendUs:0} us here (median of 200)");
 
@@ -91,16 +91,16 @@ internal sealed class CasPhase
             {
                 var perBatch = Math.Max(1, BatchBytes / size);
                 grpcPath = $"BatchUpdateBlobs / BatchReadBlobs, {perBatch} blobs per call";
-                grpcWrite = await RunBatchesAsync(digestsG.Set, digestsG.Digests, perBatch, (req, ct) => BatchUpdateAsync(channel, req, ct), cancellationToken).ConfigureAwait(false);
+                grpcWrite = await RunBatchesAsync(digestsG.Set, digestsG.Digests, perBatch, (req, ct) => BatchUpdateAsync(clients, req, ct), cancellationToken).ConfigureAwait(false);
                 var presentG = digestsG.Digests.AsMemory(0, (int)grpcWrite.Operations).ToArray();
-                grpcRead = await RunBatchReadsAsync(channel, presentG, perBatch, cancellationToken).ConfigureAwait(false);
+                grpcRead = await RunBatchReadsAsync(clients, presentG, perBatch, cancellationToken).ConfigureAwait(false);
             }
             else
             {
                 grpcPath = "ByteStream Write / Read, 1 MiB write chunks (server reads in 256 KiB)";
-                grpcWrite = await RunWorkersAsync(digestsG.Set, digestsG.Digests, 1, (buf, d, ct) => ByteStreamWriteAsync(channel, buf, d, ct), cancellationToken).ConfigureAwait(false);
+                grpcWrite = await RunWorkersAsync(digestsG.Set, digestsG.Digests, 1, (buf, d, ct) => ByteStreamWriteAsync(clients, buf, d, ct), cancellationToken).ConfigureAwait(false);
                 var presentG = digestsG.Digests.AsMemory(0, (int)grpcWrite.Operations);
-                grpcRead = await RunReadsAsync(presentG, 1, (d, _, ct) => ByteStreamReadAsync(channel, d, ct), cancellationToken).ConfigureAwait(false);
+                grpcRead = await RunReadsAsync(presentG, 1, (d, _, ct) => ByteStreamReadAsync(clients, d, ct), cancellationToken).ConfigureAwait(false);
             }
 
             Report($"{Size(size)} write, gRPC", grpcWrite);
@@ -122,84 +122,6 @@ internal sealed class CasPhase
         }
 
         return rows;
-    }
-
-    /// <summary>
-    /// Replays the store's large-blob ingest and whole-read steps with the same calls, timed one by one
-    /// (StreamedBlobWriter.WriteAsync: hash then pwrite per chunk; CommitBlobFileCoreAsync: fsync, rename; reads:
-    /// FileHashMatchesAsync's hashing pass, then the stream's pass).
-    /// </summary>
-    public StepTimes ReplayLargeBlob(int sizeBytes, int repeats)
-    {
-        using var dir = new TempDirectory(_options.TempRoot, "cas-replay");
-        var set = new BlobSet(sizeBytes, 99, seed: 7);
-        var data = set.NewBuffer();
-        double hash = 0, write = 0, fsync = 0, rename = 0, readHash = 0, read = 0;
-        var buffer = new byte[ChunkBytes];
-        for (var r = 0; r < repeats; r++)
-        {
-            set.Fill(data, r);
-            var temp = Path.Combine(dir.Path, $"tmp-{r}");
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
-            {
-                for (var offset = 0; offset < data.Length; offset += ChunkBytes)
-                {
-                    var chunk = data.AsSpan(offset, Math.Min(ChunkBytes, data.Length - offset));
-                    var t0 = Stopwatch.GetTimestamp();
-                    sha.AppendData(chunk);
-                    var t1 = Stopwatch.GetTimestamp();
-                    RandomAccess.Write(file, chunk, 112 + offset);
-                    var t2 = Stopwatch.GetTimestamp();
-                    hash += Seconds(t1 - t0);
-                    write += Seconds(t2 - t1);
-                }
-
-                var t3 = Stopwatch.GetTimestamp();
-                RandomAccess.Write(file, new byte[112], 0);
-                RandomAccess.FlushToDisk(file);
-                fsync += Seconds(Stopwatch.GetTimestamp() - t3);
-            }
-
-            var final = Path.Combine(dir.Path, $"{r}.blob");
-            var t4 = Stopwatch.GetTimestamp();
-            File.Move(temp, final);
-            rename += Seconds(Stopwatch.GetTimestamp() - t4);
-
-            using (var file = File.OpenHandle(final, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-            using (var verify = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                var t5 = Stopwatch.GetTimestamp();
-                for (long offset = 0; offset < data.Length; offset += ChunkBytes)
-                {
-                    var n = RandomAccess.Read(file, buffer, 112 + offset);
-                    verify.AppendData(buffer, 0, n);
-                }
-
-                var t6 = Stopwatch.GetTimestamp();
-                for (long offset = 0; offset < data.Length; offset += ChunkBytes)
-                {
-                    RandomAccess.Read(file, buffer, 112 + offset);
-                }
-
-                readHash += Seconds(t6 - t5);
-                read += Seconds(Stopwatch.GetTimestamp() - t6);
-            }
-
-            File.Delete(final);
-        }
-
-        return new StepTimes(
-            $"replay of the store's steps, {Size(sizeBytes)} blob × {repeats}",
-            (long)sizeBytes * repeats,
-            [
-                ("ingest: SHA-256 (IncrementalHash, 1 MiB chunks)", hash),
-                ("ingest: pwrite into the temp file (page cache)", write),
-                ("ingest: header write + fsync", fsync),
-                ("ingest: rename into segments/", rename),
-                ("read: verifying pass (pread + SHA-256)", readHash),
-                ("read: streaming pass (pread only)", read),
-            ]);
     }
 
     public static double RawSha256MBps(int sizeBytes)
@@ -291,7 +213,7 @@ internal sealed class CasPhase
                 await writer.WriteAsync(data.AsMemory(offset, Math.Min(ChunkBytes, data.Length - offset)), cancellationToken).ConfigureAwait(false);
             }
 
-            var t1 = clock?.Add("WriteAsync ×N (SHA-256 + pwrite per chunk)", t0) ?? 0;
+            var t1 = clock?.Add("WriteAsync ×N (SHA-256 overlapped with the pwrite of each chunk)", t0) ?? 0;
             await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
             clock?.Add("CommitAsync (fsync, rename, dir fsync, index)", t1);
         }
@@ -302,7 +224,7 @@ internal sealed class CasPhase
         var t0 = Stopwatch.GetTimestamp();
         var stream = await store.OpenReadAsync(Instance, digest, 0, 0, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Benchmark self-check failed: blob {digest.Hash} missing.");
-        var t1 = clock?.Add("OpenReadAsync (index, header, verify SHA-256 of the data)", t0) ?? 0;
+        var t1 = clock?.Add("OpenReadAsync (index, header)", t0) ?? 0;
         long total = 0;
         await using (stream.ConfigureAwait(false))
         {
@@ -313,14 +235,14 @@ internal sealed class CasPhase
             }
         }
 
-        clock?.Add("drain the stream (1 MiB reads)", t1);
+        clock?.Add("drain the stream (1 MiB reads, SHA-256 verified as it streams)", t1);
         Check(total == digest.SizeBytes, "read length");
         return total;
     }
 
-    private static async Task ByteStreamWriteAsync(RpcChannel channel, byte[] data, Digest digest, CancellationToken cancellationToken)
+    private static async Task ByteStreamWriteAsync(ReapiClients clients, byte[] data, Digest digest, CancellationToken cancellationToken)
     {
-        using var call = channel.ClientStreaming(ReapiMethods.Write, new CallOptions { CancellationToken = cancellationToken });
+        using var call = clients.ByteStream.Write(cancellationToken: cancellationToken);
         var resource = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
         for (var offset = 0; offset < data.Length; offset += ChunkBytes)
         {
@@ -341,9 +263,9 @@ internal sealed class CasPhase
         Check(response.CommittedSize == data.Length, "ByteStream committed size");
     }
 
-    private static async Task<long> ByteStreamReadAsync(RpcChannel channel, Digest digest, CancellationToken cancellationToken)
+    private static async Task<long> ByteStreamReadAsync(ReapiClients clients, Digest digest, CancellationToken cancellationToken)
     {
-        using var call = channel.ServerStreaming(ReapiMethods.Read, new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }, new CallOptions { CancellationToken = cancellationToken });
+        using var call = clients.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }, cancellationToken: cancellationToken);
         long total = 0;
         while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
@@ -354,9 +276,9 @@ internal sealed class CasPhase
         return total;
     }
 
-    private static async Task BatchUpdateAsync(RpcChannel channel, BatchUpdateBlobsRequest request, CancellationToken cancellationToken)
+    private static async Task BatchUpdateAsync(ReapiClients clients, BatchUpdateBlobsRequest request, CancellationToken cancellationToken)
     {
-        var response = await channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+        var response = await clients.Cas.BatchUpdateBlobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
         Check(response.Responses.Count == request.Requests.Count && response.Responses.All(r => r.Status.Code == 0), "BatchUpdateBlobs statuses");
     }
 
@@ -462,7 +384,7 @@ internal sealed class CasPhase
         return new Throughput(1, blobs, blobs * set.SizeBytes, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task<Throughput> RunBatchReadsAsync(RpcChannel channel, Digest[] present, int perBatch, CancellationToken cancellationToken)
+    private async Task<Throughput> RunBatchReadsAsync(ReapiClients clients, Digest[] present, int perBatch, CancellationToken cancellationToken)
     {
         long blobs = 0;
         long bytes = 0;
@@ -477,7 +399,7 @@ internal sealed class CasPhase
             }
 
             start = (start + perBatch) % present.Length;
-            var response = await channel.UnaryAsync(ReapiMethods.BatchReadBlobs, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+            var response = await clients.Cas.BatchReadBlobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
             Check(response.Responses.All(r => r.Status.Code == 0), "BatchReadBlobs statuses");
             blobs += response.Responses.Count;
             bytes += response.Responses.Sum(r => (long)r.Data.Length);

@@ -3,8 +3,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using RaftHead.Head;
-using RaftHead.Rpc.Client;
-using RaftHead.Rpc.Reapi;
+using RaftHead.Protocol.Client;
 using RaftHead.Storage;
 
 namespace RaftHead.Bench.Storage;
@@ -63,21 +62,22 @@ internal sealed class LookupPhase
         // Over gRPC, and the action cache on the same head.
         using var headDir = new TempDirectory(_options.TempRoot, "lookup-head");
         await using var head = await SingleNodeHead.StartAsync(new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path }, runnerFactory: null, cancellationToken).ConfigureAwait(false);
-        using var channel = new RpcChannel(head.Address.ToString());
-        await PopulateOverGrpcAsync(channel, batches, cancellationToken).ConfigureAwait(false);
+        using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
+        var clients = new ReapiClients(channel);
+        await PopulateOverGrpcAsync(clients, batches, cancellationToken).ConfigureAwait(false);
         var requests = batches.Select(b =>
         {
             var request = new FindMissingBlobsRequest { InstanceName = CasPhase.Instance };
             request.BlobDigests.AddRange(b);
             return request;
         }).ToArray();
-        await FindMissingOverGrpcAsync(channel, requests, 4, cancellationToken).ConfigureAwait(false); // warm-up
+        await FindMissingOverGrpcAsync(clients, requests, 4, cancellationToken).ConfigureAwait(false); // warm-up
         foreach (var callers in new[] { 1, 8, 1, 8, 1, 8 })
         {
-            findMissing.Add(Report(await FindMissingOverGrpcAsync(channel, requests, callers, cancellationToken).ConfigureAwait(false)));
+            findMissing.Add(Report(await FindMissingOverGrpcAsync(clients, requests, callers, cancellationToken).ConfigureAwait(false)));
         }
 
-        var (lookups, resultBytes) = await StoreActionResultsAsync(channel, digests, cancellationToken).ConfigureAwait(false);
+        var (lookups, resultBytes) = await StoreActionResultsAsync(clients, digests, cancellationToken).ConfigureAwait(false);
         _progress.WriteLine($"actioncache: {Actions} results stored, {resultBytes} bytes serialized each");
         var latency = new List<LatencyRound>();
         string? redisVersion = null;
@@ -103,14 +103,14 @@ internal sealed class LookupPhase
 
         try
         {
-            await GetActionResultsAsync(channel, lookups, 1, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false); // warm-up
-            await GetActionResultsAsync(channel, lookups, _options.LatencyCallers, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            await GetActionResultsAsync(clients, lookups, 1, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false); // warm-up
+            await GetActionResultsAsync(clients, lookups, _options.LatencyCallers, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
             var redisRequests = (int)Math.Clamp(40_000 * _options.CaseSeconds, 10_000, 1_000_000);
             for (var r = 0; r < _options.Rounds; r++)
             {
                 foreach (var callers in new[] { 1, _options.LatencyCallers })
                 {
-                    latency.Add(Report(await GetActionResultsAsync(channel, lookups, callers, _case, cancellationToken).ConfigureAwait(false)));
+                    latency.Add(Report(await GetActionResultsAsync(clients, lookups, callers, _case, cancellationToken).ConfigureAwait(false)));
                     if (redis is not null)
                     {
                         var (rps, p50, p99) = await redis.GetAsync(callers, redisRequests, resultBytes, cancellationToken).ConfigureAwait(false);
@@ -171,7 +171,7 @@ internal sealed class LookupPhase
         return new FindMissingRound($"in process, {batches[0].Length} per call", threads, digests, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task<FindMissingRound> FindMissingOverGrpcAsync(RpcChannel channel, FindMissingBlobsRequest[] requests, int callers, CancellationToken cancellationToken)
+    private async Task<FindMissingRound> FindMissingOverGrpcAsync(ReapiClients clients, FindMissingBlobsRequest[] requests, int callers, CancellationToken cancellationToken)
     {
         long digests = 0;
         long next = -1;
@@ -186,7 +186,7 @@ internal sealed class LookupPhase
                     while (clock.Elapsed < _case)
                     {
                         var request = requests[Interlocked.Increment(ref next) % requests.Length];
-                        var response = await channel.UnaryAsync(ReapiMethods.FindMissingBlobs, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+                        var response = await clients.Cas.FindMissingBlobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
                         Check(response.MissingBlobDigests.Count == 0, "every digest present (gRPC)");
                         mine += request.BlobDigests.Count;
                     }
@@ -200,7 +200,7 @@ internal sealed class LookupPhase
         return new FindMissingRound($"gRPC, {requests[0].BlobDigests.Count} per call", callers, digests, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task PopulateOverGrpcAsync(RpcChannel channel, Digest[][] batches, CancellationToken cancellationToken)
+    private async Task PopulateOverGrpcAsync(ReapiClients clients, Digest[][] batches, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         long next = -1;
@@ -217,7 +217,7 @@ internal sealed class LookupPhase
                         request.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = batches[b][i], Data = ByteString.CopyFrom(TinyBlobs.Data(Salt, start + i)) });
                     }
 
-                    var response = await channel.UnaryAsync(ReapiMethods.BatchUpdateBlobs, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+                    var response = await clients.Cas.BatchUpdateBlobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
                     Check(response.Responses.All(r => r.Status.Code == 0), "BatchUpdateBlobs statuses");
                 }
             },
@@ -230,7 +230,7 @@ internal sealed class LookupPhase
     /// Results shaped like a small compile action: three output files, stdout and stderr digests, exit code and
     /// execution metadata; every blob they name is present, so the completeness check passes and a lookup is a hit.
     /// </summary>
-    private static async Task<(GetActionResultRequest[] Lookups, int ResultBytes)> StoreActionResultsAsync(RpcChannel channel, Digest[] present, CancellationToken cancellationToken)
+    private static async Task<(GetActionResultRequest[] Lookups, int ResultBytes)> StoreActionResultsAsync(ReapiClients clients, Digest[] present, CancellationToken cancellationToken)
     {
         var lookups = new GetActionResultRequest[Actions];
         var sizes = new List<int>();
@@ -264,10 +264,9 @@ internal sealed class LookupPhase
             }
 
             sizes.Add(result.CalculateSize());
-            await channel.UnaryAsync(
-                ReapiMethods.UpdateActionResult,
+            await clients.ActionCache.UpdateActionResultAsync(
                 new UpdateActionResultRequest { InstanceName = CasPhase.Instance, ActionDigest = actionDigest, ActionResult = result },
-                new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+                cancellationToken: cancellationToken).ConfigureAwait(false);
             lookups[a] = new GetActionResultRequest { InstanceName = CasPhase.Instance, ActionDigest = actionDigest };
         }
 
@@ -275,7 +274,7 @@ internal sealed class LookupPhase
     }
 
     /// <summary>Callers each run GetActionResult back to back until the round ends; every call's latency is kept.</summary>
-    private static async Task<LatencyRound> GetActionResultsAsync(RpcChannel channel, GetActionResultRequest[] lookups, int callers, TimeSpan duration, CancellationToken cancellationToken)
+    private static async Task<LatencyRound> GetActionResultsAsync(ReapiClients clients, GetActionResultRequest[] lookups, int callers, TimeSpan duration, CancellationToken cancellationToken)
     {
         long next = -1;
         var perCaller = new List<long>[callers];
@@ -291,7 +290,7 @@ internal sealed class LookupPhase
                     {
                         var request = lookups[Interlocked.Increment(ref next) % lookups.Length];
                         var before = Stopwatch.GetTimestamp();
-                        var result = await channel.UnaryAsync(ReapiMethods.GetActionResult, request, new CallOptions { CancellationToken = cancellationToken }).ConfigureAwait(false);
+                        var result = await clients.ActionCache.GetActionResultAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
                         samples.Add(Stopwatch.GetTimestamp() - before);
                         Check(result.OutputFiles.Count == 3, "a complete ActionResult");
                     }

@@ -109,12 +109,12 @@ internal sealed class StorageReport
     {
         md.AppendLine("#### Where the time goes (large blobs)");
         md.AppendLine();
-        md.AppendLine("Instrumented store calls (wall time summed over the 1-writer / 1-reader case), then a replay of the store's own steps with the same system calls, each timed alone:");
+        md.AppendLine("Instrumented store calls (wall time summed over the 1-writer / 1-reader case):");
         md.AppendLine();
         md.AppendLine("| Measured | Step | Seconds | Share | Rate of the step alone (MB/s) |");
         md.AppendLine("|---|---|---:|---:|---:|");
         var splits = _r.Cas.Where(c => c.SizeBytes >= 4 << 20).SelectMany(c => new[] { c.IngestSplit, c.ReadSplit }).OfType<StepTimes>();
-        foreach (var split in splits.Concat(_r.Replays))
+        foreach (var split in splits)
         {
             var what = split.What;
             foreach (var (step, seconds) in split.Steps)
@@ -165,7 +165,7 @@ internal sealed class StorageReport
         }
 
         md.AppendLine();
-        md.AppendLine(Inv, $"Ours: `RpcChannel.UnaryAsync(ReapiMethods.GetActionResult)` (idempotent, so through the retry pipeline) against `SingleNodeHead` (`CompletenessCheckingActionCache` over `FasterActionCache`: index lookup, record read and SHA-256 check, parse, FindMissing of the 5 blobs it names), client and server in one process. Redis: `redis-benchmark -t get -c N -n M -d {_r.Lookups.ActionResultBytes} -r {RedisBench.Keys} --csv` against `redis-server --save \"\" --appendonly no` ({_r.Lookups.RedisVersion ?? "not run"}); redis-benchmark reports latency in steps of 1 µs at best (its histogram's precision), and both sides share the same 2 cores.");
+        md.AppendLine(Inv, $"Ours: `ActionCacheClient.GetActionResultAsync` on a channel from `GrpcChannels.Create` (GetActionResult is on its retry list, so the call runs under the retry policy) against `SingleNodeHead` (`CompletenessCheckingActionCache` over `FasterActionCache`: index lookup, record read and SHA-256 check, parse, FindMissing of the 5 blobs it names), client and server in one process. Redis: `redis-benchmark -t get -c N -n M -d {_r.Lookups.ActionResultBytes} -r {RedisBench.Keys} --csv` against `redis-server --save \"\" --appendonly no` ({_r.Lookups.RedisVersion ?? "not run"}); redis-benchmark reports latency in steps of 1 µs at best (its histogram's precision), and both sides share the same 2 cores.");
         md.AppendLine();
         md.AppendLine("<details><summary>All latency rounds</summary>");
         md.AppendLine();

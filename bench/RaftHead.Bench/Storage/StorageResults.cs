@@ -4,6 +4,5 @@ namespace RaftHead.Bench.Storage;
 internal sealed record StorageResults(
     IReadOnlyList<IndexMemoryRow> IndexMemory,
     IReadOnlyList<CasRow> Cas,
-    IReadOnlyList<StepTimes> Replays,
     double FsyncOf4KiBAppendUs,
     LookupResults Lookups);

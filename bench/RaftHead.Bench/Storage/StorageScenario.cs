@@ -29,15 +29,9 @@ internal sealed class StorageScenario
 
         var cas = new CasPhase(_options, _progress);
         var casRows = await cas.RunAsync(cancellationToken).ConfigureAwait(false);
-        var replays = new[] { cas.ReplayLargeBlob(4 << 20, 16), cas.ReplayLargeBlob(256 << 20, 2) };
-        foreach (var replay in replays)
-        {
-            _progress.WriteLine($"replay: {replay.What}: " + string.Join(", ", replay.Steps.Select(s => FormattableString.Invariant($"{s.Step} {replay.Bytes / s.Seconds / 1e6:0} MB/s"))));
-        }
-
         await SettleAsync(cancellationToken).ConfigureAwait(false);
         var lookups = await new LookupPhase(_options, _progress).RunAsync(cancellationToken).ConfigureAwait(false);
-        return new StorageResults(index, casRows, replays, cas.FsyncOf4KiBAppendUs, lookups);
+        return new StorageResults(index, casRows, cas.FsyncOf4KiBAppendUs, lookups);
     }
 
     private async Task SettleAsync(CancellationToken cancellationToken)
