@@ -76,12 +76,16 @@ public sealed class ChannelBehaviourTests
 
             // 35 streams held open at once cannot fit in one connection of 10.
             Assert.True(service.ChatPeers.Count >= 4, $"streams used {service.ChatPeers.Count} connection(s)");
-        }
-        finally
-        {
             foreach (var call in calls)
             {
                 await call.RequestStream.CompleteAsync().WaitAsync(Bound);
+            }
+        }
+        finally
+        {
+            // A stream stuck mid-write cannot be completed; disposing cancels whatever is still open.
+            foreach (var call in calls)
+            {
                 call.Dispose();
             }
         }
