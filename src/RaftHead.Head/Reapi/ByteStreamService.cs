@@ -66,7 +66,9 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
                     break;
                 }
 
-                await responseStream.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, context.CancellationToken).ConfigureAwait(false);
+                // No copy: grpc-dotnet serialises the message into the response pipe before WriteAsync completes,
+                // and the pooled buffer is refilled only after that.
+                await responseStream.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, context.CancellationToken).ConfigureAwait(false);
             }
         }
         catch (BlobCorruptException e)

@@ -1,9 +1,0 @@
-namespace RaftHead.Rpc;
-
-public enum MethodType
-{
-    Unary,
-    ServerStreaming,
-    ClientStreaming,
-    DuplexStreaming,
-}
