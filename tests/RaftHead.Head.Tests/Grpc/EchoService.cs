@@ -171,7 +171,7 @@ internal sealed class EchoService : Echo.EchoBase
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (token.Register(() => cancelled.TrySetResult()))
         {
-            return await Task.WhenAny(cancelled.Task, Task.Delay(TokenLag)) == cancelled.Task;
+            return await Task.WhenAny(cancelled.Task, Task.Delay(TokenLag, CancellationToken.None)) == cancelled.Task;
         }
     }
 }
