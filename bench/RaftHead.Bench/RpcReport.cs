@@ -142,7 +142,7 @@ internal sealed class RpcReport
         return md.ToString();
     }
 
-    private static IReadOnlyList<RoundResult> Of(IEnumerable<RoundResult> rounds, string side) => rounds.Where(r => r.Side == side).ToArray();
+    private static RoundResult[] Of(IEnumerable<RoundResult> rounds, string side) => rounds.Where(r => r.Side == side).ToArray();
 
     private static double Median(IReadOnlyList<RoundResult> rounds, Func<RoundResult, double> value)
     {

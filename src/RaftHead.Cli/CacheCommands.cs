@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
-using Command = System.CommandLine.Command;
-using RaftHead.Protocol;
-using RaftHead.Protocol.V1;
 using Grpc.Core;
+using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
+using RaftHead.Protocol.V1;
+using Command = System.CommandLine.Command;
 
 namespace RaftHead.Cli;
 

@@ -1,10 +1,10 @@
-using RaftHead.Protocol.Runner;
 using System.Diagnostics;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Durability;
+using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
 using RaftHead.Worker.Sandbox;
 

@@ -1,10 +1,9 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Protocol;
+using RaftHead.Testing;
 using static RaftHead.Storage.Tests.TestBlobs;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
-
-using RaftHead.Testing;
 
 namespace RaftHead.Storage.Tests;
 

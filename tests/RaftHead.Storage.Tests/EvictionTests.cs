@@ -1,7 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
-using static RaftHead.Storage.Tests.TestBlobs;
-
 using RaftHead.Testing;
+using static RaftHead.Storage.Tests.TestBlobs;
 
 namespace RaftHead.Storage.Tests;
 

@@ -1,8 +1,7 @@
 using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Protocol;
-using static RaftHead.Storage.Tests.TestBlobs;
-
 using RaftHead.Testing;
+using static RaftHead.Storage.Tests.TestBlobs;
 
 namespace RaftHead.Storage.Tests;
 

@@ -2,10 +2,9 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Protocol;
 using RaftHead.Storage.Merkle;
+using RaftHead.Testing;
 using static RaftHead.Storage.Tests.TestBlobs;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
-
-using RaftHead.Testing;
 
 namespace RaftHead.Storage.Tests;
 

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Protocol;
-using static RaftHead.Storage.Tests.TestBlobs;
-
 using RaftHead.Testing;
+using static RaftHead.Storage.Tests.TestBlobs;
 
 namespace RaftHead.Storage.Tests;
 

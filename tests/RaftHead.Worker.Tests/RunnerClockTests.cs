@@ -1,9 +1,9 @@
-using RaftHead.Protocol.Runner;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Time.Testing;
 using RaftHead.Protocol;
+using RaftHead.Protocol.Runner;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Worker.Tests;

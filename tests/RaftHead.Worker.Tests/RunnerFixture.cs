@@ -1,7 +1,7 @@
-using RaftHead.Protocol.Runner;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Protocol;
+using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 

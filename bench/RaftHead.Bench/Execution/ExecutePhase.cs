@@ -124,7 +124,7 @@ internal sealed class ExecutePhase
     public static void Traversable(string path) =>
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
-    private static IReadOnlyList<StageSplit> Split(List<double[]> samples)
+    private static List<StageSplit> Split(List<double[]> samples)
     {
         var splits = new List<StageSplit>(StageCount);
         for (var s = 0; s < StageCount; s++)

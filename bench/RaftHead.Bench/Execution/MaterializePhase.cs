@@ -142,7 +142,7 @@ internal sealed class MaterializePhase
     /// The materializer's system calls over the whole tree, serially and alone: what a link and a copy cost by
     /// themselves, and what reading the Directory messages and making the directories cost around them.
     /// </summary>
-    private async Task<IReadOnlyList<(string Step, double Seconds)>> TimeStepsAsync(FasterBlobStore store, FileCache cache, Digest root, string target, UnixUser? owner, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<(string Step, double Seconds)>> TimeStepsAsync(FasterBlobStore store, FileCache cache, Digest root, string target, UnixUser? owner, CancellationToken cancellationToken)
     {
         var steps = new List<(string, double)>();
         var clock = Stopwatch.StartNew();

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Google.Protobuf;
-using RaftHead.Compare.Etcd;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RaftHead.Compare.Etcd;
 using RaftHead.Protocol.Client;
 
 namespace RaftHead.Compare;

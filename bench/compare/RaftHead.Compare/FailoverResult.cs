@@ -2,7 +2,7 @@ namespace RaftHead.Compare;
 
 internal sealed record FailoverResult(string System, string Settings, IReadOnlyList<FailoverRound> Rounds)
 {
-    private IReadOnlyList<double> Sorted => Rounds.Where(r => r.FailoverMs is not null).Select(r => r.FailoverMs!.Value).Order().ToList();
+    private List<double> Sorted => Rounds.Where(r => r.FailoverMs is not null).Select(r => r.FailoverMs!.Value).Order().ToList();
 
     public int Failed => Rounds.Count(r => r.FailoverMs is null);
 

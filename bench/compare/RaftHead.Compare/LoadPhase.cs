@@ -16,7 +16,7 @@ internal static class LoadPhase
     public static async Task<LoadResult> RunAsync(IClusterUnderTest cluster, int writers, int valueBytes, TimeSpan warmup, TimeSpan measure, long maxPuts, CancellationToken cancellationToken)
     {
         var value = ByteString.CopyFrom(Enumerable.Repeat((byte)'v', valueBytes).ToArray());
-        var target = new LeaderTarget(cluster, await LeaderWait.ForAsync(cluster, TimeSpan.FromSeconds(30), cancellationToken));
+        using var target = new LeaderTarget(cluster, await LeaderWait.ForAsync(cluster, TimeSpan.FromSeconds(30), cancellationToken));
         var latencies = new List<double>[writers];
         var errors = new long[writers];
         long issued = 0;
@@ -88,11 +88,13 @@ internal static class LoadPhase
     }
 
     /// <summary>Where writers send puts; re-discovered (at most every 50 ms) after a failure.</summary>
-    private sealed class LeaderTarget(IClusterUnderTest cluster, int initial)
+    private sealed class LeaderTarget(IClusterUnderTest cluster, int initial) : IDisposable
     {
         private readonly SemaphoreSlim _gate = new(1, 1);
         private long _refreshedAt = Stopwatch.GetTimestamp();
         private volatile int _member = initial;
+
+        public void Dispose() => _gate.Dispose();
 
         public int Member => _member;
 

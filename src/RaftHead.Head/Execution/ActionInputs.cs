@@ -1,8 +1,8 @@
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
-using RaftHead.Head.Reapi;
 using Grpc.Core;
+using RaftHead.Head.Reapi;
 using RaftHead.Storage;
 using RaftHead.Storage.Merkle;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;

@@ -1,12 +1,12 @@
-using RaftHead.Protocol.Runner;
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Head.Reapi;
-using Grpc.Core;
+using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 

@@ -1,7 +1,7 @@
-using Grpc.Core;
 using System.Globalization;
 using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using RaftHead.Head.Reapi;
 
 namespace RaftHead.Head.Execution;

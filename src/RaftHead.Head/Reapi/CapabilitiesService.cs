@@ -1,6 +1,6 @@
-using Grpc.Core;
 using Build.Bazel.Remote.Execution.V2;
 using Build.Bazel.Semver;
+using Grpc.Core;
 
 namespace RaftHead.Head.Reapi;
 

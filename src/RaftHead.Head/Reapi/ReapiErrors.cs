@@ -1,6 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
-using RaftHead.Protocol;
 using Grpc.Core;
+using RaftHead.Protocol;
 
 namespace RaftHead.Head.Reapi;
 

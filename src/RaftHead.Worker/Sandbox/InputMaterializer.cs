@@ -129,7 +129,7 @@ public sealed class InputMaterializer
 
     private static MaterializeResult Invalid(string message) => new(Array.Empty<Digest>(), message, 0, 0, 0);
 
-    private static IReadOnlyList<Digest> Deduplicate(List<Digest> digests)
+    private static List<Digest> Deduplicate(List<Digest> digests)
     {
         var seen = new HashSet<(string, long)>();
         var unique = new List<Digest>(digests.Count);

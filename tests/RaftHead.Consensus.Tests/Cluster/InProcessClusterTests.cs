@@ -4,9 +4,8 @@ using Microsoft.Extensions.Logging;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Driver;
 using RaftHead.Consensus.Tests.Log;
-using Xunit.Abstractions;
-
 using RaftHead.Testing;
+using Xunit.Abstractions;
 
 namespace RaftHead.Consensus.Tests.Cluster;
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using RaftHead.Consensus.Tests.Log;
-using Xunit.Abstractions;
-
 using RaftHead.Testing;
+using Xunit.Abstractions;
 
 namespace RaftHead.Consensus.Tests.Cluster;
 

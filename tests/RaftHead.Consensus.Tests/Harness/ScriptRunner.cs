@@ -33,7 +33,7 @@ public static class ScriptRunner
         return output.ToString();
     }
 
-    private static IEnumerable<string> Execute(ref Network? net, string[] w)
+    private static List<string> Execute(ref Network? net, string[] w)
     {
         long Id(int i) => long.Parse(w[i], CultureInfo.InvariantCulture);
         int Count(int i, int fallback) => w.Length > i ? int.Parse(w[i], CultureInfo.InvariantCulture) : fallback;

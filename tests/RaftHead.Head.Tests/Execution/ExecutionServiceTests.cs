@@ -1,9 +1,9 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using RaftHead.Head.Execution;
 using RaftHead.Protocol;
-using Grpc.Core;
 using static RaftHead.Head.Tests.Execution.ExecutionFixture;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;

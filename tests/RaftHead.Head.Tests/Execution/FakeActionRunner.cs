@@ -1,6 +1,6 @@
-using RaftHead.Protocol.Runner;
 using System.Threading.Channels;
 using Build.Bazel.Remote.Execution.V2;
+using RaftHead.Protocol.Runner;
 
 namespace RaftHead.Head.Tests.Execution;
 

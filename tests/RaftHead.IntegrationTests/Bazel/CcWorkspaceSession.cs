@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
-using Xunit.Abstractions;
-
 using RaftHead.Testing;
+using Xunit.Abstractions;
 
 namespace RaftHead.IntegrationTests.Bazel;
 
