@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RaftHead.Head.Hosting;
@@ -33,7 +32,7 @@ internal sealed class BareKestrelServer : IAsyncDisposable
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoint(kestrel, options));
+        builder.WebHost.ConfigureKestrel(kestrel => GrpcServer.ConfigureEndpoint(kestrel, options));
         _app = builder.Build();
         _app.Run(HandleAsync);
     }
@@ -55,23 +54,6 @@ internal sealed class BareKestrelServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// <c>GrpcServer.ConfigureEndpoint</c> is private, so its limits are restated here from the same options; if GrpcServer
-    /// changes them this baseline must follow (cleartext only: the bench never uses TLS).
-    /// </summary>
-    private static void ConfigureEndpoint(KestrelServerOptions kestrel, GrpcServerOptions options)
-    {
-        kestrel.AddServerHeader = false;
-        kestrel.Limits.MaxRequestBodySize = null;
-        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
-        kestrel.Limits.Http2.InitialConnectionWindowSize = options.ConnectionWindowBytes;
-        kestrel.Limits.Http2.InitialStreamWindowSize = options.StreamWindowBytes;
-        kestrel.Limits.Http2.MaxFrameSize = options.MaxFrameBytes;
-        kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
-        kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
-        kestrel.Listen(options.Address, options.Port, listen => listen.Protocols = HttpProtocols.Http2);
     }
 
     private Task HandleAsync(HttpContext http) => http.Request.Path.Value switch

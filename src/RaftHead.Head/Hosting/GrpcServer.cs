@@ -106,7 +106,8 @@ public sealed class GrpcServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static void ConfigureEndpoint(KestrelServerOptions kestrel, GrpcServerOptions options)
+    /// <summary>Our HTTP/2 limits and the one endpoint; public so a baseline measured beside us uses the same.</summary>
+    public static void ConfigureEndpoint(KestrelServerOptions kestrel, GrpcServerOptions options)
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxRequestBodySize = null;
