@@ -17,6 +17,7 @@ public sealed partial class RhServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private RhServerProcess(Process process)
     {
@@ -106,6 +107,20 @@ public sealed partial class RhServerProcess : IAsyncDisposable
         return CacheStatsSnapshot.Parse(result.StandardOutput);
     }
 
+    /// <summary>
+    /// Sends SIGTERM, and a second one as soon as the server says it is stopping (while it shuts down), then returns
+    /// the exit code.
+    /// </summary>
+    public async Task<int> StopTwiceAsync()
+    {
+        using var cts = new CancellationTokenSource(StopTimeout);
+        PosixSignals.Terminate(_process.Id);
+        await _stopping.Task.WaitAsync(cts.Token);
+        PosixSignals.Terminate(_process.Id);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -150,6 +165,11 @@ public sealed partial class RhServerProcess : IAsyncDisposable
         if (!isError && ReadyLine().Match(line) is { Success: true } match)
         {
             _port.TrySetResult(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (!isError && line == "stopping")
+        {
+            _stopping.TrySetResult();
         }
     }
 
