@@ -11,29 +11,16 @@ namespace RaftHead.Head.Tests;
 /// <summary>The single-node head's REAPI services, called over the real gRPC layer on loopback.</summary>
 public sealed class ReapiServiceTests : IAsyncLifetime
 {
-    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-head-test-" + Guid.NewGuid().ToString("N"));
-    private SingleNodeHead _head = null!;
-    private GrpcChannel _channel = null!;
-    private ReapiClients _rpc = null!;
+    private RunningHead _node = null!;
 
-    public async Task InitializeAsync()
-    {
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L * 1024 * 1024 }, runnerFactory: null, CancellationToken.None);
-        _channel = GrpcChannels.Create(_head.Address, new GrpcChannelSettings());
-        _rpc = new ReapiClients(_channel);
-    }
+    public async Task InitializeAsync() => _node = await RunningHead.StartAsync(casMaxBytes: 256L << 20);
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _head.DisposeAsync();
-        System.IO.Directory.Delete(_data, recursive: true);
-    }
+    public async Task DisposeAsync() => await _node.DisposeAsync();
 
     [Fact]
     public async Task Capabilities_offer_what_bazel_checks()
     {
-        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
+        var caps = await _node.Rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         Assert.Contains(DigestFunction.Types.Value.Sha256, caps.CacheCapabilities.DigestFunctions);
         Assert.True(caps.CacheCapabilities.ActionCacheUpdateCapabilities.UpdateEnabled);
         Assert.Equal(2, caps.LowApiVersion.Major);
@@ -49,16 +36,16 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var da = Digests.Compute(a.Span);
         var db = Digests.Compute(b.Span);
         var absent = Digests.Compute("never uploaded"u8);
-        var upload = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
+        var upload = await _node.Rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = da, Data = a }, new BatchUpdateBlobsRequest.Types.Request { Digest = db, Data = b } },
         }).ResponseAsync;
         Assert.All(upload.Responses, r => Assert.Equal(0, r.Status.Code));
 
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { da, absent, db, Digests.Empty } }).ResponseAsync;
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { da, absent, db, Digests.Empty } }).ResponseAsync;
         Assert.Equal(new[] { absent }, missing.MissingBlobDigests);
 
-        var read = await _rpc.Cas.BatchReadBlobsAsync(new BatchReadBlobsRequest { Digests = { db, absent } }).ResponseAsync;
+        var read = await _node.Rpc.Cas.BatchReadBlobsAsync(new BatchReadBlobsRequest { Digests = { db, absent } }).ResponseAsync;
         Assert.Equal(b, read.Responses[0].Data);
         Assert.Equal((int)StatusCode.NotFound, read.Responses[1].Status.Code);
     }
@@ -68,14 +55,14 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var data = ByteString.CopyFromUtf8("only in team-a");
         var digest = Digests.Compute(data.Span);
-        await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
+        await _node.Rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             InstanceName = "team-a",
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = data } },
         }).ResponseAsync;
-        var inB = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team/b", BlobDigests = { digest } }).ResponseAsync;
+        var inB = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team/b", BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(inB.MissingBlobDigests);
-        var inA = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team-a", BlobDigests = { digest } }).ResponseAsync;
+        var inA = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { InstanceName = "team-a", BlobDigests = { digest } }).ResponseAsync;
         Assert.Empty(inA.MissingBlobDigests);
     }
 
@@ -86,7 +73,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         new Random(42).NextBytes(blob);
         var digest = Digests.Compute(blob);
         var name = $"main/uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
-        using (var write = _rpc.ByteStream.Write())
+        using (var write = _node.Rpc.ByteStream.Write())
         {
             for (var offset = 0; offset < blob.Length; offset += 16 * 1024)
             {
@@ -104,10 +91,10 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             Assert.Equal(blob.Length, (await write.ResponseAsync).CommittedSize);
         }
 
-        var status = await _rpc.ByteStream.QueryWriteStatusAsync(new QueryWriteStatusRequest { ResourceName = name }).ResponseAsync;
+        var status = await _node.Rpc.ByteStream.QueryWriteStatusAsync(new QueryWriteStatusRequest { ResourceName = name }).ResponseAsync;
         Assert.True(status.Complete);
 
-        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"main/blobs/{digest.Hash}/{digest.SizeBytes}", ReadOffset = 1000, ReadLimit = 50_000 });
+        using var read = _node.Rpc.ByteStream.Read(new ReadRequest { ResourceName = $"main/blobs/{digest.Hash}/{digest.SizeBytes}", ReadOffset = 1000, ReadLimit = 50_000 });
         var received = new MemoryStream();
         while (await read.ResponseStream.MoveNext())
         {
@@ -122,12 +109,12 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var digest = Digests.Compute("the real content"u8);
         var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
-        using var write = _rpc.ByteStream.Write();
+        using var write = _node.Rpc.ByteStream.Write();
         await write.RequestStream.WriteAsync(new WriteRequest { ResourceName = name, Data = ByteString.CopyFromUtf8("the fake content"), FinishWrite = true });
         await write.RequestStream.CompleteAsync();
         var error = await Assert.ThrowsAsync<RpcException>(() => write.ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
     }
 
@@ -135,7 +122,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     public async Task Reading_a_missing_blob_is_not_found_with_the_digest_in_the_message()
     {
         var digest = Digests.Compute("absent"u8);
-        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
+        using var read = _node.Rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" });
         var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Contains(digest.Hash, error.Status.Detail);
@@ -147,7 +134,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", -1)]
     public async Task Malformed_digests_are_invalid_arguments_naming_the_field(string hash, long size)
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Empty, new Digest { Hash = hash, SizeBytes = size } } }).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Empty, new Digest { Hash = hash, SizeBytes = size } } }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("blob_digests[1]", error.Status.Detail);
         Assert.Equal("blob_digests[1]", error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations[0].Field);
@@ -156,7 +143,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [Fact]
     public async Task A_batch_over_the_advertised_limit_is_refused_and_stores_nothing()
     {
-        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
+        var caps = await _node.Rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         var half = (int)(caps.CacheCapabilities.MaxBatchTotalSizeBytes / 2) + 1;
         var one = new byte[half];
         var two = new byte[half];
@@ -169,9 +156,9 @@ public sealed class ReapiServiceTests : IAsyncLifetime
                 new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.Compute(two), Data = ByteString.CopyFrom(two) },
             },
         };
-        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.BatchUpdateBlobsAsync(request).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.Cas.BatchUpdateBlobsAsync(request).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(one), Digests.Compute(two) } }).ResponseAsync;
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Compute(one), Digests.Compute(two) } }).ResponseAsync;
         Assert.Equal(2, missing.MissingBlobDigests.Count);
     }
 
@@ -183,19 +170,19 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var action = Digests.Compute("an action"u8);
         var result = new ActionResult { ExitCode = 0, OutputFiles = { new OutputFile { Path = "out/a.o", Digest = outputDigest } } };
 
-        await _rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = result }).ResponseAsync;
-        var incomplete = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
+        await _node.Rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = result }).ResponseAsync;
+        var incomplete = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, incomplete.StatusCode);
 
-        await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
+        await _node.Rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = outputDigest, Data = output } },
         }).ResponseAsync;
-        var hit = await _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action, InlineOutputFiles = { "out/a.o" } }).ResponseAsync;
+        var hit = await _node.Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action, InlineOutputFiles = { "out/a.o" } }).ResponseAsync;
         Assert.Equal("out/a.o", hit.OutputFiles[0].Path);
         Assert.Equal(output, hit.OutputFiles[0].Contents);
 
-        var stats = _head.CacheStats();
+        var stats = _node.Head.CacheStats();
         Assert.Equal(1, stats.Total.Hits);
         Assert.Equal(1, stats.Total.Incomplete);
         var instance = Assert.Single(stats.Instances, i => i.InstanceName == "");
@@ -208,10 +195,10 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     {
         var action = Digests.Compute("another action"u8);
         var bad = new ActionResult { OutputFiles = { new OutputFile { Path = "x", Digest = new Digest { Hash = "zz", SizeBytes = 1 } } } };
-        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = bad }).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = bad }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("output_files[0].digest", error.Status.Detail);
-        var lookup = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
+        var lookup = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, lookup.StatusCode);
     }
 
@@ -221,7 +208,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     [InlineData("uploads/x/blobs/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3")]
     public async Task A_malformed_read_resource_name_is_an_invalid_argument(string name)
     {
-        using var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = name });
+        using var read = _node.Rpc.ByteStream.Read(new ReadRequest { ResourceName = name });
         var error = await Assert.ThrowsAsync<RpcException>(async () => await read.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("resource_name", error.Status.Detail);
@@ -234,7 +221,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var bad = ByteString.CopyFromUtf8("bad size");
         var badDigest = Digests.Compute(bad.Span);
         badDigest.SizeBytes += 1;
-        var response = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
+        var response = await _node.Rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests =
             {
@@ -244,7 +231,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         }).ResponseAsync;
         Assert.Equal(0, response.Responses[0].Status.Code);
         Assert.Equal((int)StatusCode.InvalidArgument, response.Responses[1].Status.Code);
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { badDigest } }).ResponseAsync;
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { badDigest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
     }
 
@@ -262,7 +249,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
 
         Assert.True(request.CalculateSize() > limit);
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => _rpc.Cas.FindMissingBlobsAsync(request).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.Cas.FindMissingBlobsAsync(request).ResponseAsync);
         Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
     }
 
@@ -272,7 +259,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
         var blob = new byte[3 << 20];
         new Random(5).NextBytes(blob);
         var digest = Digests.Compute(blob);
-        using (var write = _rpc.ByteStream.Write())
+        using (var write = _node.Rpc.ByteStream.Write())
         {
             var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
             for (var offset = 0; offset < blob.Length; offset += 1 << 20)
@@ -290,7 +277,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             await write.ResponseAsync;
         }
 
-        var file = Assert.Single(System.IO.Directory.EnumerateFiles(Path.Combine(_data, "cas"), "*.blob", SearchOption.AllDirectories));
+        var file = Assert.Single(System.IO.Directory.EnumerateFiles(Path.Combine(_node.DataDirectory, "cas"), "*.blob", SearchOption.AllDirectories));
         await using (var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite))
         {
             stream.Position = stream.Length - 1000;
@@ -299,7 +286,7 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             stream.WriteByte((byte)(b ^ 0xFF));
         }
 
-        using (var read = _rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }))
+        using (var read = _node.Rpc.ByteStream.Read(new ReadRequest { ResourceName = $"blobs/{digest.Hash}/{digest.SizeBytes}" }))
         {
             var error = await Assert.ThrowsAsync<RpcException>(async () =>
             {
@@ -310,8 +297,8 @@ public sealed class ReapiServiceTests : IAsyncLifetime
             Assert.Equal(StatusCode.DataLoss, error.StatusCode);
         }
 
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } }).ResponseAsync;
         Assert.Single(missing.MissingBlobDigests);
-        Assert.Equal(1, _head.CacheStats().Total.Corrupt);
+        Assert.Equal(1, _node.Head.CacheStats().Total.Corrupt);
     }
 }

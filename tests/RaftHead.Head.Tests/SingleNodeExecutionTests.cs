@@ -14,34 +14,16 @@ namespace RaftHead.Head.Tests;
 /// <summary><c>rh serve --exec</c> as composed: the real runner behind Execute, and cache statistics that count each client lookup once.</summary>
 public sealed class SingleNodeExecutionTests : IAsyncLifetime
 {
-    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-exec-node-" + Guid.NewGuid().ToString("N"));
-    private SingleNodeHead _head = null!;
-    private GrpcChannel _channel = null!;
-    private ReapiClients _rpc = null!;
+    private RunningHead _node = null!;
 
-    public async Task InitializeAsync()
-    {
-        System.IO.Directory.CreateDirectory(_data);
-        File.SetUnixFileMode(_data, (UnixFileMode)0x1ED);
-        _head = await SingleNodeHead.StartAsync(
-            new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 256L << 20, ExecutionEnabled = true },
-            store => new ActionRunner(store, new RunnerOptions { WorkDirectory = Path.Combine(_data, "work") }),
-            CancellationToken.None);
-        _channel = GrpcChannels.Create(_head.Address, new GrpcChannelSettings());
-        _rpc = new ReapiClients(_channel);
-    }
+    public async Task InitializeAsync() => _node = await RunningHead.StartAsync(casMaxBytes: 256L << 20, (store, work) => new ActionRunner(store, new RunnerOptions { WorkDirectory = work }));
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _head.DisposeAsync();
-        System.IO.Directory.Delete(_data, recursive: true);
-    }
+    public async Task DisposeAsync() => await _node.DisposeAsync();
 
     [Fact]
     public async Task An_executed_action_is_cached_and_each_client_lookup_counts_once()
     {
-        var caps = await _rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
+        var caps = await _node.Rpc.Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest()).ResponseAsync;
         Assert.True(caps.ExecutionCapabilities.ExecEnabled);
 
         var command = new Command { Arguments = { "/bin/sh", "-c", "echo built > out.txt" }, OutputPaths = { "out.txt" } };
@@ -50,9 +32,9 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
         var actionDigest = await PutAsync(action);
 
         // What Bazel does: look up, miss, execute.
-        var miss = await Assert.ThrowsAsync<RpcException>(() => _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest }).ResponseAsync);
+        var miss = await Assert.ThrowsAsync<RpcException>(() => _node.Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, miss.StatusCode);
-        using (var execute = _rpc.Execution.Execute(new ExecuteRequest { ActionDigest = actionDigest }))
+        using (var execute = _node.Rpc.Execution.Execute(new ExecuteRequest { ActionDigest = actionDigest }))
         {
             Operation? last = null;
             while (await execute.ResponseStream.MoveNext())
@@ -67,10 +49,10 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
             Assert.Equal("out.txt", Assert.Single(response.Result.OutputFiles).Path);
         }
 
-        var hit = await _rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest, InlineOutputFiles = { "out.txt" } }).ResponseAsync;
+        var hit = await _node.Rpc.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = actionDigest, InlineOutputFiles = { "out.txt" } }).ResponseAsync;
         Assert.Equal("built\n", hit.OutputFiles[0].Contents.ToStringUtf8());
 
-        var stats = _head.CacheStats();
+        var stats = _node.Head.CacheStats();
         Assert.Equal(1, stats.Total.Misses);
         Assert.Equal(1, stats.Total.Hits);
     }
@@ -79,7 +61,7 @@ public sealed class SingleNodeExecutionTests : IAsyncLifetime
     {
         var bytes = message.ToByteString();
         var digest = Digests.Compute(bytes.Span);
-        var response = await _rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
+        var response = await _node.Rpc.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
         {
             Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = bytes } },
         }).ResponseAsync;

@@ -16,29 +16,16 @@ namespace RaftHead.Head.Tests.Hosting;
 /// <summary>What every gRPC endpoint of a head offers beside REAPI: health, reflection, and handlers that stop when the call does.</summary>
 public sealed class GrpcServerTests : IAsyncLifetime
 {
-    private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-host-test-" + Guid.NewGuid().ToString("N"));
-    private SingleNodeHead _head = null!;
-    private GrpcChannel _channel = null!;
-    private ReapiClients _rpc = null!;
+    private RunningHead _node = null!;
 
-    public async Task InitializeAsync()
-    {
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, runnerFactory: null, CancellationToken.None);
-        _channel = GrpcChannels.Create(_head.Address, new GrpcChannelSettings { RetryAttemptsMax = 1 });
-        _rpc = new ReapiClients(_channel);
-    }
+    public async Task InitializeAsync() => _node = await RunningHead.StartAsync(casMaxBytes: 64L << 20, channel: new GrpcChannelSettings { RetryAttemptsMax = 1 });
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _head.DisposeAsync();
-        System.IO.Directory.Delete(_data, recursive: true);
-    }
+    public async Task DisposeAsync() => await _node.DisposeAsync();
 
     [Fact]
     public async Task A_head_with_its_storage_open_reports_serving()
     {
-        var health = new Health.HealthClient(_channel);
+        var health = new Health.HealthClient(_node.Channel);
         var answer = await health.CheckAsync(new HealthCheckRequest());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, answer.Status);
     }
@@ -64,7 +51,7 @@ public sealed class GrpcServerTests : IAsyncLifetime
     [Fact]
     public async Task Reflection_lists_every_service_a_head_serves()
     {
-        var reflection = new ServerReflection.ServerReflectionClient(_channel);
+        var reflection = new ServerReflection.ServerReflectionClient(_node.Channel);
         using var call = reflection.ServerReflectionInfo();
         await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
         await call.RequestStream.CompleteAsync();
@@ -94,7 +81,7 @@ public sealed class GrpcServerTests : IAsyncLifetime
         Random.Shared.NextBytes(blob);
         var digest = Digests.Compute(blob);
         using var cancel = new CancellationTokenSource();
-        using (var write = _rpc.ByteStream.Write(cancellationToken: cancel.Token))
+        using (var write = _node.Rpc.ByteStream.Write(cancellationToken: cancel.Token))
         {
             await write.RequestStream.WriteAsync(new WriteRequest
             {
@@ -106,7 +93,7 @@ public sealed class GrpcServerTests : IAsyncLifetime
             Assert.Equal(StatusCode.Cancelled, error.StatusCode);
         }
 
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } });
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } });
         Assert.Equal(digest, Assert.Single(missing.MissingBlobDigests));
     }
 
@@ -117,7 +104,7 @@ public sealed class GrpcServerTests : IAsyncLifetime
         Random.Shared.NextBytes(blob);
         var digest = Digests.Compute(blob);
         var name = $"uploads/{Guid.NewGuid()}/blobs/{digest.Hash}/{digest.SizeBytes}";
-        using (var write = _rpc.ByteStream.Write(deadline: DateTime.UtcNow.AddMilliseconds(300)))
+        using (var write = _node.Rpc.ByteStream.Write(deadline: DateTime.UtcNow.AddMilliseconds(300)))
         {
             await write.RequestStream.WriteAsync(new WriteRequest { ResourceName = name, Data = ByteString.CopyFrom(blob, 0, 1024) });
 
@@ -126,7 +113,7 @@ public sealed class GrpcServerTests : IAsyncLifetime
             Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         }
 
-        var missing = await _rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } });
+        var missing = await _node.Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest } });
         Assert.Equal(digest, Assert.Single(missing.MissingBlobDigests));
     }
 }
