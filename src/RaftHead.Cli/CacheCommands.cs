@@ -4,7 +4,6 @@ using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
 using Grpc.Core;
 using RaftHead.Protocol;
-using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
 using Command = System.CommandLine.Command;
 

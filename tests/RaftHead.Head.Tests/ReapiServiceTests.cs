@@ -2,9 +2,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Net.Client;
 using RaftHead.Protocol;
-using RaftHead.Protocol.Client;
 
 namespace RaftHead.Head.Tests;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Build.Bazel.Remote.Execution.V2;
-using RaftHead.Protocol;
 using RaftHead.Testing;
 using static RaftHead.Storage.Tests.TestBlobs;
 

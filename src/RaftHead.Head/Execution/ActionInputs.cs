@@ -1,7 +1,6 @@
 using System.Globalization;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
-using Grpc.Core;
 using RaftHead.Head.Reapi;
 using RaftHead.Storage;
 using RaftHead.Storage.Merkle;

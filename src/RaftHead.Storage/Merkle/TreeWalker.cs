@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
-using RaftHead.Protocol;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
 
 namespace RaftHead.Storage.Merkle;

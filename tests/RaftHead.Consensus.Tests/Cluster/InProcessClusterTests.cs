@@ -3,7 +3,6 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Driver;
-using RaftHead.Consensus.Tests.Log;
 using RaftHead.Testing;
 using Xunit.Abstractions;
 

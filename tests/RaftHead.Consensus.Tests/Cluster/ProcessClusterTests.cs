@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using RaftHead.Consensus.Tests.Log;
 using RaftHead.Testing;
 using Xunit.Abstractions;
 

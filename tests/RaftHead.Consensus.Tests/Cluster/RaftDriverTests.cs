@@ -3,7 +3,6 @@ using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Driver;
 using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
-using RaftHead.Consensus.Tests.Log;
 
 using RaftHead.Testing;
 

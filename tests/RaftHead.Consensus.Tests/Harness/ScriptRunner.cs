@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using RaftHead.Consensus.Core;
 using RaftHead.Consensus.Membership;
 
 namespace RaftHead.Consensus.Tests.Harness;

@@ -16,6 +16,6 @@ public sealed record SimulatorOptions
 
     public int OutstandingValuesMax { get; init; } = 8;
 
-    /// <summary>When set, nodes store their log in real <see cref="Log.WriteAheadLog"/>s under this directory.</summary>
+    /// <summary>When set, nodes store their log in real <see cref="RaftHead.Consensus.Log.WriteAheadLog"/>s under this directory.</summary>
     public string? WalDirectory { get; init; }
 }

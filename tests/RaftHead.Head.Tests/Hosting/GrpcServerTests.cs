@@ -3,7 +3,6 @@ using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
-using Grpc.Net.Client;
 using Grpc.Reflection.V1;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
