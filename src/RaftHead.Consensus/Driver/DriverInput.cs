@@ -3,19 +3,13 @@ using RaftHead.Consensus.Membership;
 
 namespace RaftHead.Consensus.Driver;
 
-/// <summary>Everything that reaches the driver loop goes through its one inbox as one of these.</summary>
+/// <summary>
+/// Everything but ticks reaches the driver loop as one of these: peer messages, membership changes and transfers
+/// through the peer queue, proposals and reads through the request queue. Ticks are a counter.
+/// </summary>
 internal abstract class DriverInput
 {
     public abstract void Fail(Exception error);
-}
-
-internal sealed class TickInput : DriverInput
-{
-    public static readonly TickInput Instance = new();
-
-    public override void Fail(Exception error)
-    {
-    }
 }
 
 internal sealed class PeerMessageInput(Message message) : DriverInput

@@ -11,8 +11,10 @@ using RaftHead.Consensus.Transport;
 namespace RaftHead.Consensus.Driver;
 
 /// <summary>
-/// Runs one <see cref="RaftNode"/>: a single loop owns the core (no locks around it) and takes its inputs from one
-/// bounded inbox (peer messages, proposals, reads, membership changes, transfers, ticks). For every Ready it
+/// Runs one <see cref="RaftNode"/>: a single loop owns the core (no locks around it). Its inputs come from a tick
+/// counter, a peer queue (peer messages, membership changes, transfers) and a request queue (proposals, reads),
+/// taken in that order each round, so that no number of local callers can hold back heartbeats, acknowledgements
+/// or time; a full request queue fails the call at once (<see cref="RaftOverloadedException"/>). For every Ready it
 /// persists snapshot, entries and hard state with one <see cref="IRaftStorage.Sync"/>, then sends the messages,
 /// then applies committed entries to the <see cref="IStateMachine"/>, completing each proposal with its result.
 /// Inputs that arrive together are stepped together, so concurrent proposals share one fsync (group commit).
@@ -26,7 +28,15 @@ public sealed class RaftDriver : IAsyncDisposable
     private readonly IStateMachine _stateMachine;
     private readonly IRaftTransport _transport;
     private readonly ILogger _logger;
-    private readonly Channel<DriverInput> _inbox;
+    // Two queues rather than one: with a shared bounded queue, callers waiting for room took every slot the
+    // moment it freed, so peer messages and ticks (which must not block) were dropped and a loaded leader could
+    // neither commit nor keep its followers.
+    private readonly Channel<DriverInput> _peerQueue;
+    private readonly Channel<DriverInput> _requestQueue;
+
+    // Capacity one: a pending wake-up already covers anything enqueued after it, because the loop consumes the
+    // wake-up before it drains the queues.
+    private readonly Channel<bool> _wake;
     private readonly CancellationTokenSource _stop = new();
     private readonly long _incarnation;
 
@@ -38,6 +48,10 @@ public sealed class RaftDriver : IAsyncDisposable
     private RaftNode? _node;
     private long _applied;
     private long _ticks;
+    private long _pendingTicks;
+    private long _peerMessagesDropped;
+    private long _proposalsRejected;
+    private long _readsRejected;
     private long _nextReadId;
     private long _snapshotsTaken;
     private long _snapshotsInstalled;
@@ -48,6 +62,9 @@ public sealed class RaftDriver : IAsyncDisposable
     private Task? _ticker;
     private volatile RaftStatus _status;
     private int _disposed;
+
+    // Set before the queues are completed, so a refused write can tell "stopped" from "full".
+    private volatile bool _stopped;
 
     public RaftDriver(RaftDriverOptions options, IRaftStorage storage, IStateMachine stateMachine, IRaftTransport transport, ILogger? logger = null)
     {
@@ -62,10 +79,21 @@ public sealed class RaftDriver : IAsyncDisposable
         _transport = transport;
         _logger = logger ?? NullLogger.Instance;
         NodeId = options.Raft.NodeId;
-        _inbox = Channel.CreateBounded<DriverInput>(new BoundedChannelOptions(options.InboxCapacity)
+        // Writers only ever TryWrite: nothing that feeds the loop waits for room in it.
+        _peerQueue = Channel.CreateBounded<DriverInput>(new BoundedChannelOptions(options.PeerQueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
+        });
+        _requestQueue = Channel.CreateBounded<DriverInput>(new BoundedChannelOptions(options.RequestQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropWrite,
         });
         // Read contexts must be unique across nodes (a leader dedupes by context) and across restarts.
         _incarnation = Random.Shared.NextInt64();
@@ -76,6 +104,13 @@ public sealed class RaftDriver : IAsyncDisposable
 
     /// <summary>The latest published status; safe to read from any thread.</summary>
     public RaftStatus Status => _status;
+
+    /// <summary>Queue counters: peer messages dropped, requests refused, ticks handled.</summary>
+    public RaftDriverStats Stats => new(
+        Interlocked.Read(ref _peerMessagesDropped),
+        Interlocked.Read(ref _proposalsRejected),
+        Interlocked.Read(ref _readsRejected),
+        Interlocked.Read(ref _ticks));
 
     /// <summary>The loop: completes when the driver stops, faults when it died (a storage or state-machine failure).</summary>
     public Task Completion => _loop ?? Task.CompletedTask;
@@ -106,19 +141,26 @@ public sealed class RaftDriver : IAsyncDisposable
     }
 
     /// <summary>
-    /// Hands a message from a peer to the loop. Never blocks: when the inbox is full the message is dropped
-    /// (Raft tolerates loss) and false is returned.
+    /// Hands a message from a peer to the loop, ahead of every local request. Never blocks: when the peer queue
+    /// is full (or the driver stopped) the message is dropped (Raft tolerates loss) and false is returned.
     /// </summary>
     public bool Deliver(Message message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return _inbox.Writer.TryWrite(new PeerMessageInput(message));
+        if (!_peerQueue.Writer.TryWrite(new PeerMessageInput(message)))
+        {
+            if (!_stopped) Interlocked.Increment(ref _peerMessagesDropped);
+            return false;
+        }
+        Wake();
+        return true;
     }
 
     /// <summary>
     /// Proposes <paramref name="command"/> and completes with the state machine's result once it is committed
     /// and applied here. Fails with <see cref="NotLeaderException"/> when this node is not the leader, or when
     /// leadership is lost before the entry commits (then it may still commit: retry with an idempotency key).
+    /// Fails at once with <see cref="RaftOverloadedException"/> when the request queue is full (nothing proposed).
     /// Cancelling stops the wait, not the proposal.
     /// </summary>
     public async Task<byte[]> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken)
@@ -126,16 +168,21 @@ public sealed class RaftDriver : IAsyncDisposable
         if (command.IsEmpty) throw new ArgumentException("A command must not be empty (empty entries are the leader's no-ops).", nameof(command));
         if (command.Length > _options.MaxProposalBytes) throw new ArgumentException($"A command is at most {_options.MaxProposalBytes} bytes, got {command.Length}.", nameof(command));
         var input = new ProposeInput(command.ToArray());
-        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        if (!TryEnqueue(_requestQueue, input, RaftOverloadReason.RequestQueueFull, out var refused))
+        {
+            if (refused is RaftOverloadedException) Interlocked.Increment(ref _proposalsRejected);
+            throw refused;
+        }
         return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Proposes a single-server membership change; completes with the membership once it is applied.</summary>
+    /// <remarks>Goes through the peer queue: an operator can still reconfigure a node that clients overload.</remarks>
     public async Task<ClusterMembership> ChangeMembershipAsync(MembershipChange change, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
         var input = new MembershipInput(change);
-        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        if (!TryEnqueue(_peerQueue, input, RaftOverloadReason.PeerQueueFull, out var refused)) throw refused;
         return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -144,20 +191,26 @@ public sealed class RaftDriver : IAsyncDisposable
     /// when the read was requested, so reading the local state machine afterwards observes every write
     /// acknowledged before the call. Works on any replica; lost requests are retried every
     /// <see cref="RaftDriverOptions.ReadRetryTicks"/> ticks until <paramref name="cancellationToken"/> fires, so
-    /// pass a deadline (with no leader the read waits for one).
+    /// pass a deadline (with no leader the read waits for one). Fails at once with
+    /// <see cref="RaftOverloadedException"/> when the request queue is full.
     /// </summary>
     public async Task ReadAsync(CancellationToken cancellationToken)
     {
         var input = new ReadInput(cancellationToken);
-        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        if (!TryEnqueue(_requestQueue, input, RaftOverloadReason.RequestQueueFull, out var refused))
+        {
+            if (refused is RaftOverloadedException) Interlocked.Increment(ref _readsRejected);
+            throw refused;
+        }
         await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Asks the leader (this node) to hand leadership to <paramref name="target"/>; false when refused.</summary>
+    /// <remarks>Goes through the peer queue: leadership can still be moved off a node that clients overload.</remarks>
     public async Task<bool> TransferLeadershipAsync(long target, CancellationToken cancellationToken)
     {
         var input = new TransferInput(target);
-        await EnqueueAsync(input, cancellationToken).ConfigureAwait(false);
+        if (!TryEnqueue(_peerQueue, input, RaftOverloadReason.PeerQueueFull, out var refused)) throw refused;
         return await input.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -180,24 +233,29 @@ public sealed class RaftDriver : IAsyncDisposable
         }
         else
         {
-            _inbox.Writer.TryComplete();
+            _stopped = true;
+            _peerQueue.Writer.TryComplete();
+            _requestQueue.Writer.TryComplete();
         }
         _stop.Dispose();
         _logger.LogInformation("Raft node {NodeId} stopped", NodeId);
     }
 
-    private async ValueTask EnqueueAsync(DriverInput input, CancellationToken cancellationToken)
+    private bool TryEnqueue(Channel<DriverInput> queue, DriverInput input, RaftOverloadReason whenFull, out Exception refused)
     {
         if (_loop is null) throw new InvalidOperationException("The driver is not started.");
-        try
+        if (queue.Writer.TryWrite(input))
         {
-            await _inbox.Writer.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+            Wake();
+            refused = null!;
+            return true;
         }
-        catch (ChannelClosedException)
-        {
-            throw Stopped();
-        }
+        // The loop sets _stopped before completing the queues, so a write refused by a completed queue sees it.
+        refused = _stopped ? Stopped() : new RaftOverloadedException(NodeId, whenFull);
+        return false;
     }
+
+    private void Wake() => _wake.Writer.TryWrite(true);
 
     private Exception Stopped() =>
         _loop is { IsFaulted: true } loop
@@ -213,8 +271,10 @@ public sealed class RaftDriver : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                // A full inbox skips a tick: time runs slower under overload, which only delays elections.
-                _inbox.Writer.TryWrite(TickInput.Instance);
+                // A counter, not a queued input: only the number of ticks matters, and it cannot fill up, so time
+                // keeps its pace however busy the queues are.
+                Interlocked.Increment(ref _pendingTicks);
+                Wake();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -228,13 +288,34 @@ public sealed class RaftDriver : IAsyncDisposable
         Exception? failure = null;
         try
         {
-            var reader = _inbox.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            var peers = _peerQueue.Reader;
+            var requests = _requestQueue.Reader;
+            var wake = _wake.Reader;
+            var backlog = false;
+            while (true)
             {
-                for (var taken = 0; taken < _options.MaxInputsPerBatch && reader.TryRead(out var input); taken++)
+                // A round that stopped at MaxInputsPerBatch left work behind: run again without waiting.
+                if (!backlog)
                 {
-                    Handle(input);
+                    await wake.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
                 }
+                cancellationToken.ThrowIfCancellationRequested();
+                wake.TryRead(out _);
+
+                // Time first, then what arrived during it. After a stall this can only err towards an early election
+                // on a follower (pre-vote: no term is burnt), which the leader's heartbeat queued behind undoes;
+                // stepping the heartbeat first would leave the stale ticks to start the election after it.
+                var ticks = Interlocked.Exchange(ref _pendingTicks, 0);
+                Debug.Assert(ticks >= 0, $"pending ticks {ticks}");
+                for (var i = 0; i < ticks; i++) Tick();
+
+                // Peers before local requests, each bounded per round, so neither can starve the other.
+                var peersTaken = 0;
+                for (; peersTaken < _options.MaxInputsPerBatch && peers.TryRead(out var input); peersTaken++) Handle(input);
+                var requestsTaken = 0;
+                for (; requestsTaken < _options.MaxInputsPerBatch && requests.TryRead(out var input); requestsTaken++) Handle(input);
+                backlog = peersTaken == _options.MaxInputsPerBatch || requestsTaken == _options.MaxInputsPerBatch;
+
                 IssueReads();
                 HandleReadies();
                 PublishStatus();
@@ -250,14 +331,25 @@ public sealed class RaftDriver : IAsyncDisposable
         }
         finally
         {
-            _inbox.Writer.TryComplete();
+            _stopped = true;
+            _peerQueue.Writer.TryComplete();
+            _requestQueue.Writer.TryComplete();
             var error = failure is null
                 ? new ObjectDisposedException(nameof(RaftDriver), $"Raft node {NodeId} is stopped.")
                 : new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
-            while (_inbox.Reader.TryRead(out var input)) input.Fail(error);
+            while (_peerQueue.Reader.TryRead(out var input)) input.Fail(error);
+            while (_requestQueue.Reader.TryRead(out var input)) input.Fail(error);
             FailAllPending(error);
         }
         if (failure is not null) throw new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
+    }
+
+    private void Tick()
+    {
+        // Written by the loop only; read by Stats from any thread.
+        Interlocked.Increment(ref _ticks);
+        _node!.Tick();
+        RetryReads();
     }
 
     private void Handle(DriverInput input)
@@ -265,11 +357,6 @@ public sealed class RaftDriver : IAsyncDisposable
         var node = _node!;
         switch (input)
         {
-            case TickInput:
-                _ticks++;
-                node.Tick();
-                RetryReads();
-                break;
             case PeerMessageInput peer:
                 node.Step(peer.Message);
                 break;
@@ -312,7 +399,7 @@ public sealed class RaftDriver : IAsyncDisposable
                 pending.Fail(new NotLeaderException(NodeId, result.LeaderHint, AddressOf(result.LeaderHint)));
                 break;
             case ProposeStatus.Overloaded:
-                pending.Fail(new RaftOverloadedException(NodeId));
+                pending.Fail(new RaftOverloadedException(NodeId, RaftOverloadReason.UncommittedEntries));
                 break;
             default:
                 throw new UnreachableException($"Unexpected proposal status {result.Status}.");

@@ -14,10 +14,24 @@ public sealed record RaftDriverOptions
     /// <summary>Take a snapshot and compact the log once this many entries are applied past the last snapshot.</summary>
     public long SnapshotThresholdEntries { get; init; } = 10_000;
 
-    /// <summary>Bound on queued inputs. Peer messages beyond it are dropped; local requests wait (back-pressure).</summary>
-    public int InboxCapacity { get; init; } = 8192;
+    /// <summary>
+    /// Bound on queued peer messages (and the rare membership change or transfer). A message beyond it is dropped
+    /// and counted (<see cref="RaftDriverStats.PeerMessagesDropped"/>): Raft re-sends what matters, and a peer cannot
+    /// make us hold unbounded memory. Large, because this queue is drained first and should never fill in practice.
+    /// </summary>
+    public int PeerQueueCapacity { get; init; } = 65_536;
 
-    /// <summary>Inputs taken into the core before its Ready is handled: proposals arriving together share one fsync.</summary>
+    /// <summary>
+    /// Bound on queued local proposals and reads. When it is full a call fails at once with
+    /// <see cref="RaftOverloadedException"/> (<see cref="RaftOverloadReason.RequestQueueFull"/>): callers are never
+    /// parked waiting for room, and they can never crowd out peer messages or ticks.
+    /// </summary>
+    public int RequestQueueCapacity { get; init; } = 8192;
+
+    /// <summary>
+    /// Inputs of each queue taken into the core before its Ready is handled: proposals arriving together share one
+    /// fsync, and one queue cannot hold the loop for long.
+    /// </summary>
     public int MaxInputsPerBatch { get; init; } = 1024;
 
     /// <summary>Bound on one proposal, so that one entry always fits a peer message.</summary>
@@ -37,7 +51,8 @@ public sealed record RaftDriverOptions
         Raft.Validate();
         if (TickMs <= 0) throw new ArgumentException("TickMs must be positive.");
         if (SnapshotThresholdEntries <= 0) throw new ArgumentException("SnapshotThresholdEntries must be positive.");
-        if (InboxCapacity <= 0) throw new ArgumentException("InboxCapacity must be positive.");
+        if (PeerQueueCapacity <= 0) throw new ArgumentException("PeerQueueCapacity must be positive.");
+        if (RequestQueueCapacity <= 0) throw new ArgumentException("RequestQueueCapacity must be positive.");
         if (MaxInputsPerBatch <= 0) throw new ArgumentException("MaxInputsPerBatch must be positive.");
         if (MaxProposalBytes <= 0) throw new ArgumentException("MaxProposalBytes must be positive.");
         if (ReadRetryTicks <= 0) throw new ArgumentException("ReadRetryTicks must be positive.");

@@ -23,6 +23,9 @@ public sealed record NodeHostOptions
 
     public long SnapshotThresholdEntries { get; init; } = 10_000;
 
+    /// <summary>The driver's request queue bound; null keeps the driver's default. In-process hosts only.</summary>
+    public int? RequestQueueCapacity { get; init; }
+
     public int ElectionTimeoutMs => TickMs * ElectionTicks;
 
     public string[] ToArguments() =>

@@ -18,10 +18,12 @@ public sealed class RaftNodeHost : IAsyncDisposable
     private readonly RaftPeerTransport _transport;
     private readonly GrpcTestServer _server;
     private readonly CancellationTokenSource _stopping;
+    private readonly PeerFilter _filter;
 
-    private RaftNodeHost(NodeHostOptions options, WriteAheadLog wal, KvStateMachine store, RaftPeerTransport transport, RaftDriver driver, GrpcTestServer server, CancellationTokenSource stopping)
+    private RaftNodeHost(NodeHostOptions options, WriteAheadLog wal, KvStateMachine store, RaftPeerTransport transport, RaftDriver driver, GrpcTestServer server, CancellationTokenSource stopping, PeerFilter filter)
     {
         _stopping = stopping;
+        _filter = filter;
         Options = options;
         _wal = wal;
         Store = store;
@@ -40,6 +42,14 @@ public sealed class RaftNodeHost : IAsyncDisposable
 
     public RaftPeerTransport Transport => _transport;
 
+    /// <summary>
+    /// Drops every message received from <paramref name="peers"/> until <see cref="Heal"/>: cut both directions of
+    /// a link by blocking it on both ends. Messages are dropped before the driver, so its counters do not see them.
+    /// </summary>
+    public void Block(params long[] peers) => _filter.Block(peers);
+
+    public void Heal() => _filter.Clear();
+
     public static async Task<RaftNodeHost> StartAsync(NodeHostOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.DataDirectory);
@@ -55,25 +65,28 @@ public sealed class RaftNodeHost : IAsyncDisposable
         {
             if (id != options.Id) transport.SetPeer(id, address);
         }
+        var driverOptions = new RaftDriverOptions
+        {
+            Raft = new RaftConfig { NodeId = options.Id, ElectionTicks = options.ElectionTicks, HeartbeatTicks = options.HeartbeatTicks, SnapshotChunkBytes = 1024 },
+            TickMs = options.TickMs,
+            SnapshotThresholdEntries = options.SnapshotThresholdEntries,
+        };
+        if (options.RequestQueueCapacity is { } requestQueueCapacity) driverOptions = driverOptions with { RequestQueueCapacity = requestQueueCapacity };
         var driver = new RaftDriver(
-            new RaftDriverOptions
-            {
-                Raft = new RaftConfig { NodeId = options.Id, ElectionTicks = options.ElectionTicks, HeartbeatTicks = options.HeartbeatTicks, SnapshotChunkBytes = 1024 },
-                TickMs = options.TickMs,
-                SnapshotThresholdEntries = options.SnapshotThresholdEntries,
-            },
+            driverOptions,
             wal,
             store,
             transport,
             logger);
         var stopping = new CancellationTokenSource();
+        var filter = new PeerFilter();
         GrpcTestServer server;
         try
         {
             driver.Start();
             server = await GrpcTestServer.StartAsync(
                 options.Port,
-                new RaftTransportService(options.Id, driver.Deliver, stopping.Token, transportOptions, logger),
+                new RaftTransportService(options.Id, m => filter.Passes(m) && driver.Deliver(m), stopping.Token, transportOptions, logger),
                 transportOptions,
                 new ControlService(driver, store),
                 loggerFactory,
@@ -87,7 +100,7 @@ public sealed class RaftNodeHost : IAsyncDisposable
             stopping.Dispose();
             throw;
         }
-        return new RaftNodeHost(options, wal, store, transport, driver, server, stopping);
+        return new RaftNodeHost(options, wal, store, transport, driver, server, stopping, filter);
     }
 
     /// <summary>Clean shutdown: the loop stops between Readies, then the server, the streams and the log close.</summary>
@@ -99,5 +112,24 @@ public sealed class RaftNodeHost : IAsyncDisposable
         await _transport.DisposeAsync();
         _wal.Dispose();
         _stopping.Dispose();
+    }
+
+    private sealed class PeerFilter
+    {
+        private readonly object _gate = new();
+        private HashSet<long> _blocked = [];
+
+        public void Block(long[] peers)
+        {
+            lock (_gate) _blocked = [.. _blocked, .. peers];
+        }
+
+        public void Clear()
+        {
+            lock (_gate) _blocked = [];
+        }
+
+        // Copy-on-write: the receive path reads the current set without taking the lock.
+        public bool Passes(Message message) => !Volatile.Read(ref _blocked).Contains(message.From);
     }
 }
