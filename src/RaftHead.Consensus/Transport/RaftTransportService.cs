@@ -11,7 +11,7 @@ namespace RaftHead.Consensus.Transport;
 /// <summary>
 /// The receiving half of the peer transport: the <c>rafthead.v1.Raft</c> service, mapped by a host next to its
 /// other services on one port. Each incoming stream is decoded message by message and handed to
-/// <c>deliver</c> (normally <see cref="Driver.RaftDriver.Deliver"/>, which drops when the inbox is full).
+/// <c>deliver</c> (normally <see cref="Driver.RaftDriver.Deliver"/>, which drops when the peer queue is full).
 /// A stream meant for another node, or carrying a malformed message, is failed with INVALID_ARGUMENT or
 /// FAILED_PRECONDITION, so a misconfigured peer shows up in its logs rather than as silent loss.
 /// </summary>
