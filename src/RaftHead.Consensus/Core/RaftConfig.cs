@@ -21,6 +21,12 @@ public sealed record RaftConfig
     /// <summary>Size of one InstallSnapshot chunk.</summary>
     public int SnapshotChunkBytes { get; init; } = 512 * 1024;
 
+    /// <summary>
+    /// Largest snapshot a follower accepts. The receiver buffers a snapshot in memory, so a chunk declaring more
+    /// is dropped (counted in <see cref="RaftNode.SnapshotChunksRejected"/>) rather than trusted.
+    /// </summary>
+    public long SnapshotBytesMax { get; init; } = 1024L * 1024 * 1024;
+
     /// <summary>Proposals are refused once this many entries are appended but not yet committed.</summary>
     public int MaxUncommittedEntries { get; init; } = 10_000;
 
@@ -43,6 +49,7 @@ public sealed record RaftConfig
         if (MaxBatchBytes <= 0) throw new ArgumentException("MaxBatchBytes must be positive.");
         if (MaxEntriesPerMessage <= 0) throw new ArgumentException("MaxEntriesPerMessage must be positive.");
         if (SnapshotChunkBytes <= 0) throw new ArgumentException("SnapshotChunkBytes must be positive.");
+        if (SnapshotBytesMax <= 0 || SnapshotBytesMax > Array.MaxLength) throw new ArgumentException($"SnapshotBytesMax must be in (0, {Array.MaxLength}]: snapshots are buffered in one array.");
         if (MaxUncommittedEntries <= 0) throw new ArgumentException("MaxUncommittedEntries must be positive.");
         if (MaxPendingReads <= 0) throw new ArgumentException("MaxPendingReads must be positive.");
         if (AppliedIndex < 0) throw new ArgumentException("AppliedIndex must not be negative.");

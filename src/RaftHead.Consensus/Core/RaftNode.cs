@@ -98,6 +98,9 @@ public sealed class RaftNode
 
     public HardState HardState => new(Term, _vote, _log.Committed);
 
+    /// <summary>Snapshot chunks dropped for declaring more than <see cref="RaftConfig.SnapshotBytesMax"/> or overrunning their declared size.</summary>
+    public long SnapshotChunksRejected { get; private set; }
+
     public SoftState SoftState => new(Leader, Role);
 
     public ClusterMembership Membership => _tracker.Membership;
@@ -628,6 +631,13 @@ public sealed class RaftNode
             Send(new Message { Type = MessageType.AppendResponse, To = m.From, Index = _log.Committed });
             return;
         }
+        if (m.SnapshotTotalBytes < 0 || m.SnapshotTotalBytes > _config.SnapshotBytesMax)
+        {
+            // Dropped, not answered: the size is the sender's word, and trusting it would let one message make
+            // us allocate it. The leader keeps re-sending, so an operator sees the counter climb.
+            SnapshotChunksRejected++;
+            return;
+        }
         if (m.ChunkOffset == 0 && (_incomingSnapshot is null || !_incomingSnapshot.Matches(m)))
         {
             _incomingSnapshot = new IncomingSnapshot(metadata, m.From, m.Term, m.SnapshotTotalBytes);
@@ -638,7 +648,11 @@ public sealed class RaftNode
             Send(new Message { Type = MessageType.SnapshotChunkResponse, To = m.From, Index = metadata.Index, ChunkOffset = 0 });
             return;
         }
-        if (m.ChunkOffset == incoming.ReceivedBytes) incoming.Append(m.ChunkData.Span);
+        if (m.ChunkOffset == incoming.ReceivedBytes && !incoming.Append(m.ChunkData.Span))
+        {
+            SnapshotChunksRejected++;
+            return;
+        }
         if (!incoming.Complete)
         {
             Send(new Message { Type = MessageType.SnapshotChunkResponse, To = m.From, Index = metadata.Index, ChunkOffset = incoming.ReceivedBytes });

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using RaftHead.Durability;
 
 namespace RaftHead.Consensus.Log;
@@ -49,12 +50,29 @@ internal static class WalCodec
         return true;
     }
 
-    /// <summary>Whether any well-formed record starts after <paramref name="offset"/>: tells corruption from a torn tail.</summary>
-    public static long FindValidRecordAfter(ReadOnlyMemory<byte> buffer, int offset, int maxRecordBytes)
+    /// <summary>
+    /// Finds, after the bad record at <paramref name="offset"/>, a well-formed <see cref="WalRecordKind.SyncedThrough"/>
+    /// record claiming a sync past that offset: proof the bad bytes were durable, so they are damage, not a torn
+    /// or holed unsynced tail. Returns its offset and the claimed synced length, or -1.
+    /// </summary>
+    public static long FindSyncProofAfter(ReadOnlyMemory<byte> buffer, int offset, int maxRecordBytes, out long syncedBytes)
     {
-        for (var p = offset + 1; p <= buffer.Length - HeaderBytes - BodyFixedBytes; p++)
+        syncedBytes = 0;
+        var p = offset + 1;
+        while (p <= buffer.Length - HeaderBytes - BodyFixedBytes)
         {
-            if (TryDecode(buffer, p, maxRecordBytes, out _, out _)) return p;
+            if (!TryDecode(buffer, p, maxRecordBytes, out var record, out var next))
+            {
+                p++;
+                continue;
+            }
+            if (record.Kind == WalRecordKind.SyncedThrough && record.Index > offset)
+            {
+                syncedBytes = record.Index;
+                return p;
+            }
+            Debug.Assert(next > p);
+            p = next;
         }
         return -1;
     }

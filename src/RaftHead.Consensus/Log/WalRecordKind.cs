@@ -10,4 +10,10 @@ internal enum WalRecordKind : byte
 
     /// <summary>Term/Index = the snapshot's; payload: 1 byte, 1 = the log was replaced, 0 = compacted.</summary>
     SnapshotMarker = 4,
+
+    /// <summary>
+    /// Index = an offset in this segment that an earlier Sync made durable; no payload. Written first in the batch
+    /// after that Sync, so a valid one found past a bad record proves the bad record had been synced.
+    /// </summary>
+    SyncedThrough = 5,
 }

@@ -243,6 +243,74 @@ public sealed class WriteAheadLogTests
     }
 
     [Fact]
+    public void A_holed_unsynced_tail_is_cut_at_the_hole_and_a_node_reopened_on_it_has_exactly_the_prefix()
+    {
+        using var dir = new TempDirectory();
+        var segment = Path.Combine(dir.Path, "wal-0000000000000001.log");
+        long syncedBytes;
+        using (var wal = WriteAheadLog.Bootstrap(dir.Path, new ClusterMembership([1]), Fast))
+        {
+            wal.Append(Enumerable.Range(2, 4).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 1, 5));
+            wal.Sync();
+            syncedBytes = new FileInfo(segment).Length;
+            // Never synced: the OS may write these pages in any order before the crash.
+            wal.Append(Enumerable.Range(6, 7).Select(i => Entry(i, 1)).ToList());
+        }
+        var (holeStart, holeEnd) = (UnsyncedEntryOffset(syncedBytes, 6, 8), UnsyncedEntryOffset(syncedBytes, 6, 10));
+        ZeroBytes(segment, holeStart, holeEnd);
+
+        using (var recovered = WriteAheadLog.Open(dir.Path, Fast))
+        {
+            Assert.Equal(7, recovered.LastIndex);
+            Assert.Equal(new HardState(1, 1, 5), recovered.HardState);
+            Assert.Equal(holeStart, new FileInfo(segment).Length);
+            var node = new RaftNode(new RaftConfig { NodeId = 1 }, recovered, new Random(1));
+            Assert.Equal(7, node.Log.LastIndex);
+            Assert.Equal(5, node.Log.Committed);
+            Assert.Equal(
+                Enumerable.Repeat(1L, 7),
+                Enumerable.Range(1, 7).Select(i => recovered.TryGetTerm(i, out var t) ? t : -1));
+            Assert.Equal("entry-7-1", Encoding.UTF8.GetString(recovered.Entries(7, 8, long.MaxValue)[0].Data.Span));
+            recovered.Append([Entry(8, 2)]);
+            recovered.Sync();
+        }
+        // The valid-looking records past the hole are gone for good, not revived behind new appends.
+        using var reopened = WriteAheadLog.Open(dir.Path, Fast);
+        Assert.Equal(8, reopened.LastIndex);
+        Assert.True(reopened.TryGetTerm(8, out var term8) && term8 == 2);
+    }
+
+    [Fact]
+    public void A_hole_in_synced_data_refuses_to_start_naming_the_segment_and_offset()
+    {
+        using var dir = new TempDirectory();
+        var segment = Path.Combine(dir.Path, "wal-0000000000000001.log");
+        long syncedBytes;
+        using (var wal = WriteAheadLog.Bootstrap(dir.Path, new ClusterMembership([1]), Fast))
+        {
+            wal.Append(Enumerable.Range(2, 4).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 1, 5));
+            wal.Sync();
+            syncedBytes = new FileInfo(segment).Length;
+            wal.Append(Enumerable.Range(6, 7).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 1, 12));
+            wal.Sync();
+            // The batch after a sync starts by recording it: the evidence that entries 6..12 were durable.
+            wal.Append([Entry(13, 1)]);
+            wal.Sync();
+        }
+        var holeStart = UnsyncedEntryOffset(syncedBytes, 6, 8);
+        ZeroBytes(segment, holeStart, UnsyncedEntryOffset(syncedBytes, 6, 10));
+
+        var error = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(dir.Path, Fast));
+        Assert.Equal(segment, error.Path);
+        Assert.Equal(holeStart, error.Offset);
+        Assert.Contains($"{segment} offset {holeStart}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("synced", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_raft_node_restarted_on_its_write_ahead_log_resumes_its_term_vote_and_log()
     {
         using var dir = new TempDirectory();
@@ -310,6 +378,29 @@ public sealed class WriteAheadLogTests
         }
         var bytes = File.ReadAllBytes(Directory.GetFiles(directory, "wal-*.log").Single());
         return (bytes, states);
+    }
+
+    /// <summary>u32 length, u32 CRC-32C, u8 kind, i64 term, i64 index (see the README's record format).</summary>
+    private const int RecordOverheadBytes = 25;
+
+    /// <summary>
+    /// Where entry <paramref name="index"/> starts in the batch written after a sync that ended at
+    /// <paramref name="syncedBytes"/>: the batch opens with a payload-less synced-through record, then entries
+    /// from <paramref name="firstIndex"/> on, as <see cref="Entry"/> makes them at term 1.
+    /// </summary>
+    private static long UnsyncedEntryOffset(long syncedBytes, long firstIndex, long index)
+    {
+        var offset = syncedBytes + RecordOverheadBytes;
+        for (var i = firstIndex; i < index; i++) offset += RecordOverheadBytes + Entry(i, 1).Data.Length;
+        return offset;
+    }
+
+    private static void ZeroBytes(string path, long from, long toExclusive)
+    {
+        var bytes = File.ReadAllBytes(path);
+        Assert.True(toExclusive < bytes.Length, "the hole must have records after it");
+        Array.Clear(bytes, (int)from, (int)(toExclusive - from));
+        File.WriteAllBytes(path, bytes);
     }
 
     /// <summary>Every file with its length and modification time: shows nothing was created, deleted, written or cut.</summary>
