@@ -42,29 +42,20 @@ public sealed class DriverUnderLoadTests : IAsyncLifetime
     private readonly ITestOutputHelper _output;
     private readonly ILoggerFactory _loggers;
     private readonly TempDirectory _dir = new();
-    private readonly Dictionary<long, NodeHostOptions> _options = new();
+    private readonly Dictionary<long, NodeHostOptions> _options;
     private readonly Dictionary<long, RaftNodeHost> _hosts = new();
 
     public DriverUnderLoadTests(ITestOutputHelper output)
     {
         _output = output;
         _loggers = TestLoggerFactory.Create(output);
-        var ports = Ports.Free(3);
-        var members = Enumerable.Range(1, 3).ToDictionary(i => (long)i, i => $"127.0.0.1:{ports[i - 1]}");
-        foreach (var (id, _) in members)
+        _options = LoopbackCluster.Options(3, _dir.Path, o => o with
         {
-            _options[id] = new NodeHostOptions
-            {
-                Id = id,
-                Port = ports[id - 1],
-                Members = members,
-                DataDirectory = _dir.Combine($"node{id}"),
-                TickMs = TickMs,
-                ElectionTicks = ElectionTicks,
-                HeartbeatTicks = 1,
-                RequestQueueCapacity = RequestQueueCapacity,
-            };
-        }
+            TickMs = TickMs,
+            ElectionTicks = ElectionTicks,
+            HeartbeatTicks = 1,
+            RequestQueueCapacity = RequestQueueCapacity,
+        });
     }
 
     public async Task InitializeAsync()

@@ -21,16 +21,8 @@ public sealed class ProcessClusterTests
     public async Task Killing_the_leader_process_elects_a_new_leader_that_commits_within_two_election_timeouts_and_the_killed_node_catches_up()
     {
         using var dir = new TempDirectory();
-        var ports = Ports.Free(3);
-        var members = Enumerable.Range(1, 3).ToDictionary(i => (long)i, i => $"127.0.0.1:{ports[i - 1]}");
-        var options = members.Keys.ToDictionary(id => id, id => new NodeHostOptions
-        {
-            Id = id,
-            Port = ports[id - 1],
-            Members = members,
-            DataDirectory = dir.Combine($"node{id}"),
-            SnapshotThresholdEntries = 20,
-        });
+        var options = LoopbackCluster.Options(3, dir.Path, o => o with { SnapshotThresholdEntries = 20 });
+        var members = options[1].Members;
         var nodes = new Dictionary<long, NodeProcess>();
         using var client = new ControlClient(members);
         var passed = false;

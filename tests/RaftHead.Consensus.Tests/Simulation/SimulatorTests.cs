@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using RaftHead.Testing;
 using Xunit.Abstractions;
 
 namespace RaftHead.Consensus.Tests.Simulation;
@@ -25,15 +26,8 @@ public sealed class SimulatorTests
     [Fact]
     public void Seeds_on_the_real_write_ahead_log_with_torn_writes_keep_every_invariant()
     {
-        var root = Path.Combine(Path.GetTempPath(), "rafthead-sim-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            _output.WriteLine(RunSeeds(0, WalSeeds, seed => new SimulatorOptions { WalDirectory = Path.Combine(root, seed.ToString(System.Globalization.CultureInfo.InvariantCulture)) }));
-        }
-        finally
-        {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        }
+        using var root = new TempDirectory("rafthead-sim-");
+        _output.WriteLine(RunSeeds(0, WalSeeds, seed => new SimulatorOptions { WalDirectory = root.Combine(seed.ToString(System.Globalization.CultureInfo.InvariantCulture)) }));
     }
 
     [Fact]
