@@ -187,7 +187,8 @@ internal sealed class CommandApplier
             }
 
             var gpus = new uint[register.Gpus];
-            held.GpuMillisByDevice.CopyTo(0, gpus, 0, held.GpuMillisByDevice.Length);
+            // Devices beyond the new count are idle (checked above).
+            held.GpuMillisByDevice.CopyTo(0, gpus, 0, Math.Min(gpus.Length, held.GpuMillisByDevice.Length));
             usage = held with { GpuMillisByDevice = [.. gpus] };
         }
 

@@ -17,7 +17,7 @@ public sealed record WorkerUsage(int Slots, long CpuMillis, ulong MemoryBytes, I
             gpu[(int)device] += perDevice;
         }
 
-        return new WorkerUsage(Slots + 1, CpuMillis + resources.CpuMillis, MemoryBytes + resources.MemoryBytes, gpu.MoveToImmutable());
+        return new WorkerUsage(Slots + 1, CpuMillis + resources.CpuMillis, MemoryBytes + resources.MemoryBytes, gpu.ToImmutable());
     }
 
     public WorkerUsage Minus(ResourceRequest resources, IReadOnlyList<uint> devices)
@@ -29,7 +29,7 @@ public sealed record WorkerUsage(int Slots, long CpuMillis, ulong MemoryBytes, I
             gpu[(int)device] -= perDevice;
         }
 
-        return new WorkerUsage(Slots - 1, CpuMillis - resources.CpuMillis, MemoryBytes - resources.MemoryBytes, gpu.MoveToImmutable());
+        return new WorkerUsage(Slots - 1, CpuMillis - resources.CpuMillis, MemoryBytes - resources.MemoryBytes, gpu.ToImmutable());
     }
 
     private static uint PerDevice(ResourceRequest resources) =>
