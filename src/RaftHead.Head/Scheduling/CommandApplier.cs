@@ -77,7 +77,8 @@ internal sealed class CommandApplier
             ?? CheckLength(submit.ToolInvocationId, "tool_invocation_id")
             ?? CheckLength(submit.InstanceName, "instance_name")
             ?? PlatformRules.Validate(submit.Platform, "platform")
-            ?? CheckGpu(submit.Resources?.GpuMillis ?? 0);
+            ?? CheckGpu(submit.Resources?.GpuMillis ?? 0)
+            ?? CheckAmounts(submit.Resources?.CpuMillis ?? 0, submit.Resources?.MemoryBytes ?? 0, "resources.");
         if (invalid is not null)
         {
             return Error(SchedulerResultCode.InvalidArgument, invalid);
@@ -138,7 +139,8 @@ internal sealed class CommandApplier
     private SchedulerResult RegisterWorker(RegisterWorker register)
     {
         var invalid = CheckId(register.WorkerId, "worker_id")
-            ?? PlatformRules.Validate(register.Platform, "platform");
+            ?? PlatformRules.Validate(register.Platform, "platform")
+            ?? CheckAmounts(register.CpuMillis, register.MemoryBytes, "");
         if (invalid is null && register.Slots == 0)
         {
             invalid = "slots must be at least 1";
@@ -765,6 +767,11 @@ internal sealed class CommandApplier
 
         return null;
     }
+
+    private string? CheckAmounts(uint cpuMillis, ulong memoryBytes, string prefix) =>
+        cpuMillis > _limits.CpuMillisMax ? Invariant($"{prefix}cpu_millis {cpuMillis} is above the maximum of {_limits.CpuMillisMax}")
+        : memoryBytes > _limits.MemoryBytesMax ? Invariant($"{prefix}memory_bytes {memoryBytes} is above the maximum of {_limits.MemoryBytesMax}")
+        : null;
 
     private static string? CheckGpu(uint millis) =>
         GpuRequest.IsAllowed(millis) ? null : $"resources.gpu_millis: {GpuRequest.Format(millis)} GPU is not an allowed amount; allowed: {GpuRequest.AllowedValues}";

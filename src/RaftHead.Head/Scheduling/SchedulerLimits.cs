@@ -17,6 +17,12 @@ public sealed record SchedulerLimits
 
     public int WorkerSlotsMax { get; init; } = 1_024;
 
+    /// <summary>The most CPU a worker declares or an action asks for (thousandths of a core): keeps every sum exact.</summary>
+    public uint CpuMillisMax { get; init; } = 1_024_000;
+
+    /// <summary>The most memory a worker declares or an action asks for (1 PiB): keeps every sum exact.</summary>
+    public ulong MemoryBytesMax { get; init; } = 1UL << 50;
+
     public int WorkerGpusMax { get; init; } = 64;
 
     /// <summary>Request ids, worker ids, invocation ids and operation names.</summary>
@@ -31,6 +37,8 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(ActionCacheEntriesMax, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(WorkerSlotsMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(WorkerGpusMax, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CpuMillisMax, uint.MaxValue / (uint)WorkerSlotsMax);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MemoryBytesMax, ulong.MaxValue / (ulong)WorkerSlotsMax);
         ArgumentOutOfRangeException.ThrowIfLessThan(IdLengthMax, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReasonLengthMax, 16);
     }

@@ -16,34 +16,34 @@ public sealed record SchedulerState
     public static SchedulerState Empty { get; } = new();
 
     /// <summary>The log index of the last command applied (valid or not).</summary>
-    public long AppliedIndex { get; init; }
+    public long AppliedIndex { get; internal init; }
 
     /// <summary>Bumped by every command that changes something; a watcher waits for it to move.</summary>
-    public long Version { get; init; }
+    public long Version { get; internal init; }
 
-    public ImmutableSortedDictionary<string, OperationState> Operations { get; init; } = ImmutableSortedDictionary.Create<string, OperationState>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, OperationState> Operations { get; internal init; } = ImmutableSortedDictionary.Create<string, OperationState>(StringComparer.Ordinal);
 
-    public ImmutableSortedDictionary<string, WorkerState> Workers { get; init; } = ImmutableSortedDictionary.Create<string, WorkerState>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, WorkerState> Workers { get; internal init; } = ImmutableSortedDictionary.Create<string, WorkerState>(StringComparer.Ordinal);
 
-    public ImmutableSortedDictionary<QueueKey, QueueLevel> Queues { get; init; } = ImmutableSortedDictionary<QueueKey, QueueLevel>.Empty;
+    public ImmutableSortedDictionary<QueueKey, QueueLevel> Queues { get; internal init; } = ImmutableSortedDictionary<QueueKey, QueueLevel>.Empty;
 
-    public ActionCacheState Cache { get; init; } = ActionCacheState.Empty;
+    public ActionCacheState Cache { get; internal init; } = ActionCacheState.Empty;
 
     /// <summary>Derived: what each worker's leases hold (an entry per worker).</summary>
-    public ImmutableDictionary<string, WorkerUsage> Usage { get; init; } = ImmutableDictionary.Create<string, WorkerUsage>(StringComparer.Ordinal);
+    public ImmutableDictionary<string, WorkerUsage> Usage { get; internal init; } = ImmutableDictionary.Create<string, WorkerUsage>(StringComparer.Ordinal);
 
     /// <summary>Derived: request id to operation name.</summary>
-    public ImmutableDictionary<string, string> Requests { get; init; } = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
+    public ImmutableDictionary<string, string> Requests { get; internal init; } = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
 
     /// <summary>Derived: unfinished operations that others may join (not do_not_cache), by action.</summary>
-    public ImmutableDictionary<ActionKey, string> InFlight { get; init; } = ImmutableDictionary<ActionKey, string>.Empty;
+    public ImmutableDictionary<ActionKey, string> InFlight { get; internal init; } = ImmutableDictionary<ActionKey, string>.Empty;
 
     /// <summary>Derived: finished operations, oldest first, for pruning.</summary>
-    public ImmutableSortedSet<FinishedKey> Finished { get; init; } = ImmutableSortedSet<FinishedKey>.Empty;
+    public ImmutableSortedSet<FinishedKey> Finished { get; internal init; } = ImmutableSortedSet<FinishedKey>.Empty;
 
-    public int QueuedCount { get; init; }
+    public int QueuedCount { get; internal init; }
 
-    public int LeasedCount { get; init; }
+    public int LeasedCount { get; internal init; }
 
     public int UnfinishedCount => QueuedCount + LeasedCount;
 

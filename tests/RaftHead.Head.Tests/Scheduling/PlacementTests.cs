@@ -158,4 +158,22 @@ public sealed class PlacementTests
         Assert.Equal(3, Plan(scheduler, max: 3).Count);
         Assert.Empty(Plan(scheduler, max: 0));
     }
+
+    [Fact]
+    public void The_shortcut_without_hints_chooses_exactly_what_the_full_scan_chooses()
+    {
+        // Hints that are all zero score every worker equally on locality, which forces the full scan.
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var stream = new RandomCommandStream(seed);
+            var scheduler = new Scheduler(new SchedulerLimits { UnfinishedOperationsMax = 40 });
+            for (var step = 0; step < 300; step++)
+            {
+                scheduler.Apply(stream.Next(scheduler.State));
+                var fast = Placement.Plan(scheduler.State, 50_000, 1_000, 50);
+                var full = Placement.Plan(scheduler.State, 50_000, 1_000, 50, (_, _) => 0);
+                Assert.True(fast.SequenceEqual(full), $"seed {seed}, step {step}: the plans differ");
+            }
+        }
+    }
 }

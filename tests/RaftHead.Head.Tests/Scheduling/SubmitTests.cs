@@ -163,6 +163,8 @@ public sealed class SubmitTests
         { "long instance name", s => s.InstanceName = new string('n', 257), "instance_name is 257" },
         { "nameless property", s => s.Platform = Platform("=linux"), "platform: a property has no name" },
         { "control character", s => s.Platform = Platform("os=lin\u001fux"), "control character" },
+        { "absurd cpu", s => s.Resources.CpuMillis = 2_000_000, "resources.cpu_millis 2000000 is above" },
+        { "absurd memory", s => s.Resources.MemoryBytes = 1UL << 51, "resources.memory_bytes" },
     };
 
     [Theory]

@@ -44,6 +44,8 @@ public sealed class WorkerTests
         { "too many slots", r => r.Slots = 1_025, "slots 1025 is above" },
         { "too many gpus", r => r.Gpus = 65, "gpus 65 is above" },
         { "nameless property", r => r.Platform = Platform("=x"), "a property has no name" },
+        { "absurd cpu", r => r.CpuMillis = 2_000_000, "cpu_millis 2000000 is above" },
+        { "absurd memory", r => r.MemoryBytes = ulong.MaxValue, "memory_bytes" },
     };
 
     [Theory]
