@@ -34,6 +34,8 @@ public sealed class CacheAndPruneTests
         var noDigest = CacheUpdate("a");
         noDigest.UpdateActionCache.ActionDigest = null;
         scheduler.Refused(noDigest, SchedulerResultCode.InvalidArgument);
+        Assert.Contains("instance_name", scheduler.Refused(CacheUpdate("a", instance: new string('i', 300)), SchedulerResultCode.InvalidArgument), StringComparison.Ordinal);
+        Assert.Equal(0, scheduler.State.Cache.Count);
     }
 
     [Fact]

@@ -152,6 +152,8 @@ public sealed class OutcomeTests
         scheduler.Refused(Fail(op, "w", 1, new string('x', 5_000)), SchedulerResultCode.InvalidArgument);
         scheduler.Refused(Fail(op, "w", 0, "x"), SchedulerResultCode.InvalidArgument);
         scheduler.Refused(Fail("operations/77", "w", 1, "x"), SchedulerResultCode.NotFound);
+        scheduler.Refused(Fail("", "w", 1, "x"), SchedulerResultCode.InvalidArgument);
+        scheduler.Refused(Fail(op, "", 1, "x"), SchedulerResultCode.InvalidArgument);
 
         scheduler.Ok(Fail(op, "w", 1, "x"));
         Assert.Contains("not leased", scheduler.Refused(Fail(op, "w", 2, "x"), SchedulerResultCode.Stale), StringComparison.Ordinal);
