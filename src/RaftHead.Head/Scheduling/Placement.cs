@@ -1,0 +1,263 @@
+using RaftHead.Protocol.V1;
+
+namespace RaftHead.Head.Scheduling;
+
+/// <summary>
+/// The leader's placement decisions: a pure function of a state, the leader's clock reading and its locality hints.
+/// Its grants are proposed as one <see cref="AssignLeases"/> command; the apply re-checks each, so a plan made on a
+/// state that moved on is harmless (its stale grants are refused).
+/// <para>
+/// Order: queues by priority (lower first), then platform; within one queue, invocations round-robin, one operation
+/// each per round, each invocation's operations oldest first. An operation still backing off, or that fits no worker
+/// now, is passed over, not waited for, so it blocks nobody behind it.
+/// </para>
+/// <para>
+/// Scoring among the workers that fit: the most input bytes already held (locality), then, for an operation that
+/// needs no GPU, a worker without GPUs (GPU machines stay free for GPU work), then the most free slots (spread load);
+/// equal scores take turns, starting after the worker chosen last.
+/// </para>
+/// </summary>
+public static class Placement
+{
+    /// <param name="inputBytesOnWorker">Leader soft state: bytes of the operation's inputs a worker already holds; null: no hints.</param>
+    public static List<LeaseGrant> Plan(SchedulerState state, long nowUnixMs, long leaseTtlMs, int grantsMax, Func<OperationState, string, long>? inputBytesOnWorker = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentOutOfRangeException.ThrowIfLessThan(leaseTtlMs, 1);
+        var grants = new List<LeaseGrant>();
+        if (grantsMax <= 0 || state.QueuedCount == 0 || state.Workers.Count == 0)
+        {
+            return grants;
+        }
+
+        // Workers by position (id order), with what they hold including this plan's grants so far.
+        var workers = new WorkerState[state.Workers.Count];
+        var usage = new WorkerUsage[workers.Length];
+        var position = 0;
+        foreach (var worker in state.Workers.Values)
+        {
+            workers[position] = worker;
+            usage[position] = state.Usage[worker.WorkerId];
+            position++;
+        }
+
+        var candidatesByPlatform = new Dictionary<string, CandidateSet>(StringComparer.Ordinal);
+        foreach (var (key, level) in state.Queues)
+        {
+            if (!candidatesByPlatform.TryGetValue(key.PlatformKey, out var candidates))
+            {
+                candidates = Candidates(state, level, workers, usage);
+                candidatesByPlatform[key.PlatformKey] = candidates;
+            }
+
+            var cursors = new Dictionary<string, IEnumerator<KeyValuePair<long, string>>>(StringComparer.Ordinal);
+            var progress = true;
+            while (progress && grants.Count < grantsMax && candidates.FreeSlots > 0)
+            {
+                progress = false;
+                foreach (var invocation in level.Ring)
+                {
+                    if (grants.Count >= grantsMax || candidates.FreeSlots == 0)
+                    {
+                        break;
+                    }
+
+                    if (!cursors.TryGetValue(invocation, out var cursor))
+                    {
+                        cursor = level.Waiting[invocation].GetEnumerator();
+                        cursors[invocation] = cursor;
+                    }
+
+                    while (cursor.MoveNext())
+                    {
+                        var operation = state.Operations[cursor.Current.Value];
+                        if (operation.NotBeforeUnixMs > nowUnixMs)
+                        {
+                            continue;
+                        }
+
+                        // Capacity only shrinks during a plan, so an operation that fits nowhere now is done with.
+                        var (chosen, devices) = Choose(operation, candidates, workers, usage, inputBytesOnWorker);
+                        if (chosen < 0)
+                        {
+                            continue;
+                        }
+
+                        var freeBefore = (int)workers[chosen].Slots - usage[chosen].Slots;
+                        usage[chosen] = usage[chosen].Plus(operation.Resources, devices!);
+                        foreach (var set in candidatesByPlatform.Values)
+                        {
+                            set.Took(chosen, workers[chosen], freeBefore);
+                        }
+
+                        grants.Add(new LeaseGrant
+                        {
+                            OperationName = operation.Name,
+                            WorkerId = workers[chosen].WorkerId,
+                            Attempt = operation.Attempt,
+                            ExpiresAtUnixMs = nowUnixMs + leaseTtlMs,
+                        });
+                        progress = true;
+                        break;
+                    }
+                }
+            }
+        }
+
+        return grants;
+    }
+
+    private static CandidateSet Candidates(SchedulerState state, QueueLevel level, WorkerState[] workers, WorkerUsage[] usage)
+    {
+        // Every operation of one queue has the same platform up to value case, which matching ignores.
+        var sample = state.Operations[level.Waiting[level.Ring[0]].First().Value].Platform;
+        var candidates = new CandidateSet(workers.Length, state.Workers.Values.Max(w => (int)w.Slots));
+        for (var i = 0; i < workers.Length; i++)
+        {
+            if (!workers[i].Retiring && PlatformRules.Satisfies(workers[i].Platform, sample))
+            {
+                candidates.Add(i, workers[i], (int)workers[i].Slots - usage[i].Slots);
+            }
+        }
+
+        return candidates;
+    }
+
+    /// <summary>
+    /// The best worker for the operation, scanning the candidates from the one after the last chosen (so equal scores
+    /// take turns). Without locality hints, a worker without GPUs for an operation that needs none and with the most
+    /// free slots any such worker has cannot be beaten, so the scan stops there: placing is then near constant time
+    /// per grant instead of linear in the workers.
+    /// </summary>
+    private static (int Position, uint[]? Devices) Choose(
+        OperationState operation,
+        CandidateSet candidates,
+        WorkerState[] workers,
+        WorkerUsage[] usage,
+        Func<OperationState, string, long>? inputBytesOnWorker)
+    {
+        var best = -1;
+        var bestAt = -1;
+        uint[]? bestDevices = null;
+        (long Locality, bool GpuFit, long FreeSlots) bestScore = default;
+        var wantsGpu = operation.Resources.GpuMillis > 0;
+        var unbeatable = inputBytesOnWorker is null && !wantsGpu ? candidates.MaxGpulessFree : int.MaxValue;
+        var count = candidates.Positions.Count;
+        for (var step = 0; step < count; step++)
+        {
+            var at = (candidates.Cursor + step) % count;
+            var i = candidates.Positions[at];
+            var worker = workers[i];
+            var free = (int)worker.Slots - usage[i].Slots;
+            if (free <= 0)
+            {
+                continue;
+            }
+
+            var devices = Capacity.TryFit(worker, usage[i], operation.Resources);
+            if (devices is null)
+            {
+                continue;
+            }
+
+            var score = (inputBytesOnWorker?.Invoke(operation, worker.WorkerId) ?? 0, wantsGpu || worker.Gpus == 0, (long)free);
+            if (best < 0 || Better(score, bestScore))
+            {
+                best = i;
+                bestAt = at;
+                bestDevices = devices;
+                bestScore = score;
+                if (worker.Gpus == 0 && free >= unbeatable)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (best >= 0)
+        {
+            candidates.Cursor = (bestAt + 1) % count;
+        }
+
+        return (best, bestDevices);
+    }
+
+    private static bool Better((long Locality, bool GpuFit, long FreeSlots) a, (long Locality, bool GpuFit, long FreeSlots) b)
+    {
+        if (a.Locality != b.Locality)
+        {
+            return a.Locality > b.Locality;
+        }
+
+        if (a.GpuFit != b.GpuFit)
+        {
+            return a.GpuFit;
+        }
+
+        // Equal scores keep the one met first.
+        return a.FreeSlots > b.FreeSlots;
+    }
+
+    /// <summary>
+    /// The workers one platform may use (positions in id order) and what this plan has left of them: free slots in all
+    /// (none left: the platform's queues are skipped), and how many GPU-less workers have each number of free slots, which
+    /// gives the best free-slot count such a worker has.
+    /// </summary>
+    private sealed class CandidateSet
+    {
+        private readonly bool[] _contains;
+        private readonly int[] _gpulessByFree;
+
+        public CandidateSet(int workers, int slotsMax)
+        {
+            _contains = new bool[workers];
+            _gpulessByFree = new int[slotsMax + 1];
+        }
+
+        public List<int> Positions { get; } = new();
+
+        public int FreeSlots { get; private set; }
+
+        public int MaxGpulessFree { get; private set; }
+
+        /// <summary>Where the next scan starts in <see cref="Positions"/>.</summary>
+        public int Cursor { get; set; }
+
+        public void Add(int position, WorkerState worker, int free)
+        {
+            Positions.Add(position);
+            _contains[position] = true;
+            FreeSlots += free;
+            if (worker.Gpus == 0 && free > 0)
+            {
+                _gpulessByFree[free]++;
+                MaxGpulessFree = Math.Max(MaxGpulessFree, free);
+            }
+        }
+
+        public void Took(int position, WorkerState worker, int freeBefore)
+        {
+            if (!_contains[position])
+            {
+                return;
+            }
+
+            FreeSlots--;
+            if (worker.Gpus != 0)
+            {
+                return;
+            }
+
+            _gpulessByFree[freeBefore]--;
+            if (freeBefore > 1)
+            {
+                _gpulessByFree[freeBefore - 1]++;
+            }
+
+            while (MaxGpulessFree > 0 && _gpulessByFree[MaxGpulessFree] == 0)
+            {
+                MaxGpulessFree--;
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using RaftHead.Protocol.V1;
+
+namespace RaftHead.Head.Scheduling;
+
+/// <summary>
+/// What must hold of every <see cref="SchedulerState"/>, checked in full (linear in the state: for tests and
+/// diagnostics, not for the apply path). Returns the first violation, or null.
+/// </summary>
+public static class SchedulerInvariants
+{
+    public static string? Check(SchedulerState state, SchedulerLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(limits);
+        var usage = new Dictionary<string, WorkerUsage>(StringComparer.Ordinal);
+        foreach (var worker in state.Workers.Values)
+        {
+            usage[worker.WorkerId] = WorkerUsage.For(worker.Gpus);
+        }
+
+        int queued = 0, leased = 0, requests = 0;
+        var inFlight = 0;
+        foreach (var operation in state.Operations.Values)
+        {
+            requests += operation.RequestIds.Count;
+            foreach (var requestId in operation.RequestIds)
+            {
+                if (state.Requests.GetValueOrDefault(requestId) != operation.Name)
+                {
+                    return $"request {requestId} of {operation.Name} is not indexed to it";
+                }
+            }
+
+            var finished = SchedulerState.IsFinished(operation.Phase);
+            if (finished != state.Finished.Contains(new FinishedKey(operation.FinishedAtUnixMs, operation.Name)))
+            {
+                return $"{operation.Name} ({operation.Phase}) is {(finished ? "missing from" : "in")} the finished index";
+            }
+
+            var key = ActionKey.Of(operation.InstanceName, operation.ActionDigest);
+            var indexed = state.InFlight.GetValueOrDefault(key) == operation.Name;
+            if (indexed != (!finished && !operation.DoNotCache))
+            {
+                return $"{operation.Name} ({operation.Phase}, do_not_cache {operation.DoNotCache}) is wrongly {(indexed ? "" : "not ")}in flight";
+            }
+
+            inFlight += indexed ? 1 : 0;
+
+            // Exactly one live lease per leased operation, on a known worker; none otherwise.
+            if ((operation.Phase == OperationPhase.Leased) != (operation.Lease is not null))
+            {
+                return $"{operation.Name} is {operation.Phase} with{(operation.Lease is null ? "out" : "")} a lease";
+            }
+
+            if (operation.Phase == OperationPhase.Leased)
+            {
+                leased++;
+                if (!usage.TryGetValue(operation.Lease!.WorkerId, out var held))
+                {
+                    return $"{operation.Name} is leased to unknown worker {operation.Lease.WorkerId}";
+                }
+
+                var open = 0;
+                foreach (var attempt in operation.Attempts)
+                {
+                    open += attempt.EndedAtUnixMs == 0 && attempt.FailureReason.Length == 0 && attempt.Attempt == operation.Attempt ? 1 : 0;
+                }
+
+                if (open != 1)
+                {
+                    return $"{operation.Name} is leased but has {open} open records of attempt {operation.Attempt}";
+                }
+
+                usage[operation.Lease.WorkerId] = held.Plus(operation.Resources, operation.Lease.GpuDevices);
+            }
+
+            if (operation.Phase == OperationPhase.Queued)
+            {
+                queued++;
+                var queue = new QueueKey(PlatformRules.Key(operation.Platform), operation.Priority);
+                if (!state.Queues.TryGetValue(queue, out var level)
+                    || !level.Waiting.TryGetValue(operation.ToolInvocationId, out var fifo)
+                    || fifo.GetValueOrDefault(operation.CreatedIndex) != operation.Name)
+                {
+                    return $"queued {operation.Name} is not in its queue";
+                }
+            }
+
+            // A dead-lettered operation keeps why each of its attempts ended.
+            if (operation.Phase == OperationPhase.DeadLettered)
+            {
+                foreach (var attempt in operation.Attempts)
+                {
+                    if (attempt.FailureReason.Length == 0)
+                    {
+                        return Invariant($"dead-lettered {operation.Name} lost the reason of attempt {attempt.Attempt}");
+                    }
+                }
+
+                if (operation.Status is null || operation.Status.Message.Length == 0)
+                {
+                    return $"dead-lettered {operation.Name} has no status message";
+                }
+            }
+
+            if (operation.Attempt > limits.AttemptsMax)
+            {
+                return Invariant($"{operation.Name} is at attempt {operation.Attempt}, beyond the budget of {limits.AttemptsMax}");
+            }
+        }
+
+        if (requests != state.Requests.Count || inFlight != state.InFlight.Count || state.Finished.Count + queued + leased != state.Operations.Count)
+        {
+            return "an index holds entries of operations that are gone";
+        }
+
+        var waiting = 0;
+        foreach (var (_, level) in state.Queues)
+        {
+            if (level.Ring.IsEmpty || level.Ring.Count != level.Waiting.Count)
+            {
+                return "a queue ring does not match its waiting invocations";
+            }
+
+            waiting += level.Count;
+        }
+
+        if (queued != state.QueuedCount || leased != state.LeasedCount || waiting != queued)
+        {
+            return Invariant($"counts disagree: {queued} queued ({state.QueuedCount} counted, {waiting} waiting), {leased} leased ({state.LeasedCount} counted)");
+        }
+
+        if (state.UnfinishedCount > limits.UnfinishedOperationsMax)
+        {
+            return Invariant($"{state.UnfinishedCount} unfinished operations exceed the bound of {limits.UnfinishedOperationsMax}");
+        }
+
+        if (state.Cache.Count > limits.ActionCacheEntriesMax || state.Cache.Order.Count != state.Cache.Count)
+        {
+            return "the action cache exceeds its bound or its order index";
+        }
+
+        if (state.Usage.Count != state.Workers.Count)
+        {
+            return "worker usage is kept for workers that are gone";
+        }
+
+        foreach (var worker in state.Workers.Values)
+        {
+            var expected = usage[worker.WorkerId];
+            var actual = state.UsageOf(worker.WorkerId);
+            if (actual is null || actual.Slots != expected.Slots || actual.CpuMillis != expected.CpuMillis || actual.MemoryBytes != expected.MemoryBytes
+                || !actual.GpuMillisByDevice.SequenceEqual(expected.GpuMillisByDevice))
+            {
+                return $"worker {worker.WorkerId}'s usage does not match its leases";
+            }
+
+            // Never over-committed.
+            if (expected.Slots > worker.Slots
+                || (worker.CpuMillis > 0 && expected.CpuMillis > worker.CpuMillis)
+                || (worker.MemoryBytes > 0 && expected.MemoryBytes > worker.MemoryBytes))
+            {
+                return Invariant($"worker {worker.WorkerId} is over-committed: {expected.Slots}/{worker.Slots} slots, {expected.CpuMillis}/{worker.CpuMillis} CPU millis, {expected.MemoryBytes}/{worker.MemoryBytes} bytes");
+            }
+
+            foreach (var millis in expected.GpuMillisByDevice)
+            {
+                if (millis > GpuRequest.DeviceMillis)
+                {
+                    return $"worker {worker.WorkerId} has a GPU device over-committed";
+                }
+            }
+
+            if (worker.Retiring && expected.Slots == 0)
+            {
+                return $"retiring worker {worker.WorkerId} has no leases but was not removed";
+            }
+        }
+
+        return null;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,107 @@
+using System.Collections.Immutable;
+using Build.Bazel.Remote.Execution.V2;
+using RaftHead.Protocol.V1;
+
+namespace RaftHead.Head.Scheduling;
+
+/// <summary>
+/// The scheduler's whole state at one applied index: an immutable value, so the frontend reads a consistent point in
+/// time from any thread while the log applies the next command, and a snapshot encodes it without a pause.
+/// <see cref="Operations"/>, <see cref="Workers"/>, <see cref="Queues"/> and <see cref="Cache"/> are the state; the
+/// other collections are indexes derived from them (rebuilt on restore, checked by <see cref="SchedulerInvariants"/>).
+/// The protobuf messages inside are shared between versions and must never be mutated: a change clones.
+/// </summary>
+public sealed record SchedulerState
+{
+    public static SchedulerState Empty { get; } = new();
+
+    /// <summary>The log index of the last command applied (valid or not).</summary>
+    public long AppliedIndex { get; internal init; }
+
+    /// <summary>Bumped by every command that changes something; a watcher waits for it to move.</summary>
+    public long Version { get; internal init; }
+
+    public ImmutableSortedDictionary<string, OperationState> Operations { get; internal init; } = ImmutableSortedDictionary.Create<string, OperationState>(StringComparer.Ordinal);
+
+    public ImmutableSortedDictionary<string, WorkerState> Workers { get; internal init; } = ImmutableSortedDictionary.Create<string, WorkerState>(StringComparer.Ordinal);
+
+    public ImmutableSortedDictionary<QueueKey, QueueLevel> Queues { get; internal init; } = ImmutableSortedDictionary<QueueKey, QueueLevel>.Empty;
+
+    public ActionCacheState Cache { get; internal init; } = ActionCacheState.Empty;
+
+    /// <summary>Derived: what each worker's leases hold (an entry per worker).</summary>
+    public ImmutableDictionary<string, WorkerUsage> Usage { get; internal init; } = ImmutableDictionary.Create<string, WorkerUsage>(StringComparer.Ordinal);
+
+    /// <summary>Derived: request id to operation name.</summary>
+    public ImmutableDictionary<string, string> Requests { get; internal init; } = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Derived: unfinished operations that others may join (not do_not_cache), by action.</summary>
+    public ImmutableDictionary<ActionKey, string> InFlight { get; internal init; } = ImmutableDictionary<ActionKey, string>.Empty;
+
+    /// <summary>Derived: finished operations, oldest first, for pruning.</summary>
+    public ImmutableSortedSet<FinishedKey> Finished { get; internal init; } = ImmutableSortedSet<FinishedKey>.Empty;
+
+    public int QueuedCount { get; internal init; }
+
+    public int LeasedCount { get; internal init; }
+
+    public int UnfinishedCount => QueuedCount + LeasedCount;
+
+    public OperationState? FindOperation(string name) => Operations.GetValueOrDefault(name);
+
+    public OperationState? FindOperationByRequest(string requestId) =>
+        Requests.TryGetValue(requestId, out var name) ? Operations[name] : null;
+
+    public WorkerState? FindWorker(string workerId) => Workers.GetValueOrDefault(workerId);
+
+    public WorkerUsage? UsageOf(string workerId) => Usage.GetValueOrDefault(workerId);
+
+    /// <summary>The result the action cache holds for an action, if any.</summary>
+    public ActionResult? FindCachedResult(string instanceName, Digest actionDigest) =>
+        Cache.Find(ActionKey.Of(instanceName, actionDigest))?.Result;
+
+    /// <summary>Waiting operations per queue, in serving order.</summary>
+    public List<(QueueKey Queue, int Depth)> QueueDepths()
+    {
+        var depths = new List<(QueueKey, int)>(Queues.Count);
+        foreach (var (key, level) in Queues)
+        {
+            depths.Add((key, level.Count));
+        }
+
+        return depths;
+    }
+
+    /// <summary>The operations leased to a worker, by name.</summary>
+    public List<OperationState> LeasesOf(string workerId)
+    {
+        var leases = new List<OperationState>();
+        foreach (var operation in Operations.Values)
+        {
+            if (operation.Phase == OperationPhase.Leased && operation.Lease.WorkerId == workerId)
+            {
+                leases.Add(operation);
+            }
+        }
+
+        return leases;
+    }
+
+    /// <summary>Leased operations whose lease expired at <paramref name="nowUnixMs"/>: the leader proposes their failure.</summary>
+    public List<OperationState> ExpiredLeases(long nowUnixMs)
+    {
+        var expired = new List<OperationState>();
+        foreach (var operation in Operations.Values)
+        {
+            if (operation.Phase == OperationPhase.Leased && operation.Lease.ExpiresAtUnixMs <= nowUnixMs)
+            {
+                expired.Add(operation);
+            }
+        }
+
+        return expired;
+    }
+
+    public static bool IsFinished(OperationPhase phase) =>
+        phase is OperationPhase.Completed or OperationPhase.Cancelled or OperationPhase.DeadLettered;
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Build.Bazel.Remote.Execution.V2;
+using RaftHead.Head.Scheduling;
+using RaftHead.Protocol.V1;
+
+namespace RaftHead.Head.Tests.Scheduling;
+
+/// <summary>Command records as a proposer would build them, with plain defaults a test overrides.</summary>
+internal static class Commands
+{
+    public static Digest DigestOf(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        return new Digest { Hash = Convert.ToHexStringLower(SHA256.HashData(bytes)), SizeBytes = bytes.Length };
+    }
+
+    public static Platform Platform(params string[] pairs)
+    {
+        var platform = new Platform();
+        foreach (var pair in pairs)
+        {
+            var cut = pair.IndexOf('=', StringComparison.Ordinal);
+            platform.Properties.Add(new Platform.Types.Property { Name = pair[..cut], Value = pair[(cut + 1)..] });
+        }
+
+        return platform;
+    }
+
+    public static SchedulerCommand Submit(
+        string requestId,
+        string action = "a",
+        long at = 1_000,
+        string invocation = "inv",
+        int priority = 0,
+        Platform? platform = null,
+        uint gpuMillis = 0,
+        uint cpuMillis = 0,
+        ulong memoryBytes = 0,
+        bool doNotCache = false,
+        bool skipCacheLookup = false,
+        string seed = "") => Wrap(new SchedulerCommand
+        {
+            Submit = new SubmitAction
+            {
+                RequestId = requestId,
+                OperationNameSeed = seed,
+                SubmittedAtUnixMs = at,
+                ToolInvocationId = invocation,
+                ActionDigest = DigestOf(action),
+                Platform = platform ?? new Platform(),
+                Priority = priority,
+                Resources = new ResourceRequest { GpuMillis = gpuMillis, CpuMillis = cpuMillis, MemoryBytes = memoryBytes },
+                DoNotCache = doNotCache,
+                SkipCacheLookup = skipCacheLookup,
+            },
+        });
+
+    public static SchedulerCommand Register(string worker, uint slots = 2, uint gpus = 0, uint cpuMillis = 0, ulong memoryBytes = 0, Platform? platform = null, long at = 1_000) =>
+        Wrap(new SchedulerCommand
+        {
+            RegisterWorker = new RegisterWorker
+            {
+                WorkerId = worker,
+                Slots = slots,
+                Gpus = gpus,
+                CpuMillis = cpuMillis,
+                MemoryBytes = memoryBytes,
+                Platform = platform ?? new Platform(),
+                RegisteredAtUnixMs = at,
+            },
+        });
+
+    public static SchedulerCommand Retire(string worker) => Wrap(new SchedulerCommand { RetireWorker = new RetireWorker { WorkerId = worker } });
+
+    public static SchedulerCommand Assign(long at, params (string Operation, string Worker, uint Attempt)[] grants)
+    {
+        var assign = new AssignLeases { AssignedAtUnixMs = at };
+        foreach (var (operation, worker, attempt) in grants)
+        {
+            assign.Grants.Add(new LeaseGrant { OperationName = operation, WorkerId = worker, Attempt = attempt, ExpiresAtUnixMs = at + 60_000 });
+        }
+
+        return Wrap(new SchedulerCommand { AssignLeases = assign });
+    }
+
+    public static SchedulerCommand Assign(long at, IEnumerable<LeaseGrant> grants)
+    {
+        var assign = new AssignLeases { AssignedAtUnixMs = at };
+        assign.Grants.Add(grants);
+        return Wrap(new SchedulerCommand { AssignLeases = assign });
+    }
+
+    public static ActionResult Result(int exitCode = 0, string stdout = "") => new() { ExitCode = exitCode, StdoutRaw = Google.Protobuf.ByteString.CopyFromUtf8(stdout) };
+
+    public static SchedulerCommand Complete(string operation, string worker, uint attempt = 1, int exitCode = 0, long at = 2_000, int statusCode = 0) =>
+        Wrap(new SchedulerCommand
+        {
+            Complete = new CompleteOperation
+            {
+                OperationName = operation,
+                WorkerId = worker,
+                Attempt = attempt,
+                CompletedAtUnixMs = at,
+                Result = Result(exitCode, operation),
+                Status = new Google.Rpc.Status { Code = statusCode },
+            },
+        });
+
+    public static SchedulerCommand Fail(string operation, string worker, uint attempt, string reason, long at = 2_000, long notBefore = 0) =>
+        Wrap(new SchedulerCommand
+        {
+            Fail = new FailOperation { OperationName = operation, WorkerId = worker, Attempt = attempt, Reason = reason, FailedAtUnixMs = at, NotBeforeUnixMs = notBefore },
+        });
+
+    public static SchedulerCommand DeadLetter(string operation, string reason, long at = 2_000) =>
+        Wrap(new SchedulerCommand { DeadLetter = new DeadLetterOperation { OperationName = operation, Reason = reason, AtUnixMs = at } });
+
+    public static SchedulerCommand Cancel(string operation, long at = 2_000, string reason = "") =>
+        Wrap(new SchedulerCommand { Cancel = new CancelOperation { OperationName = operation, AtUnixMs = at, Reason = reason } });
+
+    public static SchedulerCommand CacheUpdate(string action, int exitCode = 0, string instance = "", long at = 1_000) =>
+        Wrap(new SchedulerCommand
+        {
+            UpdateActionCache = new UpdateActionCache { InstanceName = instance, ActionDigest = DigestOf(action), Result = Result(exitCode, "cached " + action), UpdatedAtUnixMs = at },
+        });
+
+    public static SchedulerCommand Dead(string worker, string reason = "silent past its TTL", long at = 3_000, long notBefore = 0) =>
+        Wrap(new SchedulerCommand { DeclareWorkerDead = new DeclareWorkerDead { WorkerId = worker, Reason = reason, AtUnixMs = at, RequeueNotBeforeUnixMs = notBefore } });
+
+    public static SchedulerCommand Prune(long before, uint limit = 0) =>
+        Wrap(new SchedulerCommand { Prune = new PruneOperations { FinishedBeforeUnixMs = before, Limit = limit } });
+
+    public static string Name(long index) => "operations/" + index.ToString(CultureInfo.InvariantCulture);
+
+    private static SchedulerCommand Wrap(SchedulerCommand command)
+    {
+        command.Version = SchedulerStateMachine.CommandVersion;
+        return command;
+    }
+}
