@@ -36,9 +36,8 @@ internal static class SnapshotFile
     {
         var voters = snapshot.Metadata.Membership.Voters;
         var learners = snapshot.Metadata.Membership.Learners;
-        var length = 8 + 4 + 8 + 8 + 4 + 8 * voters.Count + 4 + 8 * learners.Count + snapshot.Data.Length;
-        var bytes = new byte[length];
-        var span = bytes.AsSpan();
+        var header = new byte[8 + 4 + 8 + 8 + 4 + 8 * voters.Count + 4 + 8 * learners.Count];
+        var span = header.AsSpan();
         BinaryPrimitives.WriteUInt64LittleEndian(span, Magic);
         var p = 12;
         BinaryPrimitives.WriteInt64LittleEndian(span[p..], snapshot.Index);
@@ -59,14 +58,18 @@ internal static class SnapshotFile
             BinaryPrimitives.WriteInt64LittleEndian(span[p..], l);
             p += 8;
         }
-        snapshot.Data.Span.CopyTo(span[p..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], Crc32C.Compute(span[12..]));
+        // Header and data are written apart, so the data (which can be large) is never copied.
+        var crc = Crc32C.CreateIncremental();
+        crc.Append(span[12..]);
+        crc.Append(snapshot.Data.Span);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], crc.GetCurrentHashAsUInt32());
 
         var final = PathFor(directory, snapshot.Index);
         var temporary = final + ".tmp";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            stream.Write(bytes);
+            stream.Write(header);
+            stream.Write(snapshot.Data.Span);
             stream.Flush(flushToDisk);
         }
         File.Move(temporary, final, overwrite: true);

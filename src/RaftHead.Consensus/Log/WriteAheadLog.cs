@@ -44,6 +44,9 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     private bool _syncMarkDue;
     private bool _disposed;
 
+    // The snapshot whose file PrepareSnapshot made durable, handed from its thread to the loop's Compact.
+    private Snapshot? _prepared;
+
     private WriteAheadLog(string directory, DataDirectoryLock held, WriteAheadLogOptions options, MemoryRaftStorage memory, List<Segment> segments, long lastResetSegment)
     {
         _directory = directory;
@@ -295,11 +298,24 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (snapshot.Index <= _memory.Snapshot.Index) return;
-        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        // A prepared file is still there: garbage collection only removes files below the current snapshot.
+        if (!ReferenceEquals(Interlocked.Exchange(ref _prepared, null), snapshot)) SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
         WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [0]);
         _memory.Compact(snapshot);
         // The marker must be durable before the segments it makes obsolete are deleted.
         Sync();
+    }
+
+    /// <summary>
+    /// Writes the snapshot file (temporary file, flush, rename, directory flush) off the loop. Safe alongside the
+    /// loop's calls: it touches only its own file, which no marker names until <see cref="Compact"/>, so a crash
+    /// leaves an orphan that <see cref="Open"/> removes, and the previous snapshot in force.
+    /// </summary>
+    public void PrepareSnapshot(Snapshot snapshot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        Volatile.Write(ref _prepared, snapshot);
     }
 
     /// <summary>One flush-to-disk for everything written since the last call; then obsolete files are removed.</summary>

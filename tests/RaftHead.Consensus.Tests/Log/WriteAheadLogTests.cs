@@ -138,6 +138,81 @@ public sealed class WriteAheadLogTests
     }
 
     [Fact]
+    public void A_crash_while_a_snapshot_is_written_off_the_loop_leaves_the_previous_snapshot_in_force()
+    {
+        using var dir = new TempDirectory();
+        var options = Fast with { SegmentBytes = 1024 };
+        var live = dir.Combine("live");
+        var midWrite = dir.Combine("mid-write");
+        var afterWrite = dir.Combine("after-write");
+        var next = new Snapshot(new SnapshotMetadata(150, 1, new ClusterMembership([1, 2, 3])), Encoding.UTF8.GetBytes("state@150"));
+        using (var wal = WriteAheadLog.Open(live, options))
+        {
+            wal.Append(Enumerable.Range(1, 200).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 0, 200));
+            wal.Sync();
+            wal.Compact(new Snapshot(new SnapshotMetadata(100, 1, new ClusterMembership([1, 2, 3])), Encoding.UTF8.GetBytes("state@100")));
+            CopyDirectory(live, midWrite);
+
+            wal.PrepareSnapshot(next);
+            // Prepared, not yet recorded: the log is unchanged, and a crash now leaves a complete but unnamed file.
+            Assert.Equal(101, wal.FirstIndex);
+            CopyDirectory(live, afterWrite);
+            var file = Path.GetFileName(SnapshotPath(live, 150));
+            var bytes = File.ReadAllBytes(Path.Combine(live, file));
+            // A crash in the middle of the write: part of the temporary file reached the disk.
+            File.WriteAllBytes(Path.Combine(midWrite, file + ".tmp"), bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        }
+
+        foreach (var crashed in new[] { midWrite, afterWrite })
+        {
+            using var recovered = WriteAheadLog.Open(crashed, options);
+            Assert.Equal(101, recovered.FirstIndex);
+            Assert.Equal(200, recovered.LastIndex);
+            Assert.Equal("state@100", Encoding.UTF8.GetString(recovered.Snapshot.Data.Span));
+            Assert.Equal([SnapshotPath(crashed, 100)], Directory.GetFiles(crashed, "snap-*"));
+
+            // The node goes on: the next snapshot is prepared and recorded over the orphan's place.
+            recovered.PrepareSnapshot(next);
+            recovered.Compact(next);
+        }
+        foreach (var crashed in new[] { midWrite, afterWrite })
+        {
+            using var reopened = WriteAheadLog.Open(crashed, options);
+            Assert.Equal(151, reopened.FirstIndex);
+            Assert.Equal("state@150", Encoding.UTF8.GetString(reopened.Snapshot.Data.Span));
+            Assert.Single(Directory.GetFiles(crashed, "snap-*"));
+        }
+    }
+
+    [Fact]
+    public void A_prepared_snapshot_is_recorded_by_compaction_without_writing_it_again()
+    {
+        using var dir = new TempDirectory();
+        var snapshot = new Snapshot(new SnapshotMetadata(15, 1, new ClusterMembership([1])), Encoding.UTF8.GetBytes("state@15"));
+        using (var wal = WriteAheadLog.Open(dir.Path, Fast))
+        {
+            wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
+            wal.Sync();
+            wal.PrepareSnapshot(snapshot);
+            var path = SnapshotPath(dir.Path, 15);
+            var written = File.GetLastWriteTimeUtc(path);
+            File.SetLastWriteTimeUtc(path, written.AddHours(-1));
+            wal.Compact(snapshot);
+            Assert.Equal(written.AddHours(-1), File.GetLastWriteTimeUtc(path));
+            Assert.Equal(16, wal.FirstIndex);
+
+            // A snapshot that was not prepared is written by compaction itself.
+            var later = new Snapshot(new SnapshotMetadata(18, 1, new ClusterMembership([1])), Encoding.UTF8.GetBytes("state@18"));
+            wal.Compact(later);
+            Assert.Single(Directory.GetFiles(dir.Path, "snap-*18.snap"));
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path, Fast);
+        Assert.Equal(19, reopened.FirstIndex);
+        Assert.Equal("state@18", Encoding.UTF8.GetString(reopened.Snapshot.Data.Span));
+    }
+
+    [Fact]
     public void A_snapshot_from_the_leader_replaces_the_log_across_a_reopen()
     {
         using var dir = new TempDirectory();
@@ -414,6 +489,10 @@ public sealed class WriteAheadLogTests
     }
 
     /// <summary>What a crash leaves: the log's files, but no live lock (the live log holds LOCK, which .NET cannot open).</summary>
+    /// <summary>The one snapshot file for <paramref name="index"/> (names are zero-padded).</summary>
+    private static string SnapshotPath(string directory, long index) =>
+        Directory.GetFiles(directory, $"snap-*{index}.snap").Single(f => long.Parse(Path.GetFileName(f)[5..^5], System.Globalization.CultureInfo.InvariantCulture) == index);
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
