@@ -674,7 +674,7 @@ public sealed class RaftNode
         }
         if (m.ChunkOffset == 0 && (_incomingSnapshot is null || !_incomingSnapshot.Matches(m)))
         {
-            _incomingSnapshot = new IncomingSnapshot(metadata, m.From, m.Term, m.SnapshotTotalBytes);
+            _incomingSnapshot = new IncomingSnapshot(metadata, m.From, m.Term, m.SnapshotTotalBytes, _storage);
         }
         var incoming = _incomingSnapshot;
         if (incoming is null || !incoming.Matches(m))
@@ -693,7 +693,7 @@ public sealed class RaftNode
             return;
         }
         _incomingSnapshot = null;
-        var restored = Restore(new Snapshot(metadata, incoming.Data));
+        var restored = Restore(incoming.ToSnapshot());
         Send(new Message { Type = MessageType.AppendResponse, To = m.From, Index = restored ? _log.LastIndex : _log.Committed });
     }
 

@@ -52,6 +52,14 @@ public interface IRaftStorage
     {
     }
 
+    /// <summary>
+    /// Where the core puts the chunks of a snapshot from the leader as they arrive: the one write the core makes
+    /// through storage while it steps a message (the sink's, never the log's), at most one at a time; beginning one
+    /// abandons the previous. The completed snapshot comes back through <see cref="ApplySnapshot"/>, which records it
+    /// without writing its data again. By default the bytes are held in memory.
+    /// </summary>
+    IIncomingSnapshotSink BeginIncomingSnapshot(SnapshotMetadata metadata, long totalBytes) => new MemorySnapshotSink(metadata, totalBytes);
+
     /// <summary>Durability barrier for every write so far.</summary>
     void Sync();
 }
