@@ -96,12 +96,19 @@ public sealed class DriverSnapshotTests : IDisposable
         var options = Options(snapshotEntries: 3) with { Raft = new RaftConfig { NodeId = 1, ElectionTicks = 3, MaxBatchBytes = 1 } };
         await using var again = new RaftDriver(options, reopened, store, new NullTransport());
         again.Start();
+        // Quiet: the replay is over and less than a threshold lies past the last snapshot, so no capture can follow.
+        // The status is read before the counter, so a capture in flight at that point shows as one capture too many.
+        RaftStatus? quiet = null;
         await Eventually.WaitUntilAsync(
-            () => again.Status.AppliedIndex >= changeIndex + after && again.Status.SnapshotsTaken >= 1 && store.Captures == again.Status.SnapshotsTaken,
+            () =>
+            {
+                var s = again.Status;
+                quiet = s;
+                return s.AppliedIndex >= changeIndex + after && s.SnapshotsTaken >= 1 && s.AppliedIndex - s.SnapshotIndex < 3 && store.Captures == s.SnapshotsTaken;
+            },
             Timeout,
-            "the replay to finish with every capture compacted");
-        Assert.Equal(store.Captures, again.Status.SnapshotsTaken);
-        Assert.True(again.Status.SnapshotIndex >= changeIndex, $"snapshot at {again.Status.SnapshotIndex}, membership change at {changeIndex}");
+            "the replay to finish with every capture compacted (a capture thrown away keeps the two counts apart)");
+        Assert.True(quiet!.SnapshotIndex >= changeIndex, $"snapshot at {quiet.SnapshotIndex}, membership change at {changeIndex}");
         Assert.Equal(new long[] { 2 }, reopened.Snapshot.Metadata.Membership.Learners);
     }
 
