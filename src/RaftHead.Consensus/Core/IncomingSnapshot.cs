@@ -1,23 +1,25 @@
-using System.Diagnostics;
+using RaftHead.Consensus.Log;
 
 namespace RaftHead.Consensus.Core;
 
 /// <summary>
 /// A snapshot being received chunk by chunk. Tied to one sender and term: chunks of two leaders' snapshots at
-/// the same index need not be byte-identical, so they must never be mixed. The buffer grows with the bytes
-/// actually received, never to the size a message merely claims.
+/// the same index need not be byte-identical, so they must never be mixed. The bytes go to a sink of the storage's
+/// (<see cref="IRaftStorage.BeginIncomingSnapshot"/>): in memory, growing with the bytes actually received, or
+/// streamed to a file; never a buffer of the size a message merely claims.
 /// </summary>
 internal sealed class IncomingSnapshot
 {
-    private byte[] _data = [];
+    private readonly IIncomingSnapshotSink _sink;
 
-    public IncomingSnapshot(SnapshotMetadata metadata, long from, long term, long totalBytes)
+    public IncomingSnapshot(SnapshotMetadata metadata, long from, long term, long totalBytes, IRaftStorage storage)
     {
         if (totalBytes < 0 || totalBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(totalBytes));
         Metadata = metadata;
         From = from;
         Term = term;
         TotalBytes = totalBytes;
+        _sink = storage.BeginIncomingSnapshot(metadata, totalBytes);
     }
 
     public SnapshotMetadata Metadata { get; }
@@ -33,8 +35,6 @@ internal sealed class IncomingSnapshot
 
     public bool Complete => ReceivedBytes == TotalBytes;
 
-    public ReadOnlyMemory<byte> Data => _data.AsMemory(0, (int)ReceivedBytes);
-
     public bool Matches(Message m) =>
         m.From == From && m.Term == Term && Metadata.SamePosition(m.SnapshotMetadata!) && m.SnapshotTotalBytes == TotalBytes;
 
@@ -42,16 +42,15 @@ internal sealed class IncomingSnapshot
     public bool Append(ReadOnlySpan<byte> chunk)
     {
         if (chunk.Length > TotalBytes - ReceivedBytes) return false;
-        var needed = (int)(ReceivedBytes + chunk.Length);
-        if (needed > _data.Length)
-        {
-            // Doubling keeps copying linear; the cap keeps the last growth from overshooting the declared size.
-            var grown = (int)Math.Min(TotalBytes, Math.Max(needed, 2L * _data.Length));
-            Array.Resize(ref _data, grown);
-        }
-        chunk.CopyTo(_data.AsSpan((int)ReceivedBytes));
+        _sink.Append(chunk);
         ReceivedBytes += chunk.Length;
-        Debug.Assert(ReceivedBytes <= TotalBytes && ReceivedBytes <= _data.Length);
         return true;
+    }
+
+    /// <summary>The received snapshot, once <see cref="Complete"/>.</summary>
+    public Snapshot ToSnapshot()
+    {
+        if (!Complete) throw new InvalidOperationException($"{ReceivedBytes} of {TotalBytes} bytes received.");
+        return _sink.Complete();
     }
 }

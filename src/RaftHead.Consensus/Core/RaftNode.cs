@@ -182,19 +182,53 @@ public sealed class RaftNode
     }
 
     /// <summary>
+    /// The lowest index the log can be compacted to now: past the current snapshot, and not below the last
+    /// membership change in force. After a restart the core holds the membership of every committed change at once,
+    /// so the membership at a lower index is unknown until the applied index passes that change; until then
+    /// nothing is worth capturing.
+    /// </summary>
+    public long CompactableFrom => Math.Max(_storage.Snapshot.Index + 1, _membershipIndex);
+
+    /// <summary>
+    /// Where a snapshot of the state as of <paramref name="index"/> sits (its term and the membership in force
+    /// there), for <see cref="CompactableFrom"/> ≤ index ≤ the applied index. Take it with the capture of the state:
+    /// it stays true however long the snapshot then takes to write.
+    /// </summary>
+    public SnapshotMetadata SnapshotMetadataAt(long index)
+    {
+        if (index > _log.Applied || index < CompactableFrom)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), $"A snapshot at {index} needs {CompactableFrom} ≤ index ≤ applied {_log.Applied}.");
+        }
+        return new SnapshotMetadata(index, _log.TermOrZero(index), _tracker.Membership);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="snapshot"/> (metadata from <see cref="SnapshotMetadataAt"/>) the base of the log through
+    /// the storage's compaction, synchronously. False, changing nothing, when the log is already compacted to or
+    /// past it (a snapshot from the leader was installed while this one was being written).
+    /// </summary>
+    public bool Compact(Snapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.Index > _log.Applied) throw new ArgumentOutOfRangeException(nameof(snapshot), $"Cannot compact to {snapshot.Index} beyond applied {_log.Applied}.");
+        if (snapshot.Index <= _storage.Snapshot.Index) return false;
+        Debug.Assert(snapshot.Index < _log.Unstable.Offset, "applied entries must be stable");
+        Debug.Assert(_log.TermOrZero(snapshot.Index) == snapshot.Term, "a snapshot's term must match the log");
+        _storage.Compact(snapshot);
+        return true;
+    }
+
+    /// <summary>
     /// Compacts the log up to <paramref name="index"/> (at most the applied index), with
-    /// <paramref name="snapshotData"/> being the state machine's state as of that index. Performs the storage's
-    /// compaction synchronously. Returns false when nothing to do or when a membership change applied after
-    /// <paramref name="index"/> makes the membership at that index unknown (retry at the applied index).
+    /// <paramref name="snapshotData"/> being the state machine's state as of that index. Returns false when nothing
+    /// to do or when <paramref name="index"/> is below <see cref="CompactableFrom"/>.
     /// </summary>
     public bool Compact(long index, ReadOnlyMemory<byte> snapshotData)
     {
         if (index > _log.Applied) throw new ArgumentOutOfRangeException(nameof(index), $"Cannot compact to {index} beyond applied {_log.Applied}.");
-        if (index <= _storage.Snapshot.Index || index < _membershipIndex) return false;
-        Debug.Assert(index < _log.Unstable.Offset, "applied entries must be stable");
-        var term = _log.TermOrZero(index);
-        _storage.Compact(new Snapshot(new SnapshotMetadata(index, term, _tracker.Membership), snapshotData.ToArray()));
-        return true;
+        if (index < CompactableFrom) return false;
+        return Compact(new Snapshot(SnapshotMetadataAt(index), snapshotData.ToArray()));
     }
 
     public void Step(Message m)
@@ -640,7 +674,7 @@ public sealed class RaftNode
         }
         if (m.ChunkOffset == 0 && (_incomingSnapshot is null || !_incomingSnapshot.Matches(m)))
         {
-            _incomingSnapshot = new IncomingSnapshot(metadata, m.From, m.Term, m.SnapshotTotalBytes);
+            _incomingSnapshot = new IncomingSnapshot(metadata, m.From, m.Term, m.SnapshotTotalBytes, _storage);
         }
         var incoming = _incomingSnapshot;
         if (incoming is null || !incoming.Matches(m))
@@ -659,7 +693,7 @@ public sealed class RaftNode
             return;
         }
         _incomingSnapshot = null;
-        var restored = Restore(new Snapshot(metadata, incoming.Data));
+        var restored = Restore(incoming.ToSnapshot());
         Send(new Message { Type = MessageType.AppendResponse, To = m.From, Index = restored ? _log.LastIndex : _log.Committed });
     }
 

@@ -11,9 +11,15 @@ public interface IStateMachine
     /// <summary>Applies the committed command at <paramref name="index"/>; the result completes the proposer's task.</summary>
     byte[] Apply(long index, ReadOnlyMemory<byte> command);
 
-    /// <summary>The whole state as of the last applied index; used to compact the log and catch up slow replicas.</summary>
-    byte[] Snapshot();
+    /// <summary>
+    /// A point-in-time capture of the whole state as of the last applied index, used to compact the log and catch
+    /// up slow replicas. Called on the loop, so it must be cheap (a reference to immutable or copy-on-write state,
+    /// not a serialization): proposals, acknowledgements and heartbeats wait while it runs. The capture is written
+    /// later on another thread while <see cref="Apply"/> goes on, so later commands (or a <see cref="Restore"/>) must not
+    /// show through it.
+    /// </summary>
+    IStateMachineSnapshot CaptureSnapshot();
 
-    /// <summary>Replaces the whole state with a snapshot taken by <see cref="Snapshot"/> (here or on another replica).</summary>
+    /// <summary>Replaces the whole state with a snapshot written by an <see cref="IStateMachineSnapshot"/> (here or on another replica).</summary>
     void Restore(ReadOnlyMemory<byte> snapshot);
 }

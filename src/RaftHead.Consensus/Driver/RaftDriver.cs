@@ -45,6 +45,7 @@ public sealed class RaftDriver : IAsyncDisposable
     private readonly List<ReadInput> _readsToIssue = new();
     private readonly Dictionary<long, ReadBatch> _unconfirmedReads = new();
     private readonly PriorityQueue<ReadBatch, long> _confirmedReads = new();
+    private readonly BackgroundSnapshot _snapshot;
     private RaftNode? _node;
     private long _applied;
     private long _ticks;
@@ -95,6 +96,7 @@ public sealed class RaftDriver : IAsyncDisposable
             SingleReader = true,
             FullMode = BoundedChannelFullMode.DropWrite,
         });
+        _snapshot = new BackgroundSnapshot(storage, Wake);
         // Read contexts must be unique across nodes (a leader dedupes by context) and across restarts.
         _incarnation = Random.Shared.NextInt64();
         _status = new RaftStatus(NodeId, RaftRole.Follower, 0, 0, null, 0, 0, 0, 0, ClusterMembership.Empty, 0, 0);
@@ -318,6 +320,7 @@ public sealed class RaftDriver : IAsyncDisposable
 
                 IssueReads();
                 HandleReadies();
+                CompleteSnapshot();
                 PublishStatus();
             }
         }
@@ -340,6 +343,7 @@ public sealed class RaftDriver : IAsyncDisposable
             while (_peerQueue.Reader.TryRead(out var input)) input.Fail(error);
             while (_requestQueue.Reader.TryRead(out var input)) input.Fail(error);
             FailAllPending(error);
+            await _snapshot.StopAsync().ConfigureAwait(false);
         }
         if (failure is not null) throw new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
     }
@@ -516,14 +520,27 @@ public sealed class RaftDriver : IAsyncDisposable
 
     private void MaybeSnapshot()
     {
-        var snapshotIndex = _storage.Snapshot.Index;
-        if (_applied - snapshotIndex < _options.SnapshotThresholdEntries) return;
-        var data = _stateMachine.Snapshot();
-        if (!_node!.Compact(_applied, data)) return;
-        _snapshotsTaken++;
-        _logger.LogInformation(
-            "Raft node {NodeId} took a snapshot at {Index} ({Bytes} bytes) and compacted the log",
-            NodeId, _applied, data.Length);
+        // One at a time: the next waits until the one being written is durable and compacted (back-pressure).
+        if (_snapshot.Busy || _applied - _storage.Snapshot.Index < _options.SnapshotThresholdEntries) return;
+        // Below it the core cannot say which membership the snapshot holds (after a restart, until the applied index
+        // passes the last membership change): capture nothing until then, rather than capture and discard each Ready.
+        if (_applied < _node!.CompactableFrom) return;
+        // Only the capture runs here; serializing and writing it run off the loop.
+        _snapshot.Start(_node.SnapshotMetadataAt(_applied), _stateMachine.CaptureSnapshot());
+    }
+
+    private void CompleteSnapshot()
+    {
+        // A failed write throws here and stops the node, as any storage failure does; the previous snapshot stays.
+        if (!_snapshot.TryTake(out var snapshot, out var elapsed)) return;
+        if (_node!.Compact(snapshot))
+        {
+            _snapshotsTaken++;
+            _logger.LogInformation(
+                "Raft node {NodeId} took a snapshot at {Index} ({Bytes} bytes, written off the loop in {ElapsedMs} ms) and compacted the log",
+                NodeId, snapshot.Index, snapshot.Data.Length, (long)elapsed.TotalMilliseconds);
+        }
+        MaybeSnapshot();
     }
 
     // ------------------------------------------------------------------ reads

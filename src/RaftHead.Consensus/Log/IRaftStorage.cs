@@ -36,8 +36,29 @@ public interface IRaftStorage
     /// <summary>Replaces the whole log with a snapshot received from the leader.</summary>
     void ApplySnapshot(Snapshot snapshot);
 
-    /// <summary>Makes <paramref name="snapshot"/> the new base of the log, dropping entries at or below its index.</summary>
+    /// <summary>
+    /// Makes <paramref name="snapshot"/> the new base of the log, dropping entries at or below its index. Does nothing
+    /// when the log is already compacted to or past it.
+    /// </summary>
     void Compact(Snapshot snapshot);
+
+    /// <summary>
+    /// Makes <paramref name="snapshot"/> durable without changing the log, so that a later <see cref="Compact"/> with
+    /// the same object only has to record it. The one member that may run off the loop, concurrently with the others
+    /// (the driver runs it on a background thread, one at a time); a crash during or after it leaves the log on its
+    /// previous snapshot. Storage that keeps snapshots only in memory has nothing to do here.
+    /// </summary>
+    void PrepareSnapshot(Snapshot snapshot)
+    {
+    }
+
+    /// <summary>
+    /// Where the core puts the chunks of a snapshot from the leader as they arrive: the one write the core makes
+    /// through storage while it steps a message (the sink's, never the log's), at most one at a time; beginning one
+    /// abandons the previous. The completed snapshot comes back through <see cref="ApplySnapshot"/>, which records it
+    /// without writing its data again. By default the bytes are held in memory.
+    /// </summary>
+    IIncomingSnapshotSink BeginIncomingSnapshot(SnapshotMetadata metadata, long totalBytes) => new MemorySnapshotSink(metadata, totalBytes);
 
     /// <summary>Durability barrier for every write so far.</summary>
     void Sync();

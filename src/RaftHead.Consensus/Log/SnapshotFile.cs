@@ -34,16 +34,36 @@ internal static class SnapshotFile
 
     public static void Write(string directory, Snapshot snapshot, bool flushToDisk)
     {
-        var voters = snapshot.Metadata.Membership.Voters;
-        var learners = snapshot.Metadata.Membership.Learners;
-        var length = 8 + 4 + 8 + 8 + 4 + 8 * voters.Count + 4 + 8 * learners.Count + snapshot.Data.Length;
-        var bytes = new byte[length];
-        var span = bytes.AsSpan();
+        var header = EncodeHeader(snapshot.Metadata);
+        // Header and data are written apart, so the data (which can be large) is never copied.
+        var crc = Crc32C.CreateIncremental();
+        crc.Append(header.AsSpan(12));
+        crc.Append(snapshot.Data.Span);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), crc.GetCurrentHashAsUInt32());
+
+        var final = PathFor(directory, snapshot.Index);
+        var temporary = final + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(header);
+            stream.Write(snapshot.Data.Span);
+            stream.Flush(flushToDisk);
+        }
+        Install(temporary, directory, snapshot.Index, flushToDisk);
+    }
+
+    /// <summary>Everything before the data, with the CRC field (bytes 8..12) left for the caller.</summary>
+    public static byte[] EncodeHeader(SnapshotMetadata metadata)
+    {
+        var voters = metadata.Membership.Voters;
+        var learners = metadata.Membership.Learners;
+        var header = new byte[8 + 4 + 8 + 8 + 4 + 8 * voters.Count + 4 + 8 * learners.Count];
+        var span = header.AsSpan();
         BinaryPrimitives.WriteUInt64LittleEndian(span, Magic);
         var p = 12;
-        BinaryPrimitives.WriteInt64LittleEndian(span[p..], snapshot.Index);
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], metadata.Index);
         p += 8;
-        BinaryPrimitives.WriteInt64LittleEndian(span[p..], snapshot.Term);
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], metadata.Term);
         p += 8;
         BinaryPrimitives.WriteInt32LittleEndian(span[p..], voters.Count);
         p += 4;
@@ -59,17 +79,13 @@ internal static class SnapshotFile
             BinaryPrimitives.WriteInt64LittleEndian(span[p..], l);
             p += 8;
         }
-        snapshot.Data.Span.CopyTo(span[p..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], Crc32C.Compute(span[12..]));
+        return header;
+    }
 
-        var final = PathFor(directory, snapshot.Index);
-        var temporary = final + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk);
-        }
-        File.Move(temporary, final, overwrite: true);
+    /// <summary>Renames a complete, flushed temporary file to the snapshot's name, atomically and durably.</summary>
+    public static void Install(string temporary, string directory, long index, bool flushToDisk)
+    {
+        File.Move(temporary, PathFor(directory, index), overwrite: true);
         if (flushToDisk) DurableDirectory.Sync(directory);
     }
 

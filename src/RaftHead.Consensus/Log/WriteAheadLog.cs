@@ -44,6 +44,13 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     private bool _syncMarkDue;
     private bool _disposed;
 
+    // The snapshot whose file PrepareSnapshot made durable, handed from its thread to the loop's Compact.
+    private Snapshot? _prepared;
+
+    // The leader's snapshot being streamed to a file, and once complete the snapshot whose file is already in place.
+    private FileSnapshotSink? _incoming;
+    private Snapshot? _received;
+
     private WriteAheadLog(string directory, DataDirectoryLock held, WriteAheadLogOptions options, MemoryRaftStorage memory, List<Segment> segments, long lastResetSegment)
     {
         _directory = directory;
@@ -284,8 +291,9 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     public void ApplySnapshot(Snapshot snapshot)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        // The file first: a durable marker must never name a snapshot that is not there.
-        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        // The file first: a durable marker must never name a snapshot that is not there. A streamed one already is.
+        if (!ReferenceEquals(_received, snapshot)) SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        _received = null;
         WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [1]);
         _memory.ApplySnapshot(snapshot);
         _lastResetSegment = _segments[^1].Sequence;
@@ -295,11 +303,34 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (snapshot.Index <= _memory.Snapshot.Index) return;
-        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        // A prepared file is still there: garbage collection only removes files below the current snapshot.
+        if (!ReferenceEquals(Interlocked.Exchange(ref _prepared, null), snapshot)) SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
         WriteRecord(WalRecordKind.SnapshotMarker, snapshot.Term, snapshot.Index, [0]);
         _memory.Compact(snapshot);
         // The marker must be durable before the segments it makes obsolete are deleted.
         Sync();
+    }
+
+    /// <summary>
+    /// Writes the snapshot file (temporary file, flush, rename, directory flush) off the loop. Safe alongside the
+    /// loop's calls: it touches only its own file, which no marker names until <see cref="Compact"/>, so a crash
+    /// leaves an orphan that <see cref="Open"/> removes, and the previous snapshot in force.
+    /// </summary>
+    public void PrepareSnapshot(Snapshot snapshot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        SnapshotFile.Write(_directory, snapshot, _options.FlushToDisk);
+        Volatile.Write(ref _prepared, snapshot);
+    }
+
+    /// <summary>Streams the leader's snapshot into a temporary file as it arrives (see <see cref="FileSnapshotSink"/>).</summary>
+    public IIncomingSnapshotSink BeginIncomingSnapshot(SnapshotMetadata metadata, long totalBytes)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // One at a time, under one file name: a newer transfer (another leader, or a restart of it) replaces the last.
+        _incoming?.Dispose();
+        _incoming = new FileSnapshotSink(_directory, metadata, totalBytes, _options.FlushToDisk, completed => _received = completed);
+        return _incoming;
     }
 
     /// <summary>One flush-to-disk for everything written since the last call; then obsolete files are removed.</summary>
@@ -317,6 +348,7 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _incoming?.Dispose();
         _active.Dispose();
         _lock.Dispose();
     }

@@ -138,6 +138,164 @@ public sealed class WriteAheadLogTests
     }
 
     [Fact]
+    public void A_crash_while_a_snapshot_is_written_off_the_loop_leaves_the_previous_snapshot_in_force()
+    {
+        using var dir = new TempDirectory();
+        var options = Fast with { SegmentBytes = 1024 };
+        var live = dir.Combine("live");
+        var midWrite = dir.Combine("mid-write");
+        var afterWrite = dir.Combine("after-write");
+        var next = new Snapshot(new SnapshotMetadata(150, 1, new ClusterMembership([1, 2, 3])), Encoding.UTF8.GetBytes("state@150"));
+        using (var wal = WriteAheadLog.Open(live, options))
+        {
+            wal.Append(Enumerable.Range(1, 200).Select(i => Entry(i, 1)).ToList());
+            wal.SetHardState(new HardState(1, 0, 200));
+            wal.Sync();
+            wal.Compact(new Snapshot(new SnapshotMetadata(100, 1, new ClusterMembership([1, 2, 3])), Encoding.UTF8.GetBytes("state@100")));
+            CopyDirectory(live, midWrite);
+
+            wal.PrepareSnapshot(next);
+            // Prepared, not yet recorded: the log is unchanged, and a crash now leaves a complete but unnamed file.
+            Assert.Equal(101, wal.FirstIndex);
+            CopyDirectory(live, afterWrite);
+            var file = Path.GetFileName(SnapshotPath(live, 150));
+            var bytes = File.ReadAllBytes(Path.Combine(live, file));
+            // A crash in the middle of the write: part of the temporary file reached the disk.
+            File.WriteAllBytes(Path.Combine(midWrite, file + ".tmp"), bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        }
+
+        foreach (var crashed in new[] { midWrite, afterWrite })
+        {
+            using var recovered = WriteAheadLog.Open(crashed, options);
+            Assert.Equal(101, recovered.FirstIndex);
+            Assert.Equal(200, recovered.LastIndex);
+            Assert.Equal("state@100", Encoding.UTF8.GetString(recovered.Snapshot.Data.Span));
+            Assert.Equal([SnapshotPath(crashed, 100)], Directory.GetFiles(crashed, "snap-*"));
+
+            // The node goes on: the next snapshot is prepared and recorded over the orphan's place.
+            recovered.PrepareSnapshot(next);
+            recovered.Compact(next);
+        }
+        foreach (var crashed in new[] { midWrite, afterWrite })
+        {
+            using var reopened = WriteAheadLog.Open(crashed, options);
+            Assert.Equal(151, reopened.FirstIndex);
+            Assert.Equal("state@150", Encoding.UTF8.GetString(reopened.Snapshot.Data.Span));
+            Assert.Single(Directory.GetFiles(crashed, "snap-*"));
+        }
+    }
+
+    [Fact]
+    public void A_prepared_snapshot_is_recorded_by_compaction_without_writing_it_again()
+    {
+        using var dir = new TempDirectory();
+        var snapshot = new Snapshot(new SnapshotMetadata(15, 1, new ClusterMembership([1])), Encoding.UTF8.GetBytes("state@15"));
+        using (var wal = WriteAheadLog.Open(dir.Path, Fast))
+        {
+            wal.Append(Enumerable.Range(1, 20).Select(i => Entry(i, 1)).ToList());
+            wal.Sync();
+            wal.PrepareSnapshot(snapshot);
+            var path = SnapshotPath(dir.Path, 15);
+            var written = File.GetLastWriteTimeUtc(path);
+            File.SetLastWriteTimeUtc(path, written.AddHours(-1));
+            wal.Compact(snapshot);
+            Assert.Equal(written.AddHours(-1), File.GetLastWriteTimeUtc(path));
+            Assert.Equal(16, wal.FirstIndex);
+
+            // A snapshot that was not prepared is written by compaction itself.
+            var later = new Snapshot(new SnapshotMetadata(18, 1, new ClusterMembership([1])), Encoding.UTF8.GetBytes("state@18"));
+            wal.Compact(later);
+            Assert.Single(Directory.GetFiles(dir.Path, "snap-*18.snap"));
+        }
+        using var reopened = WriteAheadLog.Open(dir.Path, Fast);
+        Assert.Equal(19, reopened.FirstIndex);
+        Assert.Equal("state@18", Encoding.UTF8.GetString(reopened.Snapshot.Data.Span));
+    }
+
+    [Fact]
+    public void A_snapshot_from_the_leader_is_streamed_to_a_file_as_it_arrives_and_installed_from_it()
+    {
+        using var dir = new TempDirectory();
+        const int chunkBytes = 1024 * 1024, chunks = 64;
+        var data = new byte[chunkBytes * chunks];
+        new Random(5).NextBytes(data);
+        var metadata = new SnapshotMetadata(100, 2, new ClusterMembership([1, 2, 3]));
+        var messages = Enumerable.Range(0, chunks).Select(i => SnapshotChunk(metadata, data, i * chunkBytes, chunkBytes)).ToList();
+        var crashed = dir.Combine("crashed");
+        var live = dir.Combine("live");
+        using (var wal = WriteAheadLog.Bootstrap(live, new ClusterMembership([1, 2, 3]), Fast))
+        {
+            var follower = new RaftNode(new RaftConfig { NodeId = 3 }, wal, new Random(1));
+            var temporary = Path.Combine(live, "incoming-snapshot.tmp");
+            long allocated = 0;
+            for (var i = 0; i < chunks - 1; i++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                follower.Step(messages[i]);
+                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+                Drive(follower, wal);
+                Assert.Equal((i + 1L) * chunkBytes, new FileInfo(temporary).Length - SnapshotHeaderBytes(metadata));
+            }
+            // Held in memory, 63 MiB received would have taken at least that much (and doubling buffers more).
+            Assert.True(allocated < chunkBytes, $"receiving {chunks - 1} MiB allocated {allocated} bytes");
+            // A crash in mid-transfer: the partial file is all there is of the snapshot.
+            CopyDirectory(live, crashed);
+
+            follower.Step(messages[^1]);
+            Assert.False(File.Exists(temporary));
+            var path = SnapshotPath(live, 100);
+            var renamedAt = new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+            File.SetLastWriteTimeUtc(path, renamedAt);
+            var ready = follower.GetReady();
+            Assert.NotNull(ready.Snapshot);
+            Assert.True(ready.Snapshot.Data.Span.SequenceEqual(data));
+            wal.ApplySnapshot(ready.Snapshot);
+            if (ready.HardState is { } hs) wal.SetHardState(hs);
+            wal.Sync();
+            follower.Advance(ready);
+            // Installed from the streamed file, not written again.
+            Assert.Equal(renamedAt, File.GetLastWriteTimeUtc(path));
+            Assert.Equal(101, wal.FirstIndex);
+        }
+
+        using (var reopened = WriteAheadLog.Open(live, Fast))
+        {
+            Assert.Equal(101, reopened.FirstIndex);
+            Assert.True(reopened.Snapshot.Data.Span.SequenceEqual(data));
+            Assert.Equal(metadata, reopened.Snapshot.Metadata);
+        }
+        using (var recovered = WriteAheadLog.Open(crashed, Fast))
+        {
+            Assert.Equal(0, recovered.Snapshot.Index);
+            Assert.Equal(3, recovered.LastIndex);
+            Assert.Empty(Directory.GetFiles(crashed, "*.tmp"));
+            Assert.Empty(Directory.GetFiles(crashed, "snap-*"));
+        }
+    }
+
+    [Fact]
+    public void A_newer_transfer_replaces_an_unfinished_one_in_the_same_file()
+    {
+        using var dir = new TempDirectory();
+        var first = new SnapshotMetadata(100, 2, new ClusterMembership([1, 2, 3]));
+        var second = new SnapshotMetadata(120, 3, new ClusterMembership([1, 2, 3]));
+        using var wal = WriteAheadLog.Bootstrap(dir.Path, new ClusterMembership([1, 2, 3]), Fast);
+        var follower = new RaftNode(new RaftConfig { NodeId = 3 }, wal, new Random(1));
+        follower.Step(SnapshotChunk(first, new byte[64], 0, 32));
+        Drive(follower, wal);
+        // Another leader, a later term: its snapshot starts over in the same temporary file.
+        follower.Step(SnapshotChunk(second, Encoding.UTF8.GetBytes("state@120"), 0, 9));
+        var ready = follower.GetReady();
+        Assert.Equal("state@120", Encoding.UTF8.GetString(ready.Snapshot!.Data.Span));
+        wal.ApplySnapshot(ready.Snapshot);
+        if (ready.HardState is { } hs) wal.SetHardState(hs);
+        wal.Sync();
+        follower.Advance(ready);
+        Assert.Equal([SnapshotPath(dir.Path, 120)], Directory.GetFiles(dir.Path, "snap-*"));
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+    }
+
+    [Fact]
     public void A_snapshot_from_the_leader_replaces_the_log_across_a_reopen()
     {
         using var dir = new TempDirectory();
@@ -414,6 +572,26 @@ public sealed class WriteAheadLogTests
     }
 
     /// <summary>What a crash leaves: the log's files, but no live lock (the live log holds LOCK, which .NET cannot open).</summary>
+    private static Message SnapshotChunk(SnapshotMetadata metadata, byte[] data, int offset, int length) => new()
+    {
+        Type = MessageType.SnapshotChunk,
+        From = 1,
+        To = 3,
+        Term = metadata.Term,
+        SnapshotMetadata = metadata,
+        ChunkOffset = offset,
+        ChunkData = data.AsMemory(offset, length),
+        SnapshotTotalBytes = data.Length,
+    };
+
+    /// <summary>Magic, CRC, index, term, the two member counts and the members (the snapshot file format).</summary>
+    private static long SnapshotHeaderBytes(SnapshotMetadata metadata) =>
+        8 + 4 + 8 + 8 + 4 + (8 * metadata.Membership.Voters.Count) + 4 + (8 * metadata.Membership.Learners.Count);
+
+    /// <summary>The one snapshot file for <paramref name="index"/> (names are zero-padded).</summary>
+    private static string SnapshotPath(string directory, long index) =>
+        Directory.GetFiles(directory, $"snap-*{index}.snap").Single(f => long.Parse(Path.GetFileName(f)[5..^5], System.Globalization.CultureInfo.InvariantCulture) == index);
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

@@ -44,6 +44,8 @@ public sealed class WalDisk : ISimulatedDisk
 
     public void ApplySnapshot(Snapshot snapshot) => _wal.ApplySnapshot(snapshot);
 
+    public IIncomingSnapshotSink BeginIncomingSnapshot(SnapshotMetadata metadata, long totalBytes) => _wal.BeginIncomingSnapshot(metadata, totalBytes);
+
     public void Compact(Snapshot snapshot)
     {
         _wal.Compact(snapshot);
