@@ -61,9 +61,18 @@ public sealed class SchedulerStateMachine : IStateMachine
         return result;
     }
 
+    /// <summary>The whole state as snapshot bytes, as of the last apply (what <see cref="CaptureSnapshot"/> writes).</summary>
     public byte[] Snapshot() => SchedulerSnapshotCodec.Encode(Current);
 
+    /// <summary>The state is immutable, so a capture is the current reference; encoding waits for the writer's thread.</summary>
+    public IStateMachineSnapshot CaptureSnapshot() => new Capture(Current);
+
     public void Restore(ReadOnlyMemory<byte> snapshot) => Volatile.Write(ref _state, SchedulerSnapshotCodec.Decode(snapshot.Span));
+
+    private sealed class Capture(SchedulerState state) : IStateMachineSnapshot
+    {
+        public void WriteTo(Stream destination) => destination.Write(SchedulerSnapshotCodec.Encode(state));
+    }
 
     private void Publish(long index, SchedulerState state)
     {

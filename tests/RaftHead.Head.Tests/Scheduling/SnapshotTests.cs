@@ -46,6 +46,21 @@ public sealed class SnapshotTests
     }
 
     [Fact]
+    public void A_capture_writes_the_state_it_was_taken_at_even_after_later_commands()
+    {
+        var scheduler = Busy();
+        var before = scheduler.Machine.Snapshot();
+        var capture = scheduler.Machine.CaptureSnapshot();
+
+        scheduler.Ok(Submit("after-capture", action: "g"));
+
+        using var written = new MemoryStream();
+        capture.WriteTo(written);
+        Assert.Equal(before, written.ToArray());
+        Assert.NotEqual(before, scheduler.Machine.Snapshot());
+    }
+
+    [Fact]
     public void A_restored_replica_plans_and_applies_exactly_as_the_original()
     {
         var scheduler = Busy();
