@@ -67,7 +67,8 @@ internal static class Program
                         {
                             var r = await LoadPhase.RunAsync(system, writers, valueBytes, TimeSpan.FromSeconds(options.WarmupSeconds), TimeSpan.FromSeconds(options.Seconds), options.MaxPutsPerLevel, ct);
                             load.Add(r);
-                            Progress(Inv($"load {r.System,-4} {valueBytes,5} B {writers,3} writers: {r.WritesPerSecond,7:0} writes/s  p50 {r.P50Ms,7:0.00} ms  p99 {r.P99Ms,7:0.00} ms  errors {r.Errors}  server CPU {r.ServerCpuMsPerWrite:0.000} ms/write  (load avg {MachineNote.LoadAverage()})"));
+                            Progress(Inv($"load {r.System,-4} {valueBytes,5} B {writers,3} writers: {r.WritesPerSecond,7:0} writes/s  p50 {r.P50Ms,7:0.00} ms  p99 {r.P99Ms,7:0.00} ms  failed {r.Errors} rejected {r.Rejected}  server CPU {r.ServerCpuMsPerWrite:0.000} ms/write  (load avg {MachineNote.LoadAverage()})"));
+                            foreach (var (kind, count) in r.ErrorKinds) Progress(Inv($"    {count}× {kind}"));
                         }
                     }
                 }

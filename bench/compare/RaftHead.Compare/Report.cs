@@ -26,8 +26,8 @@ internal static class Report
         {
             md.AppendLine(Inv($"### Committed writes (closed loop, {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s measured per cell; the two systems alternate which goes first)"));
             md.AppendLine();
-            md.AppendLine("| Value | Writers | ours writes/s | etcd writes/s | ours / etcd | ours p50 ms | etcd p50 ms | ours p99 ms | etcd p99 ms | ours max ms | etcd max ms | errors ours / etcd | server CPU ms per write ours / etcd | writes/s ≥ etcd | p99 ≤ etcd |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
+            md.AppendLine("| Value | Writers | ours writes/s | etcd writes/s | ours / etcd | ours p50 ms | etcd p50 ms | ours p99 ms | etcd p99 ms | ours max ms | etcd max ms | failed ours / etcd | rejected ours / etcd | server CPU ms per write ours / etcd | writes/s ≥ etcd | p99 ≤ etcd |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
             var throughputMet = 0;
             var p99Met = 0;
             var cells = 0;
@@ -43,12 +43,13 @@ internal static class Report
                 if (pMet) p99Met++;
                 md.AppendLine(
                     Inv($"| {Size(group.Key.ValueBytes)} | {group.Key.Writers} | {ours.WritesPerSecond:0} | {etcd.WritesPerSecond:0} | {ours.WritesPerSecond / etcd.WritesPerSecond:0.00} | ") +
-                    Inv($"{ours.P50Ms:0.00} | {etcd.P50Ms:0.00} | {ours.P99Ms:0.00} | {etcd.P99Ms:0.00} | {ours.MaxMs:0.0} | {etcd.MaxMs:0.0} | {ours.Errors} / {etcd.Errors} | ") +
+                    Inv($"{ours.P50Ms:0.00} | {etcd.P50Ms:0.00} | {ours.P99Ms:0.00} | {etcd.P99Ms:0.00} | {ours.MaxMs:0.0} | {etcd.MaxMs:0.0} | {ours.Errors} / {etcd.Errors} | {ours.Rejected} / {etcd.Rejected} | ") +
                     Inv($"{ours.ServerCpuMsPerWrite:0.000} / {etcd.ServerCpuMsPerWrite:0.000} | {Yes(tMet)} | {Yes(pMet)} |"));
             }
             md.AppendLine();
             md.AppendLine(Inv($"Throughput goal (ours ≥ etcd) met in {throughputMet} of {cells} cells; p99 goal (ours ≤ etcd) met in {p99Met} of {cells}. ") +
-                              "Server CPU is user + system time of the three member processes during the measured window, per committed write (from /proc/PID/stat, 10 ms ticks).");
+                              "Server CPU is user + system time of the three member processes during the measured window, per committed write (from /proc/PID/stat, 10 ms ticks). " +
+                              "Rejected: puts refused with RESOURCE_EXHAUSTED (back-pressure, nothing proposed); failed: every other error (status and message below).");
             md.AppendLine();
         }
 
@@ -86,17 +87,20 @@ internal static class Report
         {
             md.AppendLine("<details><summary>Every load cell</summary>");
             md.AppendLine();
-            md.AppendLine("| System | Value | Writers | Writes | Seconds | writes/s | p50 ms | p99 ms | max ms | errors | server CPU ms/write | client CPU ms/write |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| System | Value | Writers | Writes | Seconds | writes/s | p50 ms | p99 ms | max ms | failed | rejected | server CPU ms/write | client CPU ms/write | errors by kind |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             foreach (var r in load)
             {
-                md.AppendLine(Inv($"| {r.System} | {Size(r.ValueBytes)} | {r.Writers} | {r.Writes} | {r.Seconds:0.00} | {r.WritesPerSecond:0} | {r.P50Ms:0.00} | {r.P99Ms:0.00} | {r.MaxMs:0.0} | {r.Errors} | {r.ServerCpuMsPerWrite:0.000} | {r.ClientCpuMsPerWrite:0.000} |"));
+                md.AppendLine(Inv($"| {r.System} | {Size(r.ValueBytes)} | {r.Writers} | {r.Writes} | {r.Seconds:0.00} | {r.WritesPerSecond:0} | {r.P50Ms:0.00} | {r.P99Ms:0.00} | {r.MaxMs:0.0} | {r.Errors} | {r.Rejected} | {r.ServerCpuMsPerWrite:0.000} | {r.ClientCpuMsPerWrite:0.000} | {Kinds(r.ErrorKinds)} |"));
             }
             md.AppendLine();
             md.AppendLine("</details>");
         }
         return md.ToString();
     }
+
+    private static string Kinds(IReadOnlyDictionary<string, long> kinds) =>
+        kinds.Count == 0 ? "" : string.Join("; ", kinds.Take(3).Select(k => Inv($"{k.Value}× {k.Key.Replace('|', '/')}")));
 
     private static string Size(int bytes) => bytes % 1024 == 0 ? Inv($"{bytes / 1024} KiB") : Inv($"{bytes} B");
 

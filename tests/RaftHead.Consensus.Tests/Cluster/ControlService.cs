@@ -9,7 +9,8 @@ namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
 /// The test nodes' tiny control API (<c>Protos/control.proto</c>): put through the leader, linearizable get on
-/// any replica (ReadIndex, then the local store), and the node's Raft status as JSON.
+/// any replica (ReadIndex, then the local store), and the node's Raft status as JSON. A request the driver refuses
+/// for back-pressure (<see cref="RaftOverloadedException"/>) is RESOURCE_EXHAUSTED; not leader is FAILED_PRECONDITION.
 /// </summary>
 internal sealed class ControlService : Control.ControlBase
 {
@@ -33,6 +34,11 @@ internal sealed class ControlService : Control.ControlBase
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"not leader; leader={e.LeaderId}"));
         }
+        catch (RaftOverloadedException e)
+        {
+            // Back-pressure: nothing was proposed, so the client may retry the same put later.
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"overloaded ({e.Reason}): {e.Message}"));
+        }
     }
 
     public override async Task<StringValue> Get(StringValue request, ServerCallContext context)
@@ -40,6 +46,10 @@ internal sealed class ControlService : Control.ControlBase
         try
         {
             await _driver.ReadAsync(context.CancellationToken);
+        }
+        catch (RaftOverloadedException e)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"overloaded ({e.Reason}): {e.Message}"));
         }
         catch (OperationCanceledException)
         {
