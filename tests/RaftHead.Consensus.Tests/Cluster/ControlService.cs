@@ -16,18 +16,22 @@ internal sealed class ControlService : Control.ControlBase
 {
     private readonly RaftDriver _driver;
     private readonly KvStateMachine _store;
+    private readonly StageClock? _stageClock;
 
-    public ControlService(RaftDriver driver, KvStateMachine store)
+    public ControlService(RaftDriver driver, KvStateMachine store, StageClock? stageClock = null)
     {
         _driver = driver;
         _store = store;
+        _stageClock = stageClock;
     }
 
     public override async Task<BytesValue> Put(BytesValue request, ServerCallContext context)
     {
         try
         {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
             var result = await _driver.ProposeAsync(request.Value.Memory, context.CancellationToken);
+            if (_stageClock is not null && StageClock.TryParseIndex(result, out var index)) _stageClock.OnReplied(index, start);
             return new BytesValue { Value = ByteString.CopyFrom(result) };
         }
         catch (NotLeaderException e)
