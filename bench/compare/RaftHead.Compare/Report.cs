@@ -25,7 +25,7 @@ internal static class Report
 
         if (load.Count > 0)
         {
-            md.AppendLine(Inv($"### Committed writes (closed loop, {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s measured per cell; the two systems alternate which goes first)"));
+            md.AppendLine(Inv($"### Committed writes (closed loop, {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s measured per cell; the systems take turns going first)"));
             md.AppendLine();
             md.AppendLine("| Value | Writers | ours writes/s | etcd writes/s | ours / etcd | ours p50 ms | etcd p50 ms | ours p99 ms | etcd p99 ms | ours max ms | etcd max ms | failed ours / etcd | rejected ours / etcd | server CPU ms per write ours / etcd | writes/s ≥ etcd | p99 ≤ etcd |");
             md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
