@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Our three-node Raft cluster (fsync on, KV state machine) next to a three-member etcd, both on 127.0.0.1, in one run:
+# Our three-node Raft cluster (fsync on, KV state machine) next to a three-member etcd and three DotNext nodes
+# (bench/compare/DotNextNode; --no-dotnext leaves them out), all on 127.0.0.1, in one run:
 # committed writes/s and p50/p99 latency at 1/16/64/256 writers with 100 B and 1 KiB values, then 20 leader kills
 # per system. Prints a markdown report (also written to $OUT). Bounded: about 10 minutes; hard stop at 15.
 #
@@ -24,16 +25,18 @@ cd "$repo"
 echo "building into $artifacts ..." >&2
 dotnet build tests/RaftHead.Consensus.Tests/RaftHead.Consensus.Tests.csproj -c Release --artifacts-path "$artifacts" -nologo -v quiet >&2
 dotnet build bench/compare/RaftHead.Compare/RaftHead.Compare.csproj -c Release --artifacts-path "$artifacts" -nologo -v quiet >&2
+dotnet build bench/compare/DotNextNode/DotNextNode.csproj -c Release --artifacts-path "$artifacts" -nologo -v quiet >&2
 
 node_dll="$artifacts/bin/RaftHead.Consensus.Tests/release/RaftHead.Consensus.Tests.dll"
 runner_dll="$artifacts/bin/RaftHead.Compare/release/RaftHead.Compare.dll"
+dotnext_dll="$artifacts/bin/DotNextNode/release/DotNextNode.dll"
 pid_file="$(mktemp -t rafthead-compare-pids.XXXXXX)"
 
 # Backstop if the runner itself dies: kill (by PID) any child it listed that is still one of ours.
 cleanup() {
   while read -r pid; do
     [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || continue
-    if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -e 'rafthead-compare' -e 'RaftHead.Consensus.Tests.dll raft-node'; then
+    if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -e 'rafthead-compare' -e 'RaftHead.Consensus.Tests.dll raft-node' -e 'DotNextNode.dll'; then
       kill -9 "$pid" 2>/dev/null || true
     fi
   done < "$pid_file"
@@ -43,5 +46,5 @@ trap cleanup EXIT
 
 export COMPARE_COMMAND="bench/compare/run.sh${*:+ $*}"
 timeout --kill-after=30 900 dotnet "$runner_dll" \
-  --node-dll "$node_dll" --etcd "$etcd_bin" --pid-file "$pid_file" --out "$out" --max-minutes 14 "$@"
+  --node-dll "$node_dll" --dotnext-dll "$dotnext_dll" --etcd "$etcd_bin" --pid-file "$pid_file" --out "$out" --max-minutes 14 "$@"
 echo "report written to $out" >&2

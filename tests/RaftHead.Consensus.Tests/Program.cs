@@ -33,7 +33,7 @@ public static class Program
             return 0;
         }
 
-        await Console.Error.WriteLineAsync("usage: raft-node --id N --port P --members 1=host:port,... --data DIR --tick-ms T --election-ticks E --snapshot-entries S");
+        await Console.Error.WriteLineAsync("usage: raft-node --id N --port P --members 1=host:port,... --data DIR --tick-ms T --election-ticks E --heartbeat-ticks H --snapshot-entries S [--stage-clock]");
         return 2;
     }
 }

@@ -10,6 +10,9 @@ internal sealed record CompareOptions
 
     public string Etcd { get; init; } = "etcd";
 
+    /// <summary>The DotNext node host (bench/compare/DotNextNode's built assembly); null leaves DotNext out.</summary>
+    public string? DotNextDll { get; init; }
+
     public string TempRoot { get; init; } = Path.GetTempPath();
 
     public double Seconds { get; init; } = 5;
@@ -57,6 +60,12 @@ internal sealed record CompareOptions
 
     public string? PidFile { get; init; }
 
+    /// <summary>Leave DotNext out even when run.sh passes its assembly.</summary>
+    public bool NoDotNext { get; init; }
+
+    /// <summary>Run our load-phase nodes with the node host's stage clock (per-stage medians in their logs); diagnostic, slows them.</summary>
+    public bool StageClock { get; init; }
+
     private static Dictionary<string, string> AddPair(IReadOnlyDictionary<string, string> pairs, string pair)
     {
         var parts = pair.Split('=', 2);
@@ -76,6 +85,8 @@ internal sealed record CompareOptions
             {
                 "--node-dll" => options with { NodeDll = nodeDll = Next() },
                 "--etcd" => options with { Etcd = Next() },
+                "--dotnext-dll" => options with { DotNextDll = Next() },
+                "--no-dotnext" => options with { DotNextDll = null, NoDotNext = true },
                 "--temp" => options with { TempRoot = Next() },
                 "--seconds" => options with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--warmup-seconds" => options with { WarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
@@ -94,11 +105,13 @@ internal sealed record CompareOptions
                 "--seed" => options with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--max-minutes" => options with { MaxMinutes = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--keep-temp" => options with { KeepTemp = true },
+                "--stage-clock" => options with { StageClock = true, KeepTemp = true },
                 "--out" => options with { Out = Next() },
                 "--pid-file" => options with { PidFile = Next() },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }
+        if (options.NoDotNext) options = options with { DotNextDll = null };
         if (nodeDll is null) throw new ArgumentException("--node-dll is required");
         if (options.Seconds <= 0 || options.Seconds > 60) throw new ArgumentException("--seconds must be in (0, 60]");
         if (options.FailoverRounds is < 1 or > 100) throw new ArgumentException("--failover-rounds must be in [1, 100]");

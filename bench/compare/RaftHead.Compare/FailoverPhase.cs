@@ -8,7 +8,8 @@ namespace RaftHead.Compare;
 /// heartbeats), SIGKILL it, then time until the first put acknowledged by any survivor. Clients retry fast: every
 /// 10 ms a new put goes to each survivor, without waiting for earlier ones (each has a 1 s deadline), so a put stuck
 /// on a follower that still forwards to the dead leader costs nothing. Then the killed member restarts on its data
-/// directory and the next round starts once it has caught up.
+/// directory and the next round starts once it has caught up; a member that does not catch up ends the row (its
+/// restart time is infinite) instead of the whole run.
 /// </summary>
 internal static class FailoverPhase
 {
@@ -34,11 +35,22 @@ internal static class FailoverPhase
             await cluster.WaitExitedAsync(leader);
 
             var restartClock = Stopwatch.StartNew();
-            await cluster.RestartAsync(leader, cancellationToken);
-            var restartMs = restartClock.Elapsed.TotalMilliseconds;
+            var caughtUp = true;
+            try
+            {
+                await cluster.RestartAsync(leader, cancellationToken);
+            }
+            catch (TimeoutException e)
+            {
+                // The row ends here: one more kill would leave no quorum. What was measured so far is kept.
+                caughtUp = false;
+                progress($"{cluster.Name} failover round {round}/{rounds}: the restarted member did not catch up ({e.Message}); no more rounds for this row");
+            }
+            var restartMs = caughtUp ? restartClock.Elapsed.TotalMilliseconds : double.PositiveInfinity;
             var result = new FailoverRound(round, leader, ackedBy, elapsed?.TotalMilliseconds, attempts, restartMs);
             results.Add(result);
             progress($"{cluster.Name} failover round {round}/{rounds}: killed {leader} at {killedAtUtc:HH:mm:ss.fff}, first write acked by {ackedBy?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"} after {result.FailoverMs?.ToString("0", System.Globalization.CultureInfo.InvariantCulture) ?? "—"} ms ({attempts} puts tried); restart + catch-up {restartMs:0} ms");
+            if (!caughtUp) break;
         }
         return new FailoverResult(cluster.Name, cluster.Settings, results);
     }

@@ -19,6 +19,8 @@ internal static class LoadPhase
         using var target = new LeaderTarget(cluster, await LeaderWait.ForAsync(cluster, TimeSpan.FromSeconds(30), cancellationToken));
         var latencies = new List<double>[writers];
         var errors = new long[writers];
+        var rejected = new long[writers];
+        var errorKinds = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long issued = 0;
         var serverPids = cluster.ServerPids;
         var start = Stopwatch.GetTimestamp();
@@ -45,7 +47,13 @@ internal static class LoadPhase
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var t1 = Stopwatch.GetTimestamp();
-                    if (t1 >= windowStart && t1 <= windowEnd) errors[w]++;
+                    if (t1 >= windowStart && t1 <= windowEnd)
+                    {
+                        // Back-pressure is an answer, not a failure: counted apart from everything else.
+                        if (e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.ResourceExhausted }) rejected[w]++;
+                        else errors[w]++;
+                        errorKinds.AddOrUpdate(Describe(e), 1, (_, n) => n + 1);
+                    }
                     await target.RefreshAsync(cancellationToken);
                     await Task.Delay(5, cancellationToken);
                 }
@@ -83,8 +91,22 @@ internal static class LoadPhase
             Percentiles.Of(all, 0.99),
             all.Count == 0 ? double.NaN : all[^1],
             errors.Sum(),
+            rejected.Sum(),
+            errorKinds.OrderByDescending(k => k.Value).ToDictionary(k => k.Key, k => k.Value),
             all.Count == 0 ? double.NaN : serverCpu / all.Count,
             all.Count == 0 ? double.NaN : clientCpu / all.Count);
+    }
+
+    /// <summary>What a failed put was, for the report: the gRPC status and the start of its message (numbers blanked so alike errors group).</summary>
+    private static string Describe(Exception e)
+    {
+        var (code, text) = e is Grpc.Core.RpcException rpc ? (rpc.StatusCode.ToString(), rpc.Status.Detail) : (e.GetType().Name, e.Message);
+        var chars = text.Length > 80 ? text[..80].ToCharArray() : text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (char.IsAsciiDigit(chars[i])) chars[i] = '#';
+        }
+        return $"{code}: {new string(chars)}";
     }
 
     /// <summary>Where writers send puts; re-discovered (at most every 50 ms) after a failure.</summary>

@@ -1,6 +1,10 @@
 namespace RaftHead.Compare;
 
-/// <summary>One load level against one system: completions inside the measured window and their latencies.</summary>
+/// <summary>
+/// One load level against one system: completions inside the measured window and their latencies. <see cref="Rejected"/>
+/// counts puts refused with RESOURCE_EXHAUSTED (back-pressure), <see cref="Errors"/> every other failure;
+/// <see cref="ErrorKinds"/> groups both by status and message.
+/// </summary>
 internal sealed record LoadResult(
     string System,
     int ValueBytes,
@@ -11,6 +15,8 @@ internal sealed record LoadResult(
     double P99Ms,
     double MaxMs,
     long Errors,
+    long Rejected,
+    IReadOnlyDictionary<string, long> ErrorKinds,
     double ServerCpuMsPerWrite,
     double ClientCpuMsPerWrite)
 {

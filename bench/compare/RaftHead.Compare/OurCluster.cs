@@ -12,6 +12,8 @@ namespace RaftHead.Compare;
 /// <summary>
 /// Three of our Raft nodes as processes: the Consensus test assembly run as <c>dotnet RaftHead.Consensus.Tests.dll raft-node ...</c>
 /// (write-ahead log with fsync on, in-memory key-value state machine, control API and Raft transport on one port).
+/// With <c>dotNextDll</c>, three DotNext nodes instead (<c>bench/compare/DotNextNode</c>: the same control API and
+/// key-value store on DotNext.Net.Cluster's Raft, TCP transport on a second port), driven the same way.
 /// </summary>
 internal sealed class OurCluster : IClusterUnderTest
 {
@@ -28,9 +30,14 @@ internal sealed class OurCluster : IClusterUnderTest
     private readonly Dictionary<int, GrpcChannel> _channels;
     private readonly Dictionary<int, Control.ControlClient> _clients;
     private readonly IReadOnlyDictionary<string, string> _environment;
+    private readonly bool _stageClock;
+    private readonly string? _dotNextDll;
+    private readonly Dictionary<int, int> _raftPorts = new();
 
-    private OurCluster(string name, string nodeDll, string root, int tickMs, int electionTicks, int heartbeatTicks, long snapshotEntries, IReadOnlyDictionary<string, string> environment)
+    private OurCluster(string name, string nodeDll, string root, int tickMs, int electionTicks, int heartbeatTicks, long snapshotEntries, IReadOnlyDictionary<string, string> environment, bool stageClock, string? dotNextDll)
     {
+        _stageClock = stageClock;
+        _dotNextDll = dotNextDll;
         Name = name;
         _environment = environment;
         _nodeDll = nodeDll;
@@ -41,6 +48,11 @@ internal sealed class OurCluster : IClusterUnderTest
         _snapshotEntries = snapshotEntries;
         var ports = FreePorts.Take(3);
         _ports = Members.ToDictionary(m => m, m => ports[m - 1]);
+        if (dotNextDll is not null)
+        {
+            var raftPorts = FreePorts.Take(3);
+            foreach (var m in Members) _raftPorts[m] = raftPorts[m - 1];
+        }
         // Owned channels without retries: a failover is timed from the first acknowledged put, never a replayed one.
         var settings = new GrpcChannelSettings { RetryAttemptsMax = 1, ConnectTimeoutMs = 500 };
         _channels = Members.ToDictionary(m => m, m => GrpcChannels.Create(GrpcChannels.ParseEndpoint(string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{_ports[m]}")), settings));
@@ -49,20 +61,25 @@ internal sealed class OurCluster : IClusterUnderTest
 
     public string Name { get; }
 
-    public string Settings => string.Create(CultureInfo.InvariantCulture,
+    public string Settings => _dotNextDll is not null
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"DotNext.Net.Cluster 6.12.2 RaftCluster, TCP transport, WriteAheadLog with its defaults (entries flushed when they commit: a follower acknowledges before its flush; no setting changes that), election timeout {_tickMs * _electionTicks}–{2 * _tickMs * _electionTicks} ms, heartbeat at half the lower timeout (its default), pre-vote (built in); SimpleStateMachine snapshot every {_snapshotEntries} entries")
+        : string.Create(CultureInfo.InvariantCulture,
         $"tick {_tickMs} ms × {_electionTicks} election ticks: election timeout {_tickMs * _electionTicks}–{2 * _tickMs * _electionTicks} ms randomized, heartbeat every {_heartbeatTicks} tick(s), pre-vote + check-quorum on; WAL fsync on; snapshot every {_snapshotEntries} entries") +
-        (_environment.Count == 0 ? "" : "; env " + string.Join(" ", _environment.Select(e => $"{e.Key}={e.Value}")));
+        (_environment.Count == 0 ? "" : "; env " + string.Join(" ", _environment.Select(e => $"{e.Key}={e.Value}"))) +
+        (_stageClock ? "; stage clock on (diagnostic: timings per stage in the node logs)" : "");
 
     public IReadOnlyList<int> Members { get; } = [1, 2, 3];
 
     public IReadOnlyList<int> ServerPids => _nodes.Values.Where(n => !n.HasExited).Select(n => n.Pid).ToList();
 
     public static async Task<OurCluster> StartAsync(
-        string name, string nodeDll, string root, int tickMs, int electionTicks, int heartbeatTicks, long snapshotEntries, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
+        string name, string nodeDll, string root, int tickMs, int electionTicks, int heartbeatTicks, long snapshotEntries, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken, bool stageClock = false, string? dotNextDll = null)
     {
+        if (dotNextDll is not null && !File.Exists(dotNextDll)) throw new FileNotFoundException($"DotNext node assembly not found: {dotNextDll}");
         if (!File.Exists(nodeDll)) throw new FileNotFoundException($"node host assembly not found: {nodeDll}");
         Directory.CreateDirectory(root);
-        var cluster = new OurCluster(name, nodeDll, root, tickMs, electionTicks, heartbeatTicks, snapshotEntries, environment);
+        var cluster = new OurCluster(name, nodeDll, root, tickMs, electionTicks, heartbeatTicks, snapshotEntries, environment, stageClock, dotNextDll);
         try
         {
             foreach (var m in cluster.Members) cluster._nodes[m] = cluster.StartNode(m);
@@ -140,6 +157,7 @@ internal sealed class OurCluster : IClusterUnderTest
 
     private ChildProcess StartNode(int member)
     {
+        if (_dotNextDll is not null) return StartDotNextNode(member);
         var members = string.Join(",", Members.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m}=127.0.0.1:{_ports[m]}")));
         string[] arguments =
         [
@@ -151,6 +169,23 @@ internal sealed class OurCluster : IClusterUnderTest
             "--tick-ms", _tickMs.ToString(CultureInfo.InvariantCulture),
             "--election-ticks", _electionTicks.ToString(CultureInfo.InvariantCulture),
             "--heartbeat-ticks", _heartbeatTicks.ToString(CultureInfo.InvariantCulture),
+            "--snapshot-entries", _snapshotEntries.ToString(CultureInfo.InvariantCulture),
+            .. _stageClock ? (string[])["--stage-clock"] : [],
+        ];
+        return ChildProcess.Start($"{Name}-node{member}", "dotnet", arguments, Path.Combine(_root, $"node{member}.log"), readyLine: "ready", holdStdin: true, _environment);
+    }
+
+    private ChildProcess StartDotNextNode(int member)
+    {
+        var members = string.Join(",", Members.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m}=127.0.0.1:{_raftPorts[m]}")));
+        string[] arguments =
+        [
+            _dotNextDll!,
+            "--id", member.ToString(CultureInfo.InvariantCulture),
+            "--port", _ports[member].ToString(CultureInfo.InvariantCulture),
+            "--members", members,
+            "--data", Path.Combine(_root, $"node{member}"),
+            "--election-ms", string.Create(CultureInfo.InvariantCulture, $"{_tickMs * _electionTicks},{2 * _tickMs * _electionTicks}"),
             "--snapshot-entries", _snapshotEntries.ToString(CultureInfo.InvariantCulture),
         ];
         return ChildProcess.Start($"{Name}-node{member}", "dotnet", arguments, Path.Combine(_root, $"node{member}.log"), readyLine: "ready", holdStdin: true, _environment);

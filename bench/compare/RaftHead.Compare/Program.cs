@@ -20,7 +20,7 @@ internal static class Program
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
-            await Console.Error.WriteLineAsync("usage: RaftHead.Compare --node-dll PATH [--etcd PATH] [--seconds 5] [--warmup-seconds 1] [--writers 1,16,64,256] [--values 100,1024] [--failover-rounds 20] [--no-extra-failover] [--node-env KEY=VALUE] [--skip-load] [--skip-failover] [--temp DIR] [--keep-temp] [--out FILE] [--max-minutes 14]");
+            await Console.Error.WriteLineAsync("usage: RaftHead.Compare --node-dll PATH [--etcd PATH] [--dotnext-dll PATH | --no-dotnext] [--seconds 5] [--warmup-seconds 1] [--writers 1,16,64,256] [--values 100,1024] [--failover-rounds 20] [--no-extra-failover] [--node-env KEY=VALUE] [--skip-load] [--skip-failover] [--temp DIR] [--keep-temp] [--stage-clock] [--out FILE] [--max-minutes 14]");
             return 2;
         }
 
@@ -38,6 +38,7 @@ internal static class Program
         var load = new List<LoadResult>();
         var failover = new List<FailoverResult>();
         string oursSettings = "", etcdSettings = "";
+        string? dotNextSettings = null;
         try
         {
             Progress($"temp {temp}; load average {loadAtStart}");
@@ -47,11 +48,14 @@ internal static class Program
 
             if (!options.SkipLoad)
             {
-                await using var ours = await OurCluster.StartAsync("ours", options.NodeDll, Path.Combine(temp, "load-ours"), options.TickMs, options.ElectionTicks, options.HeartbeatTicks, options.SnapshotEntries, options.NodeEnvironment, ct);
+                await using var ours = await OurCluster.StartAsync("ours", options.NodeDll, Path.Combine(temp, "load-ours"), options.TickMs, options.ElectionTicks, options.HeartbeatTicks, options.SnapshotEntries, options.NodeEnvironment, ct, options.StageClock);
                 await using var etcd = await EtcdCluster.StartAsync("etcd", options.Etcd, Path.Combine(temp, "load-etcd"), heartbeatMs: 100, electionMs: 1000, preVote: false, ct);
+                await using var dotNext = options.DotNextDll is null ? null : await OurCluster.StartAsync(
+                    "dotnext", options.NodeDll, Path.Combine(temp, "load-dotnext"), options.TickMs, options.ElectionTicks, options.HeartbeatTicks, options.SnapshotEntries, new Dictionary<string, string>(), ct, dotNextDll: options.DotNextDll);
                 oursSettings = ours.Settings;
                 etcdSettings = etcd.Settings;
-                IClusterUnderTest[] systems = [ours, etcd];
+                dotNextSettings = dotNext?.Settings;
+                IClusterUnderTest[] systems = dotNext is null ? [ours, etcd] : [ours, etcd, dotNext];
                 foreach (var system in systems)
                 {
                     // JIT, connections, first segment files: not measured.
@@ -62,12 +66,15 @@ internal static class Program
                 {
                     foreach (var writers in options.Writers)
                     {
-                        var order = cell++ % 2 == 0 ? systems : systems.Reverse().ToArray();
+                        // Each system goes first in turn (with three, a rotation).
+                        var first = cell++ % systems.Length;
+                        var order = systems.Skip(first).Concat(systems.Take(first)).ToArray();
                         foreach (var system in order)
                         {
                             var r = await LoadPhase.RunAsync(system, writers, valueBytes, TimeSpan.FromSeconds(options.WarmupSeconds), TimeSpan.FromSeconds(options.Seconds), options.MaxPutsPerLevel, ct);
                             load.Add(r);
-                            Progress(Inv($"load {r.System,-4} {valueBytes,5} B {writers,3} writers: {r.WritesPerSecond,7:0} writes/s  p50 {r.P50Ms,7:0.00} ms  p99 {r.P99Ms,7:0.00} ms  errors {r.Errors}  server CPU {r.ServerCpuMsPerWrite:0.000} ms/write  (load avg {MachineNote.LoadAverage()})"));
+                            Progress(Inv($"load {r.System,-4} {valueBytes,5} B {writers,3} writers: {r.WritesPerSecond,7:0} writes/s  p50 {r.P50Ms,7:0.00} ms  p99 {r.P99Ms,7:0.00} ms  failed {r.Errors} rejected {r.Rejected}  server CPU {r.ServerCpuMsPerWrite:0.000} ms/write  (load avg {MachineNote.LoadAverage()})"));
+                            foreach (var (kind, count) in r.ErrorKinds) Progress(Inv($"    {count}× {kind}"));
                         }
                     }
                 }
@@ -80,6 +87,12 @@ internal static class Program
                     async () => await OurCluster.StartAsync("ours", options.NodeDll, Path.Combine(temp, "fo-ours"), options.TickMs, options.ElectionTicks, options.HeartbeatTicks, options.SnapshotEntries, options.NodeEnvironment, ct),
                     async () => await EtcdCluster.StartAsync("etcd", options.Etcd, Path.Combine(temp, "fo-etcd"), heartbeatMs: 100, electionMs: 1000, preVote: false, ct),
                 };
+                if (options.DotNextDll is { } dotNextDll)
+                {
+                    // On our timeouts (its own default is 150–300 ms): the same election window as the first row.
+                    variants.Add(async () => await OurCluster.StartAsync(
+                        "dotnext", options.NodeDll, Path.Combine(temp, "fo-dotnext"), options.TickMs, options.ElectionTicks, options.HeartbeatTicks, options.SnapshotEntries, new Dictionary<string, string>(), ct, dotNextDll: dotNextDll));
+                }
                 if (options.ExtraFailoverVariants)
                 {
                     // Like for like: etcd on our timeouts (and pre-vote, as ours), and ours with both timeouts halved.
@@ -108,7 +121,7 @@ internal static class Program
                 fsyncP50,
                 fsyncP99,
                 options.TempRoot);
-            var markdown = Report.Render(run, options, load, failover, oursSettings, etcdSettings);
+            var markdown = Report.Render(run, options, load, failover, oursSettings, etcdSettings, dotNextSettings);
             Console.WriteLine(markdown);
             if (options.Out is { } outPath) await File.WriteAllTextAsync(outPath, markdown, CancellationToken.None);
             return 0;

@@ -19,10 +19,24 @@ namespace RaftHead.Consensus.Transport;
 /// where <c>bytes</c> is a varint length followed by that many bytes. Decoding checks every length against what
 /// is left, every enum against its defined values, and that nothing trails the message: malformed input is a
 /// <see cref="FormatException"/>, never a crash of the core.
+/// <para>
+/// A frame (one <c>BytesValue</c> on the stream) is either one message as above, or a batch of messages for the
+/// same peer, in order, so that a sender writes and flushes once for all it has queued:
+/// <code>
+/// u8 batchVersion(2) | count | count × (bytes message)
+/// </code>
+/// Each message of a batch is a complete version-1 message. The first byte tells the two apart.
+/// </para>
 /// </summary>
 public static class RaftMessageCodec
 {
     public const byte Version = 1;
+
+    /// <summary>First byte of a frame that carries several messages (see the type's remarks).</summary>
+    public const byte BatchVersion = 2;
+
+    /// <summary>Bound on the messages of one batch frame.</summary>
+    public const int MaxBatchMessages = 1 << 16;
 
     /// <summary>Bound on the entries of one message (the core sends at most <c>MaxEntriesPerMessage</c>).</summary>
     public const int MaxEntries = 1 << 20;
@@ -80,6 +94,76 @@ public static class RaftMessageCodec
             foreach (var l in meta.Membership.Learners) w.Varint(l);
         }
         w.Bytes(m.ChunkData.Span);
+    }
+
+    /// <summary>
+    /// An upper bound on the encoded size of <paramref name="message"/> inside a batch (fixed fields and varints
+    /// counted at their longest), without encoding it: how a sender keeps a frame under its budget.
+    /// </summary>
+    public static long SizeBound(Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        // Header bytes, 9 varints, 3 lengths, the entry count, the snapshot metadata's fixed part, and the batch's
+        // length prefix, each at most 10 bytes.
+        long size = 3 + (16 * 10) + message.Context.Length + message.ChunkData.Length;
+        var entries = message.Entries;
+        for (var i = 0; i < entries.Count; i++) size += 31 + entries[i].Data.Length;
+        if (message.SnapshotMetadata is { } meta) size += 10L * (meta.Membership.Voters.Count + meta.Membership.Learners.Count);
+        return size;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="messages"/> as one frame: a plain message when there is one, a batch otherwise.
+    /// <paramref name="scratch"/> holds each encoded message before it is length-prefixed (reused, never kept).
+    /// </summary>
+    public static void EncodeFrame(IReadOnlyList<Message> messages, IBufferWriter<byte> output, ArrayBufferWriter<byte> scratch)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(scratch);
+        if (messages.Count == 0 || messages.Count > MaxBatchMessages) throw new ArgumentOutOfRangeException(nameof(messages), messages.Count, $"A frame carries 1 to {MaxBatchMessages} messages.");
+        if (messages.Count == 1)
+        {
+            Encode(messages[0], output);
+            return;
+        }
+        var w = new Writer(output);
+        w.Byte(BatchVersion);
+        w.Varint(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            scratch.ResetWrittenCount();
+            Encode(messages[i], scratch);
+            w.Bytes(scratch.WrittenSpan);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a frame (one message or a batch) into <paramref name="messages"/>, in order. Nothing is added when
+    /// the frame is malformed anywhere (<see cref="FormatException"/>), so a bad batch is refused whole.
+    /// </summary>
+    public static void DecodeFrame(ReadOnlySpan<byte> frame, List<Message> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (frame.IsEmpty || frame[0] != BatchVersion)
+        {
+            messages.Add(Decode(frame));
+            return;
+        }
+        var start = messages.Count;
+        try
+        {
+            var r = new Reader(frame[1..]);
+            var count = r.Count(MaxBatchMessages, "batched messages");
+            if (count < 2) throw new FormatException($"A batch of {count} message(s); one message travels on its own.");
+            for (var i = 0; i < count; i++) messages.Add(Decode(r.Slice()));
+            if (!r.End) throw new FormatException($"{r.Remaining} unexpected bytes after a batch of Raft messages.");
+        }
+        catch (FormatException)
+        {
+            messages.RemoveRange(start, messages.Count - start);
+            throw;
+        }
     }
 
     /// <summary>Decodes one message; the result copies what it needs and never aliases <paramref name="bytes"/>.</summary>
@@ -250,6 +334,16 @@ public static class RaftMessageCodec
             var result = _bytes.Slice(_position, (int)length).ToArray();
             _position += (int)length;
             Debug.Assert(_position <= _bytes.Length);
+            return result;
+        }
+
+        /// <summary>A length-prefixed field as a view of the input (for a batch's messages, decoded in place).</summary>
+        public ReadOnlySpan<byte> Slice()
+        {
+            var length = Varint();
+            if (length > Remaining) throw new FormatException($"A field of {length} bytes with only {Remaining} left.");
+            var result = _bytes.Slice(_position, (int)length);
+            _position += (int)length;
             return result;
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
@@ -15,7 +16,8 @@ namespace RaftHead.Consensus.Transport;
 
 /// <summary>
 /// The sending half of the peer transport: for each peer a bounded queue, its own channel, and one long-lived
-/// client stream of <c>rafthead.v1.Raft/Stream</c> over which messages are pipelined in order. <see cref="Send"/> never blocks;
+/// client stream of <c>rafthead.v1.Raft/Stream</c> over which messages are pipelined in order, everything queued
+/// at once written as one frame (one write, one flush; see <see cref="RaftMessageCodec"/>). <see cref="Send"/> never blocks;
 /// a full queue drops. A broken stream is re-opened with jittered exponential backoff, and what was queued while
 /// it was down is dropped (stale by then; Raft re-sends from its own state on the next heartbeat).
 /// The receiving half is <see cref="RaftTransportService"/>. <see cref="DisposeAsync"/> is quiet and bounded by
@@ -119,6 +121,24 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves queued messages into <paramref name="batch"/> while their size bound stays within
+    /// <paramref name="frameBytesMax"/> (the first is always taken, however large). False when nothing was queued.
+    /// </summary>
+    private static bool TakeBatch(ChannelReader<Message> reader, List<Message> batch, long frameBytesMax)
+    {
+        long bytes = 0;
+        while (batch.Count < RaftMessageCodec.MaxBatchMessages && reader.TryPeek(out var next))
+        {
+            var size = RaftMessageCodec.SizeBound(next);
+            if (batch.Count > 0 && bytes + size > frameBytesMax) break;
+            reader.TryRead(out _);
+            batch.Add(next);
+            bytes += size;
+        }
+        return batch.Count > 0;
+    }
+
     /// <summary>How a stream ends when we stop: our own cancellation, or the peer going away at the same time.</summary>
     private static bool IsExpectedWhenStopping(Exception e) =>
         e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.Unavailable };
@@ -126,6 +146,8 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
     /// <summary>One peer: its queue, its channel and the task that owns its stream.</summary>
     private sealed class Peer
     {
+        private const int FrameBufferKeptBytes = 1024 * 1024;
+
         private readonly RaftPeerTransport _owner;
         private readonly Channel<Message> _queue;
         private readonly CancellationTokenSource _stop;
@@ -133,6 +155,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         private readonly Raft.RaftClient _client;
         private Task _run = Task.CompletedTask;
         private long _sent;
+        private long _frames;
         private long _dropped;
         private long _opened;
         private long _failures;
@@ -190,7 +213,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             return false;
         }
 
-        public PeerStats Stats() => new(Id, Address, Interlocked.Read(ref _sent), Interlocked.Read(ref _dropped), Interlocked.Read(ref _opened), Interlocked.Read(ref _failures), _connected);
+        public PeerStats Stats() => new(Id, Address, Interlocked.Read(ref _sent), Interlocked.Read(ref _frames), Interlocked.Read(ref _dropped), Interlocked.Read(ref _opened), Interlocked.Read(ref _failures), _connected);
 
         private async Task RunAsync(Task predecessor)
         {
@@ -274,13 +297,23 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         private async Task PumpAsync(IClientStreamWriter<BytesValue> requests, Action onConnected, CancellationToken cancellationToken)
         {
             var reader = _queue.Reader;
+            var batch = new List<Message>();
+            var frame = new ArrayBufferWriter<byte>(4096);
+            var scratch = new ArrayBufferWriter<byte>(1024);
+            var frameBytesMax = _owner._options.MaxFrameBytes;
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var message))
+                // Everything queued so far goes out as one frame, so one write and one flush carry a whole Ready's
+                // worth of messages for this peer (and whatever queued while the previous write was in flight).
+                while (TakeBatch(reader, batch, frameBytesMax))
                 {
-                    var frame = new BytesValue { Value = UnsafeByteOperations.UnsafeWrap(RaftMessageCodec.Encode(message)) };
-                    await requests.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                    Interlocked.Increment(ref _sent);
+                    frame.ResetWrittenCount();
+                    RaftMessageCodec.EncodeFrame(batch, frame, scratch);
+                    // The frame buffer is reused only after the write completed: the call has serialized it by then.
+                    await requests.WriteAsync(new BytesValue { Value = UnsafeByteOperations.UnsafeWrap(frame.WrittenMemory) }, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Add(ref _sent, batch.Count);
+                    Interlocked.Increment(ref _frames);
+                    batch.Clear();
                     if (!_connected)
                     {
                         _connected = true;
@@ -288,6 +321,8 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                         _owner._logger.LogInformation("Raft node {NodeId}: stream to node {PeerId} at {Address} open", _owner._localId, Id, Address);
                     }
                 }
+                // A frame grown far beyond the usual is not kept for the life of the stream.
+                if (frame.Capacity > FrameBufferKeptBytes) frame = new ArrayBufferWriter<byte>(4096);
             }
             await requests.CompleteAsync().ConfigureAwait(false);
         }

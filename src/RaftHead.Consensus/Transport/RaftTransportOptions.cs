@@ -19,6 +19,12 @@ public sealed record RaftTransportOptions
     /// </summary>
     public int MaxReceiveMessageBytes { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Budget of one frame on a peer stream: queued messages are batched into one write up to this many bytes (a
+    /// single larger message still goes, alone). Below <see cref="MaxReceiveMessageBytes"/>, which the peer applies.
+    /// </summary>
+    public int MaxFrameBytes { get; init; } = 1024 * 1024;
+
     /// <summary>Bounds <see cref="RaftPeerTransport.DisposeAsync"/>: streams still open after it are abandoned (and logged).</summary>
     public int ShutdownTimeoutMs { get; init; } = 5000;
 
@@ -33,6 +39,7 @@ public sealed record RaftTransportOptions
         if (ReconnectDelayMinMs <= 0 || ReconnectDelayMaxMs < ReconnectDelayMinMs) throw new ArgumentException("Reconnect delays must be positive and ordered.");
         if (ConnectTimeoutMs <= 0) throw new ArgumentException("ConnectTimeoutMs must be positive.");
         if (MaxReceiveMessageBytes <= 0) throw new ArgumentException("MaxReceiveMessageBytes must be positive.");
+        if (MaxFrameBytes <= 0 || MaxFrameBytes > MaxReceiveMessageBytes) throw new ArgumentException("MaxFrameBytes must be positive and at most MaxReceiveMessageBytes.");
         if (ShutdownTimeoutMs <= 0) throw new ArgumentException("ShutdownTimeoutMs must be positive.");
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

@@ -10,7 +10,8 @@ namespace RaftHead.Consensus.Transport;
 
 /// <summary>
 /// The receiving half of the peer transport: the <c>rafthead.v1.Raft</c> service, mapped by a host next to its
-/// other services on one port. Each incoming stream is decoded message by message and handed to
+/// other services on one port. Each incoming stream is decoded frame by frame (one message or a batch, see
+/// <see cref="RaftMessageCodec"/>) and each message handed, in order, to
 /// <c>deliver</c> (normally <see cref="Driver.RaftDriver.Deliver"/>, which drops when the peer queue is full).
 /// A stream meant for another node, or carrying a malformed message, is failed with INVALID_ARGUMENT or
 /// FAILED_PRECONDITION, so a misconfigured peer shows up in its logs rather than as silent loss.
@@ -56,23 +57,31 @@ public sealed class RaftTransportService : Raft.RaftBase
         long received = 0;
         long dropped = 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);
+        var messages = new List<Message>();
         while (await MoveNextAsync(requestStream, stop.Token).ConfigureAwait(false))
         {
-            Message message;
+            messages.Clear();
             try
             {
-                message = RaftMessageCodec.Decode(requestStream.Current.Value.Span);
+                RaftMessageCodec.DecodeFrame(requestStream.Current.Value.Span, messages);
             }
             catch (FormatException e)
             {
                 throw new RpcException(new Status(StatusCode.InvalidArgument, $"Malformed Raft message: {e.Message}"));
             }
-            if (message.To != _localId || (from is { } sender && message.From != sender))
+            // The whole frame is checked before any of it is delivered: a misaddressed batch is refused whole.
+            foreach (var message in messages)
             {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"A message from {message.From} to {message.To} on node {_localId}'s stream from {from}."));
+                if (message.To != _localId || (from is { } sender && message.From != sender))
+                {
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"A message from {message.From} to {message.To} on node {_localId}'s stream from {from}."));
+                }
             }
-            received++;
-            if (!_deliver(message)) dropped++;
+            foreach (var message in messages)
+            {
+                received++;
+                if (!_deliver(message)) dropped++;
+            }
         }
         _logger.LogDebug("Raft node {NodeId}: stream from node {PeerId} ended after {Received} messages ({Dropped} dropped)", _localId, from, received, dropped);
         return new Empty();

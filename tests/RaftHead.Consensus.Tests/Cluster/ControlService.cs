@@ -9,29 +9,39 @@ namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>
 /// The test nodes' tiny control API (<c>Protos/control.proto</c>): put through the leader, linearizable get on
-/// any replica (ReadIndex, then the local store), and the node's Raft status as JSON.
+/// any replica (ReadIndex, then the local store), and the node's Raft status as JSON. A request the driver refuses
+/// for back-pressure (<see cref="RaftOverloadedException"/>) is RESOURCE_EXHAUSTED; not leader is FAILED_PRECONDITION.
 /// </summary>
 internal sealed class ControlService : Control.ControlBase
 {
     private readonly RaftDriver _driver;
     private readonly KvStateMachine _store;
+    private readonly StageClock? _stageClock;
 
-    public ControlService(RaftDriver driver, KvStateMachine store)
+    public ControlService(RaftDriver driver, KvStateMachine store, StageClock? stageClock = null)
     {
         _driver = driver;
         _store = store;
+        _stageClock = stageClock;
     }
 
     public override async Task<BytesValue> Put(BytesValue request, ServerCallContext context)
     {
         try
         {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
             var result = await _driver.ProposeAsync(request.Value.Memory, context.CancellationToken);
+            if (_stageClock is not null && StageClock.TryParseIndex(result, out var index)) _stageClock.OnReplied(index, start);
             return new BytesValue { Value = ByteString.CopyFrom(result) };
         }
         catch (NotLeaderException e)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"not leader; leader={e.LeaderId}"));
+        }
+        catch (RaftOverloadedException e)
+        {
+            // Back-pressure: nothing was proposed, so the client may retry the same put later.
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"overloaded ({e.Reason}): {e.Message}"));
         }
     }
 
@@ -40,6 +50,10 @@ internal sealed class ControlService : Control.ControlBase
         try
         {
             await _driver.ReadAsync(context.CancellationToken);
+        }
+        catch (RaftOverloadedException e)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"overloaded ({e.Reason}): {e.Message}"));
         }
         catch (OperationCanceledException)
         {

@@ -26,6 +26,9 @@ public sealed record NodeHostOptions
     /// <summary>The driver's request queue bound; null keeps the driver's default. In-process hosts only.</summary>
     public int? RequestQueueCapacity { get; init; }
 
+    /// <summary>Log where each write's time goes (<see cref="Cluster.StageClock"/>); diagnostic, off for measurements.</summary>
+    public bool StageClock { get; init; }
+
     public int ElectionTimeoutMs => TickMs * ElectionTicks;
 
     public string[] ToArguments() =>
@@ -39,6 +42,7 @@ public sealed record NodeHostOptions
         "--election-ticks", ElectionTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--heartbeat-ticks", HeartbeatTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--snapshot-entries", SnapshotThresholdEntries.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        .. StageClock ? (string[])["--stage-clock"] : [],
     ];
 
     public static NodeHostOptions Parse(IReadOnlyList<string> args)
@@ -65,6 +69,7 @@ public sealed record NodeHostOptions
             ElectionTicks = int.Parse(Value("--election-ticks"), System.Globalization.CultureInfo.InvariantCulture),
             HeartbeatTicks = int.Parse(Value("--heartbeat-ticks"), System.Globalization.CultureInfo.InvariantCulture),
             SnapshotThresholdEntries = long.Parse(Value("--snapshot-entries"), System.Globalization.CultureInfo.InvariantCulture),
+            StageClock = args.Contains("--stage-clock"),
         };
     }
 }

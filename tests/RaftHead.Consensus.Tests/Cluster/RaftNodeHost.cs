@@ -72,23 +72,32 @@ public sealed class RaftNodeHost : IAsyncDisposable
             SnapshotThresholdEntries = options.SnapshotThresholdEntries,
         };
         if (options.RequestQueueCapacity is { } requestQueueCapacity) driverOptions = driverOptions with { RequestQueueCapacity = requestQueueCapacity };
+        var stageClock = options.StageClock ? new StageClock(logger) : null;
         var driver = new RaftDriver(
             driverOptions,
-            wal,
-            store,
-            transport,
+            stageClock?.Wrap(wal) ?? wal,
+            stageClock?.Wrap(store) ?? store,
+            stageClock?.Wrap(transport) ?? transport,
             logger);
         var stopping = new CancellationTokenSource();
         var filter = new PeerFilter();
         GrpcTestServer server;
+
+        bool Deliver(Message m)
+        {
+            if (!filter.Passes(m)) return false;
+            stageClock?.OnReceived(m);
+            return driver.Deliver(m);
+        }
+
         try
         {
             driver.Start();
             server = await GrpcTestServer.StartAsync(
                 options.Port,
-                new RaftTransportService(options.Id, m => filter.Passes(m) && driver.Deliver(m), stopping.Token, transportOptions, logger),
+                new RaftTransportService(options.Id, Deliver, stopping.Token, transportOptions, logger),
                 transportOptions,
-                new ControlService(driver, store),
+                new ControlService(driver, store, stageClock),
                 loggerFactory,
                 cancellationToken);
         }

@@ -182,6 +182,46 @@ public sealed class RaftMessageCodecTests
         }
     }
 
+    [Fact]
+    public void A_frame_of_one_message_is_the_message_itself_and_a_batch_round_trips_in_order()
+    {
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+        var single = new System.Buffers.ArrayBufferWriter<byte>();
+        RaftMessageCodec.EncodeFrame([Full(MessageType.Append)], single, scratch);
+        Assert.Equal(RaftMessageCodec.Encode(Full(MessageType.Append)), single.WrittenSpan.ToArray());
+
+        var messages = Enum.GetValues<MessageType>().Select(Full).ToList();
+        var frame = new System.Buffers.ArrayBufferWriter<byte>();
+        RaftMessageCodec.EncodeFrame(messages, frame, scratch);
+        Assert.Equal(RaftMessageCodec.BatchVersion, frame.WrittenSpan[0]);
+        var decoded = new List<Message> { Full(MessageType.Heartbeat) };
+        RaftMessageCodec.DecodeFrame(frame.WrittenSpan, decoded);
+        Assert.Equal(messages.Count + 1, decoded.Count);
+        for (var i = 0; i < messages.Count; i++) AssertSame(messages[i], decoded[i + 1]);
+        Assert.True(frame.WrittenCount <= messages.Sum(RaftMessageCodec.SizeBound), "the size bound must bound the frame");
+    }
+
+    [Fact]
+    public void A_malformed_batch_is_refused_whole()
+    {
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+        var frame = new System.Buffers.ArrayBufferWriter<byte>();
+        RaftMessageCodec.EncodeFrame([Full(MessageType.Heartbeat), Full(MessageType.Append)], frame, scratch);
+        var bytes = frame.WrittenSpan.ToArray();
+        var decoded = new List<Message>();
+        for (var length = 1; length < bytes.Length; length++)
+        {
+            Assert.Throws<FormatException>(() => RaftMessageCodec.DecodeFrame(bytes.AsSpan(0, length), decoded));
+            Assert.Empty(decoded);
+        }
+        Assert.Throws<FormatException>(() => RaftMessageCodec.DecodeFrame([.. bytes, 0], decoded));
+        // A batch of one, and a batch whose count claims more messages than it carries.
+        Assert.Throws<FormatException>(() => RaftMessageCodec.DecodeFrame([RaftMessageCodec.BatchVersion, 1, .. bytes.AsSpan(2)], decoded));
+        Assert.Throws<FormatException>(() => RaftMessageCodec.DecodeFrame(With(bytes, 1, 3), decoded));
+        Assert.Empty(decoded);
+        Assert.Throws<ArgumentOutOfRangeException>(() => RaftMessageCodec.EncodeFrame([], frame, scratch));
+    }
+
     private static byte[] With(byte[] bytes, int at, byte value)
     {
         var copy = (byte[])bytes.Clone();

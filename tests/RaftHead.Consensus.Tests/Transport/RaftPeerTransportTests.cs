@@ -51,6 +51,36 @@ public sealed class RaftPeerTransportTests
         await stopSecond.CancelAsync();
     }
 
+    [Theory]
+    [InlineData(1024 * 1024)]
+    [InlineData(1)]
+    public async Task Messages_queued_together_share_one_write_within_the_frame_budget(int maxFrameBytes)
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        var port = Ports.Free(1)[0];
+        using var stop = new CancellationTokenSource();
+        await using var server = await StartAsync(port, received, stop.Token);
+        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { MaxFrameBytes = maxFrameBytes });
+        transport.SetPeer(1, $"127.0.0.1:{port}");
+
+        // Queued far faster than the stream can open and write: the writer finds most of them waiting.
+        const int count = 500;
+        for (var i = 1; i <= count; i++) Assert.True(transport.Send(Heartbeat(i)));
+        await Eventually.WaitUntilAsync(() => received.Count == count, Timeout, $"{count} messages");
+        Assert.Equal(Enumerable.Range(1, count).Select(i => (long)i), received.Select(m => m.Commit));
+        var stats = transport.Stats().Single();
+        Assert.Equal(count, stats.Sent);
+        if (maxFrameBytes == 1)
+        {
+            Assert.Equal(count, stats.FramesSent); // every message is over the budget alone: one frame each
+        }
+        else
+        {
+            Assert.True(stats.FramesSent < count / 4, $"{stats.FramesSent} writes for {count} queued messages");
+        }
+        await stop.CancelAsync();
+    }
+
     [Fact]
     public async Task A_full_queue_drops_instead_of_blocking()
     {
