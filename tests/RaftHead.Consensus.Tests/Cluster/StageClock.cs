@@ -244,7 +244,7 @@ public sealed class StageClock
             return result;
         }
 
-        public byte[] Snapshot() => inner.Snapshot();
+        public IStateMachineSnapshot CaptureSnapshot() => inner.CaptureSnapshot();
 
         public void Restore(ReadOnlyMemory<byte> snapshot) => inner.Restore(snapshot);
     }
