@@ -10,4 +10,5 @@ public sealed record SimulationResult(
     int Crashes,
     int MembershipChanges,
     int Snapshots,
-    int ReadsConfirmed);
+    int ReadsConfirmed,
+    int ProposalsCompleted);

@@ -47,6 +47,7 @@ public sealed class SimulatorTests
         Assert.True(results.Sum(r => r.Snapshots) > 5);
         Assert.True(results.Sum(r => r.ReadsConfirmed) > 100);
         Assert.True(results.Sum(r => r.Elections) > 100);
+        Assert.True(results.Sum(r => r.ProposalsCompleted) > 500);
         Assert.All(results, r => Assert.True(r.Acknowledged > 10, $"seed {r.Seed} acknowledged only {r.Acknowledged}"));
     }
 
