@@ -33,6 +33,9 @@ public sealed class SimNode
 
     public long CommitChecked { get; set; }
 
+    /// <summary>A Process event is queued: inputs stepped meanwhile share its Readies, as in the driver's loop.</summary>
+    public bool ProcessScheduled { get; set; }
+
     /// <summary>The highest commit index seen since the process started; it must never go down while it runs.</summary>
     public long CommitSeen { get; set; }
 

@@ -11,4 +11,5 @@ public sealed record SimulationResult(
     int MembershipChanges,
     int Snapshots,
     int ReadsConfirmed,
-    int ProposalsCompleted);
+    int ProposalsCompleted,
+    int Figure8Formed);

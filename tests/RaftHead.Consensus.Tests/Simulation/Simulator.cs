@@ -39,6 +39,7 @@ public sealed class Simulator
     private double _duplicateProbability;
     private double _crashBeforeSyncProbability;
     private double _crashWhileSendingProbability;
+    private double _batchProbability;
     private int _maxEntriesPerMessage;
     private int _maxInflightMessages;
     private int _heartbeatTicks;
@@ -109,15 +110,23 @@ public sealed class Simulator
 
     private SimulationResult RunCore()
     {
-        var voters = _random.Next(2) == 0 ? 3 : 5;
+        var voters = _options.Figure8 || _random.Next(2) == 0 ? 5 : 3;
         _dropProbability = _random.NextDouble() * 0.15;
         _duplicateProbability = _random.NextDouble() * 0.05;
         // Power cuts inside a sync (nothing of the Ready reached the disk) and while its messages leave.
         _crashBeforeSyncProbability = _random.NextDouble() * 0.01;
         _crashWhileSendingProbability = _random.NextDouble() * 0.002;
+        // How often a node, like the driver's loop, steps several inputs (ticks, messages) before its next Ready.
+        _batchProbability = _random.NextDouble() * 0.5;
+        if (_options.Figure8)
+        {
+            // The script crashes exactly the nodes it needs and restarts them itself.
+            _crashBeforeSyncProbability = 0;
+            _crashWhileSendingProbability = 0;
+        }
         // Small batches split a new leader's no-op from the older entries it repairs, which is what Figure 8
         // needs; small windows exercise probe/replicate transitions.
-        _maxEntriesPerMessage = new[] { 1, 2, 8 }[_random.Next(3)];
+        _maxEntriesPerMessage = _options.Figure8 ? 1 : new[] { 1, 2, 8 }[_random.Next(3)];
         _maxInflightMessages = new[] { 1, 4, 16 }[_random.Next(3)];
         _heartbeatTicks = _random.Next(1, 4);
         // Mostly the production settings; sometimes without the election dampers, for more term churn.
@@ -128,7 +137,8 @@ public sealed class Simulator
         _nextNodeId = voters + 1;
         _lastSpareId = voters + _options.SpareNodesMax;
 
-        Schedule(_random.Next(50, 300), new SimEvent(SimEventKind.Fault));
+        if (_options.Figure8) Schedule(ScriptStepMs, new SimEvent(SimEventKind.Script));
+        else Schedule(_random.Next(50, 300), new SimEvent(SimEventKind.Fault));
         Schedule(_random.Next(1, 30), new SimEvent(SimEventKind.Client));
         Schedule(_random.Next(1, 60), new SimEvent(SimEventKind.Read));
         Schedule(_options.ActiveMs, new SimEvent(SimEventKind.Quiesce));
@@ -154,7 +164,7 @@ public sealed class Simulator
         }
         if (!converged) throw Fail($"liveness: no convergence {_options.QuietMsMax} ms after healing. {Describe()}");
         CheckFinalState();
-        return new SimulationResult(_seed, _steps, _now, _acknowledged.Count, _elections, _crashes, _membershipChanges, _snapshots, _readsConfirmed, _proposalsCompleted);
+        return new SimulationResult(_seed, _steps, _now, _acknowledged.Count, _elections, _crashes, _membershipChanges, _snapshots, _readsConfirmed, _proposalsCompleted, _figure8Formed);
     }
 
     // ------------------------------------------------------------------ events
@@ -169,6 +179,8 @@ public sealed class Simulator
         Restart,
         Retire,
         Quiesce,
+        Script,
+        Process,
     }
 
     private sealed record SimEvent(SimEventKind Kind, long Node = 0, Message? Message = null);
@@ -185,7 +197,7 @@ public sealed class Simulator
                 Schedule(_tickMs[ev.Node], ev);
                 if (!ticking.Up) return;
                 ticking.Processor!.Tick();
-                Process(ticking);
+                ProcessSoon(ticking);
                 break;
             case SimEventKind.Deliver:
                 Deliver(ev.Message!);
@@ -212,6 +224,15 @@ public sealed class Simulator
             case SimEventKind.Quiesce:
                 Quiesce();
                 break;
+            case SimEventKind.Process:
+                var batched = _nodes[ev.Node];
+                batched.ProcessScheduled = false;
+                if (batched.Up) Process(batched);
+                break;
+            case SimEventKind.Script:
+                if (!_active || !StepFigure8()) return;
+                Schedule(ScriptStepMs, ev);
+                break;
         }
     }
 
@@ -220,6 +241,7 @@ public sealed class Simulator
         Trace("quiesce: heal, restart all, no more faults");
         _active = false;
         _blocked.Clear();
+        _intercept = null;
         _dropProbability = 0;
         _duplicateProbability = 0;
         _crashBeforeSyncProbability = 0;
@@ -297,7 +319,7 @@ public sealed class Simulator
         node.Probe = null;
         node.PendingReads.Clear();
         _proposals.RemoveAll(p => p.Node == node);
-        if (_active && _random.NextDouble() < 0.7) Schedule(_random.Next(20, 800), new SimEvent(SimEventKind.Restart, node.Id));
+        if (_active && !_options.Figure8 && _random.NextDouble() < 0.7) Schedule(_random.Next(20, 800), new SimEvent(SimEventKind.Restart, node.Id));
     }
 
     private void Retire(SimNode node)
@@ -361,6 +383,12 @@ public sealed class Simulator
     private void Deliver(Message m)
     {
         if (_blocked.Contains((m.From, m.To))) return;
+        if (_intercept is not null)
+        {
+            var intercepted = _intercept(m);
+            if (intercepted is null) return;
+            m = intercepted;
+        }
         if (!_nodes.TryGetValue(m.To, out var node) || !node.Up) return;
         var raft = node.Raft!;
         if (m.Type == MessageType.Append && m.Term < raft.Term)
@@ -375,7 +403,20 @@ public sealed class Simulator
         {
             raft.Step(m);
         }
-        Process(node);
+        ProcessSoon(node);
+    }
+
+    /// <summary>Handles the node's Readies now, or a moment later so that more inputs are stepped first.</summary>
+    private void ProcessSoon(SimNode node)
+    {
+        if (node.ProcessScheduled) return;
+        if (_random.NextDouble() >= _batchProbability)
+        {
+            Process(node);
+            return;
+        }
+        node.ProcessScheduled = true;
+        Schedule(_random.Next(0, 3), new SimEvent(SimEventKind.Process, node.Id));
     }
 
     private void Apply(SimNode node, long index, long value, int position)
@@ -433,7 +474,8 @@ public sealed class Simulator
         var retries = 0;
         foreach (var (value, last) in _pendingValues.ToList())
         {
-            if (_now - last < 150 || retries++ >= 2) continue;
+            // Proposing one value runs the target's Readies, which may apply another listed here.
+            if (!_pendingValues.ContainsKey(value) || _now - last < 150 || retries++ >= 2) continue;
             _pendingValues[value] = _now;
             Propose(value);
         }
@@ -601,6 +643,157 @@ public sealed class Simulator
             }
         }
         Process(leader);
+    }
+
+    // ------------------------------------------------------------------ Figure 8
+
+    private const int ScriptStepMs = 5;
+
+    private enum Figure8Phase
+    {
+        AwaitStableLeader,
+        AwaitOldEntryOnOneFollower,
+        AwaitRivalLeader,
+        AwaitOldEntryOnMajority,
+        AwaitRivalReelected,
+        Done,
+    }
+
+    private Figure8Phase _phase;
+    private long _phaseDeadline;
+    private long _oldLeader, _oldFollower, _oldIndex, _oldTerm, _rival, _rivalTerm, _reelected;
+    private int _figure8Formed;
+    private Func<Message, Message?>? _intercept;
+
+    /// <summary>
+    /// Figure 8 of the Raft paper, played with the driver's code on every node and seeded timing: (a) leader S1
+    /// replicates an entry x only to S2; (b) S1 fails, a rival wins among the other three, appends an entry of its
+    /// term at x's index that reaches nobody, and fails; (c) S1 or S2 leads again at a later term and copies x to
+    /// a third server, so x sits on a majority, while its own term's entries get nowhere; it must not count those
+    /// replicas to commit x; (d) it fails, and the rival, whose last term is higher, wins and overwrites x. A leader
+    /// that committed x in (c) has applied it, so the overwrite trips state-machine safety and leader completeness.
+    /// Returns false once the script ended (done, or a step that did not happen in time: the run goes on unscripted).
+    /// </summary>
+    private bool StepFigure8()
+    {
+        if (_phase != Figure8Phase.AwaitStableLeader && _now > _phaseDeadline)
+        {
+            Trace($"figure 8: gave up waiting in {_phase}");
+            EndScript();
+            return false;
+        }
+        switch (_phase)
+        {
+            case Figure8Phase.AwaitStableLeader:
+                {
+                    var leader = CurrentLeader();
+                    if (_now < 300 || leader is null || _nodes.Values.Any(n => !n.Up) || leader.Raft!.Log.TermOrZero(leader.Raft.Log.Committed) != leader.Raft.Term) return true;
+                    var others = _nodes.Keys.Where(id => id != leader.Id).ToList();
+                    _oldLeader = leader.Id;
+                    _oldFollower = others[_random.Next(others.Count)];
+                    Partition([_oldLeader, _oldFollower]);
+                    var data = new byte[8];
+                    BinaryPrimitives.WriteInt64LittleEndian(data, _nextValue++);
+                    leader.Processor!.Propose(data, new TaskCompletionSource<byte[]>());
+                    _oldIndex = leader.Raft!.Log.LastIndex;
+                    _oldTerm = leader.Raft.Term;
+                    Trace($"figure 8 (a): {_oldLeader} appends x=({_oldIndex},{_oldTerm}), reaching only {_oldFollower}");
+                    Process(leader);
+                    Next(Figure8Phase.AwaitOldEntryOnOneFollower, 1000);
+                    return true;
+                }
+            case Figure8Phase.AwaitOldEntryOnOneFollower:
+                {
+                    if (!Holds(_oldFollower, _oldIndex, _oldTerm)) return true;
+                    Crash(_nodes[_oldLeader]);
+                    Partition([_oldFollower]);
+                    // The rival's entries must reach nobody: only its heartbeats (and votes) get through.
+                    _intercept = m => m.Type == MessageType.Append && m.Entries.Count > 0 && m.From != _oldLeader && m.From != _oldFollower ? null : m;
+                    Trace($"figure 8 (b): crash {_oldLeader}, the other three elect a rival");
+                    Next(Figure8Phase.AwaitRivalLeader, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitRivalLeader:
+                {
+                    var rival = CurrentLeader();
+                    // Its own no-op is its last entry: at or below x's index, so it conflicts with x there or before.
+                    if (rival is null || rival.Id == _oldFollower || rival.Raft!.Term <= _oldTerm || rival.Raft.Log.LastTerm != rival.Raft.Term) return true;
+                    if (rival.Probe!.Syncs == 0 || rival.Raft.Log.Unstable.Entries.Count > 0) return true;
+                    _rival = rival.Id;
+                    _rivalTerm = rival.Raft.Term;
+                    var rivalLast = rival.Raft.Log.LastIndex;
+                    Crash(rival);
+                    _blocked.Clear();
+                    Restart(_nodes[_oldLeader]);
+                    // S1 or S2 leads again; of its appends only entries up to x's term get through, so x can reach a
+                    // majority while no entry of the new term does.
+                    _intercept = m =>
+                    {
+                        if (m.Type != MessageType.Append) return m;
+                        if (m.From != _oldLeader && m.From != _oldFollower) return m.Entries.Count > 0 ? null : m;
+                        return m.Entries.Any(e => e.Term > _oldTerm) ? m with { Entries = m.Entries.Where(e => e.Term <= _oldTerm).ToList() } : m;
+                    };
+                    Trace($"figure 8 (c): rival {_rival} wrote ({rivalLast},{_rivalTerm}) and crashed; {_oldLeader} restarts");
+                    Next(Figure8Phase.AwaitOldEntryOnMajority, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitOldEntryOnMajority:
+                {
+                    var leader = CurrentLeader();
+                    if (leader is null || (leader.Id != _oldLeader && leader.Id != _oldFollower) || leader.Raft!.Term <= _rivalTerm) return true;
+                    var third = _nodes.Keys.FirstOrDefault(id => id != _oldLeader && id != _oldFollower && id != _rival && leader.Raft.ProgressOf(id) is { } p && p.Match >= _oldIndex);
+                    if (third == 0) return true;
+                    _reelected = leader.Id;
+                    var survivor = _reelected == _oldLeader ? _oldFollower : _oldLeader;
+                    _figure8Formed++;
+                    Trace($"figure 8 (d): x on {_reelected}, {survivor}, {third} under term {leader.Raft.Term} (commit {leader.Raft.Log.Committed}); crash {_reelected}, rival {_rival} returns");
+                    Crash(leader);
+                    _intercept = null;
+                    Partition([survivor]);
+                    Restart(_nodes[_rival]);
+                    Next(Figure8Phase.AwaitRivalReelected, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitRivalReelected:
+                {
+                    var leader = CurrentLeader();
+                    if (leader is null || leader.Raft!.Log.Committed < _oldIndex) return true;
+                    Trace($"figure 8: {leader.Id} leads term {leader.Raft.Term} with ({_oldIndex},{leader.Raft.Log.TermOrZero(_oldIndex)}) committed");
+                    EndScript();
+                    return false;
+                }
+            default:
+                return false;
+        }
+    }
+
+    private void Next(Figure8Phase phase, long withinMs)
+    {
+        _phase = phase;
+        _phaseDeadline = _now + withinMs;
+    }
+
+    private void EndScript()
+    {
+        _phase = Figure8Phase.Done;
+        _intercept = null;
+        _blocked.Clear();
+        foreach (var node in _nodes.Values.Where(n => !n.Up && !n.Retired)) Restart(node);
+    }
+
+    private bool Holds(long id, long index, long term) => _nodes[id] is { Up: true } node && node.Raft!.Log.TermOrZero(index) == term;
+
+    /// <summary>Cuts <paramref name="side"/> off from every other node, both ways.</summary>
+    private void Partition(IReadOnlyCollection<long> side)
+    {
+        _blocked.Clear();
+        foreach (var a in _nodes.Keys)
+        {
+            foreach (var b in _nodes.Keys)
+            {
+                if (side.Contains(a) != side.Contains(b)) _blocked.Add((a, b));
+            }
+        }
     }
 
     // ------------------------------------------------------------------ checkers
@@ -776,7 +969,7 @@ public sealed class Simulator
     private string Describe()
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"pending values: {_pendingValues.Count}, acknowledged: {_acknowledged.Count}, canonical: {_canonicalValues.Count}");
+        sb.AppendLine($"pending values: {_pendingValues.Count} [{string.Join(",", _pendingValues.Keys.Take(8))}], acknowledged: {_acknowledged.Count}, canonical: {_canonicalValues.Count}");
         foreach (var node in _nodes.Values)
         {
             sb.AppendLine(node.Up ? $"  {node.Raft} sm={node.StateMachine.Values.Count} members: {node.Raft!.Membership}" : $"  node {node.Id} {(node.Retired ? "retired" : "down")}");
@@ -791,7 +984,7 @@ public sealed class Simulator
     private SimulationFailedException Fail(string message)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"{message} (t={_now} ms, step {_steps})");
+        sb.AppendLine($"{message} (t={_now} ms, step {_steps}{(_options.Figure8 ? ", Figure 8 script: replay with RAFT_FIGURE8=1" : "")})");
         sb.AppendLine("recent faults:");
         for (var i = Math.Max(0, _traceCount - TraceLength); i < _traceCount; i++) sb.AppendLine("  " + _trace[i % TraceLength]);
         sb.Append(Describe());

@@ -4,9 +4,11 @@ using System.Globalization;
 namespace RaftHead.Consensus.Tests.Simulation;
 
 /// <summary>
-/// <c>dotnet RaftHead.Consensus.Tests.dll sim-hunt [--first S] [--seeds N] [--wal DIR]</c>: runs seeds in order
-/// (in parallel waves) until one fails, and prints one line, <c>caught=yes|no first_failing_seed=F seeds_run=R</c>,
-/// then the failure. Used to measure how fast the simulator catches a planted bug.
+/// <c>dotnet RaftHead.Consensus.Tests.dll sim-hunt [--first S] [--seeds N] [--figure8-seeds M] [--wal DIR]</c>:
+/// runs seeds in order (in parallel waves) until one fails, and prints one line,
+/// <c>caught=yes|no first_failing_seed=F seeds_run=R</c>, then the failure. Seed s runs the random fault schedule
+/// and, while s is below M, the Figure 8 script too (as CI does). Used to measure how fast the simulator catches a
+/// planted bug.
 /// </summary>
 public static class SimulatorHunt
 {
@@ -14,6 +16,7 @@ public static class SimulatorHunt
     {
         var first = 0;
         var count = 2_000;
+        var figure8Seeds = 0;
         string? walRoot = null;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -21,6 +24,7 @@ public static class SimulatorHunt
             {
                 case "--first": first = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--seeds": count = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--figure8-seeds": figure8Seeds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--wal": walRoot = args[i + 1]; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -36,6 +40,7 @@ public static class SimulatorHunt
                 try
                 {
                     new Simulator(seed, options).Run();
+                    if (seed < figure8Seeds) new Simulator(seed, (options ?? new SimulatorOptions()) with { Figure8 = true }).Run();
                 }
                 catch (SimulationFailedException e)
                 {

@@ -18,4 +18,7 @@ public sealed record SimulatorOptions
 
     /// <summary>When set, nodes store their log in real <see cref="RaftHead.Consensus.Log.WriteAheadLog"/>s under this directory.</summary>
     public string? WalDirectory { get; init; }
+
+    /// <summary>Instead of random faults, play Figure 8 of the Raft paper (five voters, seeded timing), then heal.</summary>
+    public bool Figure8 { get; init; }
 }

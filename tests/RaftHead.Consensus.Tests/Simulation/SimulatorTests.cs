@@ -9,6 +9,7 @@ public sealed class SimulatorTests
 {
     private const int CiSeeds = 2_000;
     private const int WalSeeds = 100;
+    private const int Figure8Seeds = 200;
     private readonly ITestOutputHelper _output;
 
     public SimulatorTests(ITestOutputHelper output)
@@ -28,6 +29,24 @@ public sealed class SimulatorTests
     {
         using var root = new TempDirectory("rafthead-sim-");
         _output.WriteLine(RunSeeds(0, WalSeeds, seed => new SimulatorOptions { WalDirectory = root.Combine(seed.ToString(System.Globalization.CultureInfo.InvariantCulture)) }));
+    }
+
+    /// <summary>
+    /// Figure 8 of the Raft paper under seeded timing, with the driver's code on every node: an old-term entry that
+    /// reaches a majority under a later leader must not be committed by counting replicas, because a rival with
+    /// a higher last term can still win and overwrite it. Every run checks that nothing committed or applied is
+    /// ever overwritten; most runs must really reach the dangerous state.
+    /// </summary>
+    [Fact]
+    public void Figure8_an_old_term_entry_on_a_majority_is_never_committed_by_counting_replicas()
+    {
+        var formed = new ConcurrentBag<int>();
+        _output.WriteLine(RunSeeds(0, Figure8Seeds, _ => new SimulatorOptions { Figure8 = true }, result =>
+        {
+            if (result.Figure8Formed > 0) formed.Add(result.Seed);
+        }));
+        _output.WriteLine($"{formed.Count} of {Figure8Seeds} runs put the old entry on a majority under a later leader");
+        Assert.True(formed.Count >= Figure8Seeds / 2, $"only {formed.Count} of {Figure8Seeds} runs reached Figure 8's state");
     }
 
     [Fact]
@@ -51,7 +70,10 @@ public sealed class SimulatorTests
         Assert.All(results, r => Assert.True(r.Acknowledged > 10, $"seed {r.Seed} acknowledged only {r.Acknowledged}"));
     }
 
-    /// <summary>RAFT_SEED=n replays one seed (a no-op otherwise); RAFT_WAL=1 replays it on the write-ahead log.</summary>
+    /// <summary>
+    /// RAFT_SEED=n replays one seed (a no-op otherwise); RAFT_WAL=1 replays it on the write-ahead log, RAFT_FIGURE8=1
+    /// replays the Figure 8 script.
+    /// </summary>
     [Fact]
     public void Replay()
     {
@@ -59,7 +81,8 @@ public sealed class SimulatorTests
         if (string.IsNullOrEmpty(seed)) return;
         var options = Environment.GetEnvironmentVariable("RAFT_WAL") == "1"
             ? new SimulatorOptions { WalDirectory = Path.Combine(Path.GetTempPath(), "rafthead-replay-" + Guid.NewGuid().ToString("N")) }
-            : null;
+            : new SimulatorOptions();
+        options = options with { Figure8 = Environment.GetEnvironmentVariable("RAFT_FIGURE8") == "1" };
         var result = new Simulator(int.Parse(seed, System.Globalization.CultureInfo.InvariantCulture), options).Run();
         _output.WriteLine(result.ToString());
     }
@@ -87,7 +110,7 @@ public sealed class SimulatorTests
         }
     }
 
-    private static string RunSeeds(int first, int count, Func<int, SimulatorOptions>? options = null)
+    private static string RunSeeds(int first, int count, Func<int, SimulatorOptions>? options = null, Action<SimulationResult>? onResult = null)
     {
         var failures = new ConcurrentBag<SimulationFailedException>();
         var steps = 0L;
@@ -98,6 +121,7 @@ public sealed class SimulatorTests
             try
             {
                 var result = new Simulator(seed, options?.Invoke(seed)).Run();
+                onResult?.Invoke(result);
                 Interlocked.Add(ref steps, result.Steps);
                 Interlocked.Add(ref acknowledged, result.Acknowledged);
             }
