@@ -40,7 +40,7 @@ public static class SimulatorHunt
                 try
                 {
                     new Simulator(seed, options).Run();
-                    if (seed < figure8Seeds) new Simulator(seed, (options ?? new SimulatorOptions()) with { Figure8 = true }).Run();
+                    if (seed < figure8Seeds) new Simulator(seed, SimulatorOptions.Figure8Script(options)).Run();
                 }
                 catch (SimulationFailedException e)
                 {
