@@ -11,8 +11,9 @@ namespace RaftHead.Consensus.Driver;
 
 /// <summary>
 /// The deterministic half of <see cref="RaftDriver"/>: everything it does with a <see cref="RaftNode"/> that
-/// needs no clock, thread or queue. For each Ready it persists snapshot, entries and hard state, syncs only when
-/// <see cref="Ready.MustSync"/>, then sends, then applies to the <see cref="IStateMachine"/>, completing each
+/// needs no clock, thread or queue. For each Ready it sends a leader's replication traffic, persists snapshot,
+/// entries and hard state, syncs only when <see cref="Ready.MustSync"/>, then sends the rest (votes,
+/// acknowledgements), then applies to the <see cref="IStateMachine"/>, completing each
 /// proposal whose entry committed at the index <em>and</em> term it was appended with, then advances the core and
 /// completes reads whose index is applied. It also owns the pending proposals and the ReadIndex rounds. The
 /// driver runs it on its loop; the simulator runs the same class for every simulated node, so what the
@@ -162,16 +163,28 @@ public sealed class ReadyProcessor
         if (!node.HasReady) return false;
         var ready = node.GetReady();
 
-        // 1. Durable before anything that depends on it leaves: one sync covers the whole Ready.
+        // 1. A leader's replication leaves before its own fsync (§10.2.1 of the Raft thesis): followers write and
+        // acknowledge while we flush. Safe because it promises nothing about our disk, and because their acks
+        // are only stepped after this Ready's sync returned, so the leader's count of itself is then durable.
+        var durable = _storage.LastIndex;
+        foreach (var message in ready.Messages)
+        {
+            if (LeavesBeforeSync(message, durable)) _transport.Send(message);
+        }
+
+        // 2. Durable before anything that depends on it leaves: one sync covers the whole Ready.
         if (ready.Snapshot is not null) _storage.ApplySnapshot(ready.Snapshot);
         if (ready.Entries.Count > 0) _storage.Append(ready.Entries);
         if (ready.HardState is { } hardState) _storage.SetHardState(hardState);
         if (ready.MustSync) _storage.Sync();
 
-        // 2. Send.
-        foreach (var message in ready.Messages) _transport.Send(message);
+        // 3. Send the rest: votes, acknowledgements, read answers.
+        foreach (var message in ready.Messages)
+        {
+            if (!LeavesBeforeSync(message, durable)) _transport.Send(message);
+        }
 
-        // 3. Apply.
+        // 4. Apply.
         if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
         List<(PendingProposal Pending, long Index)>? membershipDone = null;
         foreach (var entry in ready.CommittedEntries)
@@ -197,7 +210,7 @@ public sealed class ReadyProcessor
         }
         foreach (var readState in ready.ReadStates) OnReadState(readState);
 
-        // 4. Role changes, after applying: what committed in this Ready has completed; a deposed leader's
+        // 5. Role changes, after applying: what committed in this Ready has completed; a deposed leader's
         // other proposals are in doubt.
         if (ready.SoftState is { } soft) OnSoftStateChanged(soft);
 
@@ -221,6 +234,15 @@ public sealed class ReadyProcessor
         }
         return true;
     }
+
+    /// <summary>
+    /// Only a leader's traffic to followers may overtake the sync, and only when the commit index it carries is
+    /// already durable here: a sole voter commits its own fresh entries at once, and a learner told that commit
+    /// could apply an entry this node then loses in a crash.
+    /// </summary>
+    private static bool LeavesBeforeSync(Message message, long durableLastIndex) =>
+        message.Type is MessageType.Append or MessageType.Heartbeat or MessageType.SnapshotChunk or MessageType.TimeoutNow
+        && message.Commit <= durableLastIndex;
 
     private void Track(ProposeResult result, PendingProposal pending)
     {
