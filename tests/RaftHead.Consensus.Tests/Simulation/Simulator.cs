@@ -503,8 +503,13 @@ public sealed class Simulator
             if (!completion.Task.IsCompleted) continue;
             _proposals.RemoveAt(i);
             if (!completion.Task.IsCompletedSuccessfully) continue;
-            var result = BinaryPrimitives.ReadInt64LittleEndian(completion.Task.Result);
-            if (result != value) throw Fail($"proposal completion: node {node.Id} completed the proposal of value {value} with the result of value {result}");
+            var result = completion.Task.Result;
+            if (result.Length != 8)
+            {
+                throw Fail($"proposal completion: node {node.Id} completed the proposal of value {value} with the empty result of a no-op or membership entry");
+            }
+            var resultValue = BinaryPrimitives.ReadInt64LittleEndian(result);
+            if (resultValue != value) throw Fail($"proposal completion: node {node.Id} completed the proposal of value {value} with the result of value {resultValue}");
             if (!_acknowledgedSet.Contains(value)) throw Fail($"proposal completion: value {value} acknowledged by node {node.Id} before it was applied");
             _proposalsCompleted++;
         }
