@@ -8,6 +8,7 @@ namespace RaftHead.Consensus.Tests;
 /// (<c>dotnet RaftHead.Consensus.Tests.dll raft-node --id N ...</c>) to be killed; the test host never calls it.
 /// The node prints <c>ready</c> on stdout once it serves, logs to stderr, and shuts down cleanly when its
 /// stdin closes (so it never outlives a parent that died without killing it).
+/// <c>sim-hunt</c> runs the simulator over seeds until one fails (see <see cref="Simulation.SimulatorHunt"/>).
 /// </summary>
 public static class Program
 {
@@ -32,6 +33,8 @@ public static class Program
             await Console.In.ReadToEndAsync();
             return 0;
         }
+
+        if (args.Length > 0 && args[0] == "sim-hunt") return Simulation.SimulatorHunt.Run(args[1..]);
 
         await Console.Error.WriteLineAsync("usage: raft-node --id N --port P --members 1=host:port,... --data DIR --tick-ms T --election-ticks E --heartbeat-ticks H --snapshot-entries S [--stage-clock]");
         return 2;

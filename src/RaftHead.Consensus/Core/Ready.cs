@@ -2,7 +2,9 @@ namespace RaftHead.Consensus.Core;
 
 /// <summary>
 /// Work the driver must do, in this order: persist <see cref="Snapshot"/>, <see cref="Entries"/> and
-/// <see cref="HardState"/> and make them durable (one sync); then send <see cref="Messages"/>; then apply
+/// <see cref="HardState"/> and make them durable (one sync); then send <see cref="Messages"/> (a leader's appends,
+/// heartbeats and snapshot chunks may leave before the sync when the commit index they carry is already durable,
+/// provided no other input is stepped until the sync returned); then apply
 /// <see cref="Snapshot"/> and <see cref="CommittedEntries"/> to the state machine; then call
 /// <see cref="RaftNode.Advance"/>.
 /// </summary>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -16,13 +15,12 @@ namespace RaftHead.Consensus.Driver;
 /// taken in that order each round, so that no number of local callers can hold back heartbeats, acknowledgements
 /// or time; a full request queue fails the call at once (<see cref="RaftOverloadedException"/>). For every Ready it
 /// persists snapshot, entries and hard state with one <see cref="IRaftStorage.Sync"/>, then sends the messages,
-/// then applies committed entries to the <see cref="IStateMachine"/>, completing each proposal with its result.
+/// then applies committed entries to the <see cref="IStateMachine"/>, completing each proposal with its result
+/// (that per-Ready work is <see cref="ReadyProcessor"/>, which the simulator runs too).
 /// Inputs that arrive together are stepped together, so concurrent proposals share one fsync (group commit).
 /// </summary>
 public sealed class RaftDriver : IAsyncDisposable
 {
-    private const int ReadContextBytes = 24;
-
     private readonly RaftDriverOptions _options;
     private readonly IRaftStorage _storage;
     private readonly IStateMachine _stateMachine;
@@ -41,23 +39,15 @@ public sealed class RaftDriver : IAsyncDisposable
     private readonly long _incarnation;
 
     // Loop-owned state: touched only by the loop (or before it starts / after it ends).
-    private readonly Dictionary<long, PendingProposal> _proposals = new();
-    private readonly List<ReadInput> _readsToIssue = new();
-    private readonly Dictionary<long, ReadBatch> _unconfirmedReads = new();
-    private readonly PriorityQueue<ReadBatch, long> _confirmedReads = new();
     private readonly BackgroundSnapshot _snapshot;
     private RaftNode? _node;
-    private long _applied;
+    private ReadyProcessor? _processor;
     private long _ticks;
     private long _pendingTicks;
     private long _peerMessagesDropped;
     private long _proposalsRejected;
     private long _readsRejected;
-    private long _nextReadId;
     private long _snapshotsTaken;
-    private long _snapshotsInstalled;
-    private SoftState _softState;
-    private bool _retryReadsNow;
 
     private Task? _loop;
     private Task? _ticker;
@@ -128,11 +118,10 @@ public sealed class RaftDriver : IAsyncDisposable
         if (_loop is not null) throw new InvalidOperationException("The driver is already started.");
         var snapshot = _storage.Snapshot;
         if (snapshot.Index > 0) _stateMachine.Restore(snapshot.Data);
-        _applied = snapshot.Index;
         // A drawn seed is logged, so a run that misbehaved can be replayed with the same election timeouts.
         var seed = _options.RandomSeed ?? Random.Shared.Next();
         _node = new RaftNode(_options.Raft, _storage, new Random(seed));
-        _softState = _node.SoftState;
+        _processor = new ReadyProcessor(_node, _storage, _stateMachine, _transport, _incarnation, _options.ReadRetryTicks, _logger);
         PublishStatus();
         _logger.LogInformation(
             "Raft node {NodeId} starting at term {Term}, commit {CommitIndex}, snapshot {SnapshotIndex}, last {LastIndex}, {Membership}, random seed {RandomSeed}",
@@ -318,7 +307,7 @@ public sealed class RaftDriver : IAsyncDisposable
                 for (; requestsTaken < _options.MaxInputsPerBatch && requests.TryRead(out var input); requestsTaken++) Handle(input);
                 backlog = peersTaken == _options.MaxInputsPerBatch || requestsTaken == _options.MaxInputsPerBatch;
 
-                IssueReads();
+                _processor!.IssueReads();
                 HandleReadies();
                 CompleteSnapshot();
                 PublishStatus();
@@ -352,36 +341,27 @@ public sealed class RaftDriver : IAsyncDisposable
     {
         // Written by the loop only; read by Stats from any thread.
         Interlocked.Increment(ref _ticks);
-        _node!.Tick();
-        RetryReads();
+        _processor!.Tick();
     }
 
     private void Handle(DriverInput input)
     {
-        var node = _node!;
         switch (input)
         {
             case PeerMessageInput peer:
-                node.Step(peer.Message);
+                _node!.Step(peer.Message);
                 break;
             case ProposeInput propose:
-                Track(node.Propose(propose.Command), new PendingProposal(propose.Completion, null));
+                _processor!.Propose(propose.Command, propose.Completion);
                 break;
             case MembershipInput change:
-                var result = node.ProposeMembershipChange(change.Change);
-                if (result.Status == ProposeStatus.MembershipChangeRejected)
-                {
-                    change.Completion.TrySetException(new InvalidOperationException(
-                        $"Membership change {change.Change} refused: another change is pending or it does not apply to {node.Membership}."));
-                    break;
-                }
-                Track(result, new PendingProposal(null, change.Completion));
+                _processor!.ProposeMembershipChange(change.Change, change.Completion);
                 break;
             case ReadInput read:
-                _readsToIssue.Add(read);
+                _processor!.Read(read.Completion, read.CancellationToken);
                 break;
             case TransferInput transfer:
-                var accepted = node.TransferLeadership(transfer.Target);
+                var accepted = _node!.TransferLeadership(transfer.Target);
                 if (accepted) _logger.LogInformation("Raft node {NodeId} transferring leadership to {Target}", NodeId, transfer.Target);
                 transfer.Completion.TrySetResult(accepted);
                 break;
@@ -390,143 +370,21 @@ public sealed class RaftDriver : IAsyncDisposable
         }
     }
 
-    private void Track(ProposeResult result, PendingProposal pending)
-    {
-        switch (result.Status)
-        {
-            case ProposeStatus.Accepted:
-                pending.Term = result.Term;
-                _proposals[result.Index] = pending;
-                break;
-            case ProposeStatus.NotLeader:
-            case ProposeStatus.TransferInProgress:
-                pending.Fail(new NotLeaderException(NodeId, result.LeaderHint, AddressOf(result.LeaderHint)));
-                break;
-            case ProposeStatus.Overloaded:
-                pending.Fail(new RaftOverloadedException(NodeId, RaftOverloadReason.UncommittedEntries));
-                break;
-            default:
-                throw new UnreachableException($"Unexpected proposal status {result.Status}.");
-        }
-    }
-
     private void HandleReadies()
     {
-        var node = _node!;
-        while (node.HasReady)
-        {
-            var ready = node.GetReady();
-
-            // 1. Durable before anything that depends on it leaves: one sync covers the whole Ready.
-            if (ready.Snapshot is not null) _storage.ApplySnapshot(ready.Snapshot);
-            if (ready.Entries.Count > 0) _storage.Append(ready.Entries);
-            if (ready.HardState is { } hardState) _storage.SetHardState(hardState);
-            if (ready.MustSync) _storage.Sync();
-
-            // 2. Send.
-            foreach (var message in ready.Messages) _transport.Send(message);
-
-            // 3. Apply.
-            if (ready.Snapshot is { } snapshot) InstallSnapshot(snapshot);
-            List<(PendingProposal Pending, long Index)>? membershipDone = null;
-            foreach (var entry in ready.CommittedEntries)
-            {
-                Debug.Assert(entry.Index == _applied + 1, $"applying {entry.Index} after {_applied}");
-                byte[] result = [];
-                if (entry.Type == EntryType.Normal && !entry.Data.IsEmpty) result = _stateMachine.Apply(entry.Index, entry.Data);
-                _applied = entry.Index;
-                if (!_proposals.Remove(entry.Index, out var pending)) continue;
-                if (pending.Term != entry.Term)
-                {
-                    // Another leader's entry took the slot: ours was overwritten, so it never commits.
-                    pending.Fail(new NotLeaderException(NodeId, node.Leader, AddressOf(node.Leader)));
-                }
-                else if (pending.Command is { } command)
-                {
-                    command.TrySetResult(result);
-                }
-                else
-                {
-                    (membershipDone ??= new()).Add((pending, entry.Index));
-                }
-            }
-            foreach (var readState in ready.ReadStates) OnReadState(readState);
-
-            // 4. Role changes, after applying: what committed in this Ready has completed; a deposed leader's
-            // other proposals are in doubt.
-            if (ready.SoftState is { } soft) OnSoftStateChanged(soft);
-
-            node.Advance(ready);
-
-            // Membership changes take effect in Advance: report the membership they produced.
-            if (membershipDone is not null)
-            {
-                foreach (var (pending, index) in membershipDone)
-                {
-                    _logger.LogInformation("Raft node {NodeId} applied membership change at {Index}: {Membership}", NodeId, index, node.Membership);
-                    pending.Membership!.TrySetResult(node.Membership);
-                }
-            }
-            CompleteReads();
-            MaybeSnapshot();
-            if (_retryReadsNow)
-            {
-                // Inputs to the core only between Readies, never while one is outstanding.
-                _retryReadsNow = false;
-                RetryReads(force: true);
-            }
-        }
-    }
-
-    private void OnSoftStateChanged(SoftState soft)
-    {
-        var previous = _softState;
-        _softState = soft;
-        if (previous.Leader != soft.Leader)
-        {
-            _logger.LogInformation(
-                "Raft node {NodeId} sees leader {Leader} (was {PreviousLeader}) at term {Term} as {Role}",
-                NodeId, soft.Leader, previous.Leader, _node!.Term, soft.Role);
-            // A new leader makes earlier unanswered reads worth asking again at once.
-            if (soft.Leader != 0) _retryReadsNow = true;
-        }
-        else if (previous.Role != soft.Role)
-        {
-            _logger.LogInformation("Raft node {NodeId} is now {Role} at term {Term}", NodeId, soft.Role, _node!.Term);
-        }
-        if (previous.Role == RaftRole.Leader && soft.Role != RaftRole.Leader && _proposals.Count > 0)
-        {
-            _logger.LogWarning("Raft node {NodeId} lost leadership with {Pending} proposals pending; they may still commit", NodeId, _proposals.Count);
-            var error = new NotLeaderException(NodeId, soft.Leader, AddressOf(soft.Leader), mayHaveCommitted: true);
-            foreach (var pending in _proposals.Values) pending.Fail(error);
-            _proposals.Clear();
-        }
-    }
-
-    private void InstallSnapshot(Snapshot snapshot)
-    {
-        _stateMachine.Restore(snapshot.Data);
-        _applied = snapshot.Index;
-        _snapshotsInstalled++;
-        _logger.LogInformation(
-            "Raft node {NodeId} installed a snapshot at {Index} (term {SnapshotTerm}, {Bytes} bytes, {Membership})",
-            NodeId, snapshot.Index, snapshot.Term, snapshot.Data.Length, snapshot.Metadata.Membership);
-        foreach (var index in _proposals.Keys.Where(i => i <= snapshot.Index).ToList())
-        {
-            _proposals.Remove(index, out var pending);
-            pending!.Fail(new NotLeaderException(NodeId, _node!.Leader, AddressOf(_node.Leader), mayHaveCommitted: true));
-        }
+        while (_processor!.HandleReady()) MaybeSnapshot();
     }
 
     private void MaybeSnapshot()
     {
         // One at a time: the next waits until the one being written is durable and compacted (back-pressure).
-        if (_snapshot.Busy || _applied - _storage.Snapshot.Index < _options.SnapshotThresholdEntries) return;
+        var applied = _processor!.Applied;
+        if (_snapshot.Busy || applied - _storage.Snapshot.Index < _options.SnapshotThresholdEntries) return;
         // Below it the core cannot say which membership the snapshot holds (after a restart, until the applied index
         // passes the last membership change): capture nothing until then, rather than capture and discard each Ready.
-        if (_applied < _node!.CompactableFrom) return;
+        if (applied < _node!.CompactableFrom) return;
         // Only the capture runs here; serializing and writing it run off the loop.
-        _snapshot.Start(_node.SnapshotMetadataAt(_applied), _stateMachine.CaptureSnapshot());
+        _snapshot.Start(_node.SnapshotMetadataAt(applied), _stateMachine.CaptureSnapshot());
     }
 
     private void CompleteSnapshot()
@@ -543,98 +401,11 @@ public sealed class RaftDriver : IAsyncDisposable
         MaybeSnapshot();
     }
 
-    // ------------------------------------------------------------------ reads
-
-    private void IssueReads()
-    {
-        if (_readsToIssue.Count == 0) return;
-        // One ReadIndex round serves every read that arrived in this batch.
-        var batch = new ReadBatch(_nextReadId++, _readsToIssue.ToList());
-        _readsToIssue.Clear();
-        _unconfirmedReads.Add(batch.Id, batch);
-        Issue(batch);
-    }
-
-    private void Issue(ReadBatch batch)
-    {
-        batch.IssuedAtTick = _ticks;
-        // False when no leader is known or the leader's queue is full: the retry timer asks again.
-        _node!.ReadIndex(Context(batch.Id));
-    }
-
-    private void RetryReads(bool force = false)
-    {
-        if (_unconfirmedReads.Count == 0) return;
-        foreach (var batch in _unconfirmedReads.Values.ToList())
-        {
-            batch.Reads.RemoveAll(r => r.CancellationToken.IsCancellationRequested);
-            if (batch.Reads.Count == 0)
-            {
-                _unconfirmedReads.Remove(batch.Id);
-                continue;
-            }
-            if (force || _ticks - batch.IssuedAtTick >= _options.ReadRetryTicks) Issue(batch);
-        }
-    }
-
-    private void OnReadState(ReadState state)
-    {
-        if (!TryParseContext(state.Context.Span, out var id) || !_unconfirmedReads.Remove(id, out var batch)) return;
-        batch.ReadIndex = state.Index;
-        _confirmedReads.Enqueue(batch, state.Index);
-    }
-
-    private void CompleteReads()
-    {
-        while (_confirmedReads.TryPeek(out var batch, out var index) && index <= _applied)
-        {
-            _confirmedReads.Dequeue();
-            foreach (var read in batch.Reads) read.Completion.TrySetResult();
-        }
-    }
-
-    private byte[] Context(long id)
-    {
-        var context = new byte[ReadContextBytes];
-        BinaryPrimitives.WriteInt64LittleEndian(context, NodeId);
-        BinaryPrimitives.WriteInt64LittleEndian(context.AsSpan(8), _incarnation);
-        BinaryPrimitives.WriteInt64LittleEndian(context.AsSpan(16), id);
-        return context;
-    }
-
-    private bool TryParseContext(ReadOnlySpan<byte> context, out long id)
-    {
-        id = 0;
-        if (context.Length != ReadContextBytes
-            || BinaryPrimitives.ReadInt64LittleEndian(context) != NodeId
-            || BinaryPrimitives.ReadInt64LittleEndian(context[8..]) != _incarnation)
-        {
-            return false;
-        }
-        id = BinaryPrimitives.ReadInt64LittleEndian(context[16..]);
-        return true;
-    }
-
     // ------------------------------------------------------------------ helpers
 
     private string? AddressOf(long nodeId) => nodeId == 0 ? null : _transport.AddressOf(nodeId);
 
-    private void FailAllPending(Exception error)
-    {
-        foreach (var pending in _proposals.Values) pending.Fail(error);
-        _proposals.Clear();
-        foreach (var read in _readsToIssue) read.Fail(error);
-        _readsToIssue.Clear();
-        foreach (var batch in _unconfirmedReads.Values)
-        {
-            foreach (var read in batch.Reads) read.Fail(error);
-        }
-        _unconfirmedReads.Clear();
-        while (_confirmedReads.TryDequeue(out var batch, out _))
-        {
-            foreach (var read in batch.Reads) read.Fail(error);
-        }
-    }
+    private void FailAllPending(Exception error) => _processor!.FailAll(error);
 
     private void PublishStatus()
     {
@@ -646,37 +417,11 @@ public sealed class RaftDriver : IAsyncDisposable
             node.Leader,
             AddressOf(node.Leader),
             node.Log.Committed,
-            _applied,
+            _processor!.Applied,
             _storage.Snapshot.Index,
             node.Log.LastIndex,
             node.Membership,
             _snapshotsTaken,
-            _snapshotsInstalled);
-    }
-
-    private sealed class PendingProposal(TaskCompletionSource<byte[]>? command, TaskCompletionSource<ClusterMembership>? membership)
-    {
-        public TaskCompletionSource<byte[]>? Command { get; } = command;
-
-        public TaskCompletionSource<ClusterMembership>? Membership { get; } = membership;
-
-        public long Term { get; set; }
-
-        public void Fail(Exception error)
-        {
-            Command?.TrySetException(error);
-            Membership?.TrySetException(error);
-        }
-    }
-
-    private sealed class ReadBatch(long id, List<ReadInput> reads)
-    {
-        public long Id { get; } = id;
-
-        public List<ReadInput> Reads { get; } = reads;
-
-        public long IssuedAtTick { get; set; }
-
-        public long ReadIndex { get; set; }
+            _processor!.SnapshotsInstalled);
     }
 }

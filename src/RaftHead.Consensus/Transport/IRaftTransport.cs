@@ -4,7 +4,8 @@ namespace RaftHead.Consensus.Transport;
 
 /// <summary>
 /// How the driver sends messages to peers. Sending never blocks and may drop (Raft tolerates loss): the
-/// driver calls it from its loop, after the Ready's hard state and entries are durable.
+/// driver calls it from its loop: a leader's appends and heartbeats before its own sync, every other message
+/// (votes, acknowledgements) after the Ready's hard state and entries are durable.
 /// </summary>
 public interface IRaftTransport
 {

@@ -5,8 +5,10 @@ namespace RaftHead.Consensus.Tests.Simulation;
 
 /// <summary>
 /// Stable storage with a disk model: writes land in a volatile view at once and reach the durable view only
-/// at <see cref="Sync"/>. A crash keeps the durable view plus a random prefix of the unsynced writes (a
-/// write-ahead log persists in order, so a prefix is what can survive).
+/// at <see cref="Sync"/>. Each record (one entry, a hard state, a snapshot) is its own write. A crash keeps the
+/// durable view, and of the unsynced records an arbitrary subset reached the disk, out of order; recovery (as the
+/// write-ahead log's) reads records in order and stops at the first one missing, so what survives is the
+/// unsynced prefix before the first hole, whatever came after it.
 /// </summary>
 public sealed class SimulatedStorage : ISimulatedDisk
 {
@@ -37,9 +39,8 @@ public sealed class SimulatedStorage : ISimulatedDisk
     public void Append(IReadOnlyList<LogEntry> entries)
     {
         if (entries.Count == 0) return;
-        var copy = entries.ToArray();
-        _current.Append(copy);
-        _unsynced.Add(s => s.Append(copy));
+        _current.Append(entries.ToArray());
+        foreach (var entry in entries) _unsynced.Add(s => s.Append([entry]));
     }
 
     public void SetHardState(HardState hardState)
@@ -56,8 +57,10 @@ public sealed class SimulatedStorage : ISimulatedDisk
 
     public void Compact(Snapshot snapshot)
     {
+        // The write-ahead log syncs its compaction marker before it deletes what the snapshot covers.
         _current.Compact(snapshot);
         _unsynced.Add(s => s.Compact(snapshot));
+        Sync();
     }
 
     public void Sync()
@@ -66,7 +69,16 @@ public sealed class SimulatedStorage : ISimulatedDisk
         _unsynced.Clear();
     }
 
-    public ISimulatedDisk Crash(Random random) => Crash(random.Next(_unsynced.Count + 1));
+    public ISimulatedDisk Crash(Random random)
+    {
+        // Each unsynced record reached the disk or not, independently, with a per-crash chance: sometimes the
+        // disk kept almost everything, sometimes almost nothing, and later records may be there when earlier
+        // ones are not.
+        var reached = random.NextDouble();
+        var surviving = 0;
+        while (surviving < _unsynced.Count && random.NextDouble() < reached) surviving++;
+        return Crash(surviving);
+    }
 
     public void Dispose()
     {

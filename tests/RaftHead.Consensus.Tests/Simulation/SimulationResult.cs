@@ -10,4 +10,6 @@ public sealed record SimulationResult(
     int Crashes,
     int MembershipChanges,
     int Snapshots,
-    int ReadsConfirmed);
+    int ReadsConfirmed,
+    int ProposalsCompleted,
+    int Figure8Formed);

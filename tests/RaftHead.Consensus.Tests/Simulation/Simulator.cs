@@ -1,17 +1,21 @@
 using System.Buffers.Binary;
 using System.Text;
 using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Driver;
 using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
 
 namespace RaftHead.Consensus.Tests.Simulation;
 
 /// <summary>
-/// A deterministic, seeded simulation in the manner of TigerBeetle's VOPR: real <see cref="RaftNode"/> cores,
-/// virtual time, a network that drops, delays, duplicates and reorders, partitions (symmetric and one-way),
-/// crashes that lose unsynced writes, restarts, membership changes and leadership transfers. After every step
-/// it checks election safety, log matching, leader completeness, state-machine safety and read linearizability;
-/// at the end, after healing, every acknowledged value must be applied exactly once on every live member.
+/// A deterministic, seeded simulation in the manner of TigerBeetle's VOPR: real <see cref="RaftNode"/> cores run by
+/// the driver's own <see cref="ReadyProcessor"/> (persist, sync only when the Ready must, send, apply, complete
+/// proposals and reads), virtual time, a network that drops, delays, duplicates and reorders, partitions
+/// (symmetric and one-way), crashes that lose exactly what was not synced (inside a sync, mid-send, or between
+/// steps), restarts, membership changes and leadership transfers. After every step it checks election safety,
+/// log matching, leader completeness, commit-index monotonicity, stale-term appends, state-machine safety,
+/// proposal completion (a client gets the result of its own command) and read linearizability; at the end,
+/// after healing, every acknowledged value must be applied exactly once on every live member.
 /// </summary>
 public sealed class Simulator
 {
@@ -34,6 +38,8 @@ public sealed class Simulator
     private double _dropProbability;
     private double _duplicateProbability;
     private double _crashBeforeSyncProbability;
+    private double _crashWhileSendingProbability;
+    private double _batchProbability;
     private int _maxEntriesPerMessage;
     private int _maxInflightMessages;
     private int _heartbeatTicks;
@@ -46,8 +52,8 @@ public sealed class Simulator
     private readonly List<long> _acknowledged = new();
     private readonly HashSet<long> _acknowledgedSet = new();
     private long _leaderHint;
-    private long _nextReadId = 1;
-    private readonly Dictionary<long, int> _readsIssued = new(); // read id -> acknowledged count at issue
+    private readonly List<(SimNode Node, long Value, TaskCompletionSource<byte[]> Completion)> _proposals = new();
+    private int _proposalsCompleted;
 
     // Checkers' global knowledge.
     private readonly Dictionary<long, long> _leaderOfTerm = new();
@@ -58,7 +64,7 @@ public sealed class Simulator
     // on the term in which it was committed. Leader completeness binds leaders of later terms only (a
     // delayed vote can still crown a lower-term leader after a higher term committed more).
     private readonly Dictionary<long, long> _committedByTerm = new();
-    private readonly Dictionary<long, int> _appliedHash = new();
+    private readonly Dictionary<long, long> _appliedValue = new();
     private readonly List<long> _canonicalValues = new();
 
     private int _elections, _crashes, _membershipChanges, _snapshots, _readsConfirmed;
@@ -104,13 +110,23 @@ public sealed class Simulator
 
     private SimulationResult RunCore()
     {
-        var voters = _random.Next(2) == 0 ? 3 : 5;
+        var voters = _options.Figure8 || _random.Next(2) == 0 ? 5 : 3;
         _dropProbability = _random.NextDouble() * 0.15;
         _duplicateProbability = _random.NextDouble() * 0.05;
+        // Power cuts inside a sync (nothing of the Ready reached the disk) and while its messages leave.
         _crashBeforeSyncProbability = _random.NextDouble() * 0.01;
+        _crashWhileSendingProbability = _random.NextDouble() * 0.002;
+        // How often a node, like the driver's loop, steps several inputs (ticks, messages) before its next Ready.
+        _batchProbability = _random.NextDouble() * 0.5;
+        if (_options.Figure8)
+        {
+            // The script crashes exactly the nodes it needs and restarts them itself.
+            _crashBeforeSyncProbability = 0;
+            _crashWhileSendingProbability = 0;
+        }
         // Small batches split a new leader's no-op from the older entries it repairs, which is what Figure 8
         // needs; small windows exercise probe/replicate transitions.
-        _maxEntriesPerMessage = new[] { 1, 2, 8 }[_random.Next(3)];
+        _maxEntriesPerMessage = _options.Figure8 ? 1 : new[] { 1, 2, 8 }[_random.Next(3)];
         _maxInflightMessages = new[] { 1, 4, 16 }[_random.Next(3)];
         _heartbeatTicks = _random.Next(1, 4);
         // Mostly the production settings; sometimes without the election dampers, for more term churn.
@@ -121,7 +137,8 @@ public sealed class Simulator
         _nextNodeId = voters + 1;
         _lastSpareId = voters + _options.SpareNodesMax;
 
-        Schedule(_random.Next(50, 300), new SimEvent(SimEventKind.Fault));
+        if (_options.Figure8) Schedule(ScriptStepMs, new SimEvent(SimEventKind.Script));
+        else Schedule(_random.Next(50, 300), new SimEvent(SimEventKind.Fault));
         Schedule(_random.Next(1, 30), new SimEvent(SimEventKind.Client));
         Schedule(_random.Next(1, 60), new SimEvent(SimEventKind.Read));
         Schedule(_options.ActiveMs, new SimEvent(SimEventKind.Quiesce));
@@ -147,7 +164,7 @@ public sealed class Simulator
         }
         if (!converged) throw Fail($"liveness: no convergence {_options.QuietMsMax} ms after healing. {Describe()}");
         CheckFinalState();
-        return new SimulationResult(_seed, _steps, _now, _acknowledged.Count, _elections, _crashes, _membershipChanges, _snapshots, _readsConfirmed);
+        return new SimulationResult(_seed, _steps, _now, _acknowledged.Count, _elections, _crashes, _membershipChanges, _snapshots, _readsConfirmed, _proposalsCompleted, _figure8Formed);
     }
 
     // ------------------------------------------------------------------ events
@@ -162,6 +179,8 @@ public sealed class Simulator
         Restart,
         Retire,
         Quiesce,
+        Script,
+        Process,
     }
 
     private sealed record SimEvent(SimEventKind Kind, long Node = 0, Message? Message = null);
@@ -177,8 +196,8 @@ public sealed class Simulator
                 if (ticking.Retired) return;
                 Schedule(_tickMs[ev.Node], ev);
                 if (!ticking.Up) return;
-                ticking.Raft!.Tick();
-                Process(ticking);
+                ticking.Processor!.Tick();
+                ProcessSoon(ticking);
                 break;
             case SimEventKind.Deliver:
                 Deliver(ev.Message!);
@@ -205,6 +224,15 @@ public sealed class Simulator
             case SimEventKind.Quiesce:
                 Quiesce();
                 break;
+            case SimEventKind.Process:
+                var batched = _nodes[ev.Node];
+                batched.ProcessScheduled = false;
+                if (batched.Up) Process(batched);
+                break;
+            case SimEventKind.Script:
+                if (!_active || !StepFigure8()) return;
+                Schedule(ScriptStepMs, ev);
+                break;
         }
     }
 
@@ -213,9 +241,11 @@ public sealed class Simulator
         Trace("quiesce: heal, restart all, no more faults");
         _active = false;
         _blocked.Clear();
+        _intercept = null;
         _dropProbability = 0;
         _duplicateProbability = 0;
         _crashBeforeSyncProbability = 0;
+        _crashWhileSendingProbability = 0;
         foreach (var node in _nodes.Values.Where(n => !n.Up && !n.Retired)) Restart(node);
     }
 
@@ -248,12 +278,33 @@ public sealed class Simulator
     private void Restart(SimNode node)
     {
         if (node.Up || node.Retired) return;
-        node.Raft = new RaftNode(ConfigFor(node.Id), node.Storage, new Random(_random.Next()));
-        node.StateMachine = SimStateMachine.Deserialize(node.Storage.Snapshot.Data.Span);
+        var disk = node.Storage;
+        var probe = new SimStorageProbe(
+            disk,
+            (entries, previousTerm) => CheckPersistedEntries(node, entries, previousTerm),
+            () => _random.NextDouble() < _crashBeforeSyncProbability);
+        var raft = new RaftNode(ConfigFor(node.Id), probe, new Random(_random.Next()));
+        // As the driver starts: the state machine from the snapshot, then the core re-delivers what follows.
+        var stateMachine = SimStateMachine.Deserialize(disk.Snapshot.Data.Span);
+        stateMachine.Applied = (index, value, position) => Apply(node, index, value, position);
+        stateMachine.Restored = () => OnSnapshotInstalled(node);
+        var transport = new SimTransport(m =>
+        {
+            if (_random.NextDouble() < _crashWhileSendingProbability) throw new SimulatedCrashException();
+            Send(m);
+        });
+        node.Raft = raft;
+        node.Probe = probe;
+        node.StateMachine = stateMachine;
+        node.Processor = new ReadyProcessor(raft, probe, stateMachine, transport, incarnation: _random.NextInt64(), readRetryTicks: 10);
+        node.Membership = raft.Membership;
         CheckRestoredStateMachine(node);
-        node.CommitChecked = node.Raft.Log.FirstIndex - 1;
+        node.CommitChecked = raft.Log.FirstIndex - 1;
+        // A restart may begin below the commit it knew (only the persisted commit survives); from here on it
+        // must only grow.
+        node.CommitSeen = raft.Log.Committed;
         node.LeaderTermChecked = 0;
-        Trace($"restart {node.Id}: {node.Raft}");
+        Trace($"restart {node.Id}: {raft}");
         Process(node);
     }
 
@@ -264,8 +315,11 @@ public sealed class Simulator
         Trace($"crash {node.Id}");
         node.Storage = node.Storage.Crash(_random);
         node.Raft = null;
-        node.PendingReadChecks.Clear();
-        if (_active && _random.NextDouble() < 0.7) Schedule(_random.Next(20, 800), new SimEvent(SimEventKind.Restart, node.Id));
+        node.Processor = null;
+        node.Probe = null;
+        node.PendingReads.Clear();
+        _proposals.RemoveAll(p => p.Node == node);
+        if (_active && !_options.Figure8 && _random.NextDouble() < 0.7) Schedule(_random.Next(20, 800), new SimEvent(SimEventKind.Restart, node.Id));
     }
 
     private void Retire(SimNode node)
@@ -273,53 +327,48 @@ public sealed class Simulator
         if (node.Retired) return;
         Trace($"retire {node.Id}");
         node.Raft = null;
+        node.Processor = null;
+        node.Probe = null;
         node.Retired = true;
         node.Storage.Dispose();
-        node.PendingReadChecks.Clear();
+        node.PendingReads.Clear();
+        _proposals.RemoveAll(p => p.Node == node);
     }
 
     // ------------------------------------------------------------------ the driver loop
 
     private void Process(SimNode node)
     {
-        while (node.Up && node.Raft!.HasReady)
+        try
         {
-            var raft = node.Raft;
-            var ready = raft.GetReady();
-            if (ready.Snapshot is not null) node.Storage.ApplySnapshot(ready.Snapshot);
-            node.Storage.Append(ready.Entries);
-            if (ready.HardState is { } hs) node.Storage.SetHardState(hs);
-            CheckPersistedEntries(node, ready);
-            if (ready.MustSync && _random.NextDouble() < _crashBeforeSyncProbability)
+            // The driver's loop: every Ready through the driver's own processing, then maybe a snapshot.
+            while (node.Up && node.Processor!.HandleReady())
             {
-                Crash(node);
-                return;
-            }
-            node.Storage.Sync();
-
-            foreach (var m in ready.Messages) Send(m);
-
-            if (ready.Snapshot is not null)
-            {
-                _snapshots++;
-                node.StateMachine = SimStateMachine.Deserialize(ready.Snapshot.Data.Span);
-                CheckRestoredStateMachine(node);
-                CheckCommitted(ready.Snapshot.Index, ready.Snapshot.Term, $"snapshot on {node.Id}", node.Raft!.Term);
-            }
-            foreach (var entry in ready.CommittedEntries) Apply(node, entry);
-            foreach (var read in ready.ReadStates)
-            {
-                var readId = BinaryPrimitives.ReadInt64LittleEndian(read.Context.Span);
-                if (_readsIssued.Remove(readId, out var ackedBefore)) node.PendingReadChecks.Add((read.Index, ackedBefore));
-            }
-            raft.Advance(ready);
-
-            if (raft.Log.Applied - node.Storage.FirstIndex > 24 && _random.NextDouble() < 0.3)
-            {
-                raft.Compact(raft.Log.Applied, node.StateMachine.Serialize());
+                var raft = node.Raft!;
+                CheckReads(node);
+                CheckMembership(node);
+                if (raft.Log.Applied - node.Storage.FirstIndex > 24 && _random.NextDouble() < 0.3)
+                {
+                    raft.Compact(raft.Log.Applied, node.StateMachine.Serialize());
+                }
             }
         }
+        catch (SimulatedCrashException)
+        {
+            Crash(node);
+            return;
+        }
         if (node.Up) CheckNode(node);
+        CheckProposals();
+    }
+
+    private void OnSnapshotInstalled(SimNode node)
+    {
+        _snapshots++;
+        CheckRestoredStateMachine(node);
+        // Restore runs inside the Ready that carries the snapshot; the core is already restored to it.
+        var snapshot = node.Raft!.Log.Unstable.Snapshot ?? node.Storage.Snapshot;
+        CheckCommitted(snapshot.Index, snapshot.Term, $"snapshot on {node.Id}", node.Raft.Term);
     }
 
     private void Send(Message m)
@@ -334,33 +383,53 @@ public sealed class Simulator
     private void Deliver(Message m)
     {
         if (_blocked.Contains((m.From, m.To))) return;
-        if (!_nodes.TryGetValue(m.To, out var node) || !node.Up) return;
-        node.Raft!.Step(m);
-        Process(node);
-    }
-
-    private void Apply(SimNode node, LogEntry entry)
-    {
-        var hash = EntryHash(entry);
-        if (_appliedHash.TryGetValue(entry.Index, out var existing))
+        if (_intercept is not null)
         {
-            if (existing != hash) throw Fail($"state-machine safety: node {node.Id} applied a different entry at index {entry.Index}");
+            var intercepted = _intercept(m);
+            if (intercepted is null) return;
+            m = intercepted;
+        }
+        if (!_nodes.TryGetValue(m.To, out var node) || !node.Up) return;
+        var raft = node.Raft!;
+        if (m.Type == MessageType.Append && m.Term < raft.Term)
+        {
+            // A stale leader's append must change nothing here: not the log, the commit, the leader or the role.
+            var before = (raft.Term, raft.Role, raft.Leader, raft.Log.LastIndex, raft.Log.LastTerm, raft.Log.Committed);
+            raft.Step(m);
+            var after = (raft.Term, raft.Role, raft.Leader, raft.Log.LastIndex, raft.Log.LastTerm, raft.Log.Committed);
+            if (after != before) throw Fail($"stale term: node {node.Id} at term {before.Term} accepted an append of term {m.Term} from {m.From}: {before} became {after}");
         }
         else
         {
-            _appliedHash[entry.Index] = hash;
+            raft.Step(m);
         }
-        CheckCommitted(entry.Index, entry.Term, $"apply on {node.Id}", node.Raft!.Term);
+        ProcessSoon(node);
+    }
 
-        if (entry.Type == EntryType.MembershipChange)
+    /// <summary>Handles the node's Readies now, or a moment later so that more inputs are stepped first.</summary>
+    private void ProcessSoon(SimNode node)
+    {
+        if (node.ProcessScheduled) return;
+        if (_random.NextDouble() >= _batchProbability)
         {
-            var change = MembershipChange.Decode(entry.Data.Span);
-            if (change.Kind == MembershipChangeKind.Remove) Schedule(_random.Next(0, 300), new SimEvent(SimEventKind.Retire, change.NodeId));
+            Process(node);
             return;
         }
-        if (entry.Data.Length != 8) return; // a leader's no-op
-        var value = BinaryPrimitives.ReadInt64LittleEndian(entry.Data.Span);
-        var position = node.StateMachine.Apply(value);
+        node.ProcessScheduled = true;
+        Schedule(_random.Next(0, 3), new SimEvent(SimEventKind.Process, node.Id));
+    }
+
+    private void Apply(SimNode node, long index, long value, int position)
+    {
+        if (_appliedValue.TryGetValue(index, out var existing))
+        {
+            if (existing != value) throw Fail($"state-machine safety: node {node.Id} applied value {value} at index {index}, another node applied {existing} there");
+        }
+        else
+        {
+            _appliedValue[index] = value;
+        }
+        CheckCommitted(index, node.Raft!.Log.TermOrZero(index), $"apply on {node.Id}", node.Raft.Term);
         if (position < 0) return;
         if (position < _canonicalValues.Count)
         {
@@ -380,6 +449,18 @@ public sealed class Simulator
         }
     }
 
+    private void CheckMembership(SimNode node)
+    {
+        var membership = node.Raft!.Membership;
+        if (ReferenceEquals(membership, node.Membership)) return;
+        // A member that left a committed membership is shut down a little later, as an operator would.
+        foreach (var id in node.Membership.Members)
+        {
+            if (!membership.Contains(id) && _nodes.ContainsKey(id)) Schedule(_random.Next(0, 300), new SimEvent(SimEventKind.Retire, id));
+        }
+        node.Membership = membership;
+    }
+
     // ------------------------------------------------------------------ clients
 
     private void RunClients()
@@ -393,7 +474,8 @@ public sealed class Simulator
         var retries = 0;
         foreach (var (value, last) in _pendingValues.ToList())
         {
-            if (_now - last < 150 || retries++ >= 2) continue;
+            // Proposing one value runs the target's Readies, which may apply another listed here.
+            if (!_pendingValues.ContainsKey(value) || _now - last < 150 || retries++ >= 2) continue;
             _pendingValues[value] = _now;
             Propose(value);
         }
@@ -405,9 +487,32 @@ public sealed class Simulator
         if (target is null) return;
         var data = new byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(data, value);
-        var result = target.Raft!.Propose(data);
-        _leaderHint = result.Accepted ? target.Id : result.LeaderHint;
+        var completion = new TaskCompletionSource<byte[]>();
+        target.Processor!.Propose(data, completion);
+        _leaderHint = completion.Task.Exception?.InnerException is NotLeaderException notLeader ? notLeader.LeaderId : target.Id;
+        if (!completion.Task.IsCompleted) _proposals.Add((target, value, completion));
         Process(target);
+    }
+
+    /// <summary>A client whose proposal completed must have got the result of its own command, at its own entry.</summary>
+    private void CheckProposals()
+    {
+        for (var i = _proposals.Count - 1; i >= 0; i--)
+        {
+            var (node, value, completion) = _proposals[i];
+            if (!completion.Task.IsCompleted) continue;
+            _proposals.RemoveAt(i);
+            if (!completion.Task.IsCompletedSuccessfully) continue;
+            var result = completion.Task.Result;
+            if (result.Length != 8)
+            {
+                throw Fail($"proposal completion: node {node.Id} completed the proposal of value {value} with the empty result of a no-op or membership entry");
+            }
+            var resultValue = BinaryPrimitives.ReadInt64LittleEndian(result);
+            if (resultValue != value) throw Fail($"proposal completion: node {node.Id} completed the proposal of value {value} with the result of value {resultValue}");
+            if (!_acknowledgedSet.Contains(value)) throw Fail($"proposal completion: value {value} acknowledged by node {node.Id} before it was applied");
+            _proposalsCompleted++;
+        }
     }
 
     private SimNode? PickTarget()
@@ -422,10 +527,11 @@ public sealed class Simulator
         var up = _nodes.Values.Where(n => n.Up).ToList();
         if (up.Count == 0) return;
         var node = up[_random.Next(up.Count)];
-        var readId = _nextReadId++;
-        var context = new byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(context, readId);
-        if (node.Raft!.ReadIndex(context)) _readsIssued[readId] = _acknowledged.Count;
+        var completion = new TaskCompletionSource();
+        node.Processor!.Read(completion, CancellationToken.None);
+        node.Processor.IssueReads();
+        // Everything applied anywhere is committed, so a read that starts now must observe all of it.
+        node.PendingReads.Add((completion, _canonicalValues.Count, _now));
         Process(node);
     }
 
@@ -528,9 +634,11 @@ public sealed class Simulator
         if (membership.Voters.Count > 3) options.AddRange(membership.Voters.Select(v => new MembershipChange(MembershipChangeKind.Remove, v)));
         if (options.Count == 0) return;
         var change = options[_random.Next(options.Count)];
-        var result = leader.Raft.ProposeMembershipChange(change);
-        Trace($"membership {change} via {leader.Id}: {result.Status}");
-        if (result.Accepted)
+        var completion = new TaskCompletionSource<ClusterMembership>();
+        leader.Processor!.ProposeMembershipChange(change, completion);
+        var accepted = !completion.Task.IsCompleted;
+        Trace($"membership {change} via {leader.Id}: {(accepted ? "accepted" : "refused")}");
+        if (accepted)
         {
             _membershipChanges++;
             if (change.NodeId == spare)
@@ -542,16 +650,167 @@ public sealed class Simulator
         Process(leader);
     }
 
+    // ------------------------------------------------------------------ Figure 8
+
+    private const int ScriptStepMs = 5;
+
+    private enum Figure8Phase
+    {
+        AwaitStableLeader,
+        AwaitOldEntryOnOneFollower,
+        AwaitRivalLeader,
+        AwaitOldEntryOnMajority,
+        AwaitRivalReelected,
+        Done,
+    }
+
+    private Figure8Phase _phase;
+    private long _phaseDeadline;
+    private long _oldLeader, _oldFollower, _oldIndex, _oldTerm, _rival, _rivalTerm, _reelected;
+    private int _figure8Formed;
+    private Func<Message, Message?>? _intercept;
+
+    /// <summary>
+    /// Figure 8 of the Raft paper, played with the driver's code on every node and seeded timing: (a) leader S1
+    /// replicates an entry x only to S2; (b) S1 fails, a rival wins among the other three, appends an entry of its
+    /// term at x's index that reaches nobody, and fails; (c) S1 or S2 leads again at a later term and copies x to
+    /// a third server, so x sits on a majority, while its own term's entries get nowhere; it must not count those
+    /// replicas to commit x; (d) it fails, and the rival, whose last term is higher, wins and overwrites x. A leader
+    /// that committed x in (c) has applied it, so the overwrite trips state-machine safety and leader completeness.
+    /// Returns false once the script ended (done, or a step that did not happen in time: the run goes on unscripted).
+    /// </summary>
+    private bool StepFigure8()
+    {
+        if (_phase != Figure8Phase.AwaitStableLeader && _now > _phaseDeadline)
+        {
+            Trace($"figure 8: gave up waiting in {_phase}");
+            EndScript();
+            return false;
+        }
+        switch (_phase)
+        {
+            case Figure8Phase.AwaitStableLeader:
+                {
+                    var leader = CurrentLeader();
+                    if (_now < 300 || leader is null || _nodes.Values.Any(n => !n.Up) || leader.Raft!.Log.TermOrZero(leader.Raft.Log.Committed) != leader.Raft.Term) return true;
+                    var others = _nodes.Keys.Where(id => id != leader.Id).ToList();
+                    _oldLeader = leader.Id;
+                    _oldFollower = others[_random.Next(others.Count)];
+                    Partition([_oldLeader, _oldFollower]);
+                    var data = new byte[8];
+                    BinaryPrimitives.WriteInt64LittleEndian(data, _nextValue++);
+                    leader.Processor!.Propose(data, new TaskCompletionSource<byte[]>());
+                    _oldIndex = leader.Raft!.Log.LastIndex;
+                    _oldTerm = leader.Raft.Term;
+                    Trace($"figure 8 (a): {_oldLeader} appends x=({_oldIndex},{_oldTerm}), reaching only {_oldFollower}");
+                    Process(leader);
+                    Next(Figure8Phase.AwaitOldEntryOnOneFollower, 1000);
+                    return true;
+                }
+            case Figure8Phase.AwaitOldEntryOnOneFollower:
+                {
+                    if (!Holds(_oldFollower, _oldIndex, _oldTerm)) return true;
+                    Crash(_nodes[_oldLeader]);
+                    Partition([_oldFollower]);
+                    // The rival's entries must reach nobody: only its heartbeats (and votes) get through.
+                    _intercept = m => m.Type == MessageType.Append && m.Entries.Count > 0 && m.From != _oldLeader && m.From != _oldFollower ? null : m;
+                    Trace($"figure 8 (b): crash {_oldLeader}, the other three elect a rival");
+                    Next(Figure8Phase.AwaitRivalLeader, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitRivalLeader:
+                {
+                    var rival = CurrentLeader();
+                    // Its own no-op is its last entry: at or below x's index, so it conflicts with x there or before.
+                    if (rival is null || rival.Id == _oldFollower || rival.Raft!.Term <= _oldTerm || rival.Raft.Log.LastTerm != rival.Raft.Term) return true;
+                    if (rival.Probe!.Syncs == 0 || rival.Raft.Log.Unstable.Entries.Count > 0) return true;
+                    _rival = rival.Id;
+                    _rivalTerm = rival.Raft.Term;
+                    var rivalLast = rival.Raft.Log.LastIndex;
+                    Crash(rival);
+                    _blocked.Clear();
+                    Restart(_nodes[_oldLeader]);
+                    // S1 or S2 leads again; of its appends only entries up to x's term get through, so x can reach a
+                    // majority while no entry of the new term does.
+                    _intercept = m =>
+                    {
+                        if (m.Type != MessageType.Append) return m;
+                        if (m.From != _oldLeader && m.From != _oldFollower) return m.Entries.Count > 0 ? null : m;
+                        return m.Entries.Any(e => e.Term > _oldTerm) ? m with { Entries = m.Entries.Where(e => e.Term <= _oldTerm).ToList() } : m;
+                    };
+                    Trace($"figure 8 (c): rival {_rival} wrote ({rivalLast},{_rivalTerm}) and crashed; {_oldLeader} restarts");
+                    Next(Figure8Phase.AwaitOldEntryOnMajority, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitOldEntryOnMajority:
+                {
+                    var leader = CurrentLeader();
+                    if (leader is null || (leader.Id != _oldLeader && leader.Id != _oldFollower) || leader.Raft!.Term <= _rivalTerm) return true;
+                    var third = _nodes.Keys.FirstOrDefault(id => id != _oldLeader && id != _oldFollower && id != _rival && leader.Raft.ProgressOf(id) is { } p && p.Match >= _oldIndex);
+                    if (third == 0) return true;
+                    _reelected = leader.Id;
+                    var survivor = _reelected == _oldLeader ? _oldFollower : _oldLeader;
+                    _figure8Formed++;
+                    Trace($"figure 8 (d): x on {_reelected}, {survivor}, {third} under term {leader.Raft.Term} (commit {leader.Raft.Log.Committed}); crash {_reelected}, rival {_rival} returns");
+                    Crash(leader);
+                    _intercept = null;
+                    Partition([survivor]);
+                    Restart(_nodes[_rival]);
+                    Next(Figure8Phase.AwaitRivalReelected, 3000);
+                    return true;
+                }
+            case Figure8Phase.AwaitRivalReelected:
+                {
+                    var leader = CurrentLeader();
+                    if (leader is null || leader.Raft!.Log.Committed < _oldIndex) return true;
+                    Trace($"figure 8: {leader.Id} leads term {leader.Raft.Term} with ({_oldIndex},{leader.Raft.Log.TermOrZero(_oldIndex)}) committed");
+                    EndScript();
+                    return false;
+                }
+            default:
+                return false;
+        }
+    }
+
+    private void Next(Figure8Phase phase, long withinMs)
+    {
+        _phase = phase;
+        _phaseDeadline = _now + withinMs;
+    }
+
+    private void EndScript()
+    {
+        _phase = Figure8Phase.Done;
+        _intercept = null;
+        _blocked.Clear();
+        foreach (var node in _nodes.Values.Where(n => !n.Up && !n.Retired)) Restart(node);
+    }
+
+    private bool Holds(long id, long index, long term) => _nodes[id] is { Up: true } node && node.Raft!.Log.TermOrZero(index) == term;
+
+    /// <summary>Cuts <paramref name="side"/> off from every other node, both ways.</summary>
+    private void Partition(IReadOnlyCollection<long> side)
+    {
+        _blocked.Clear();
+        foreach (var a in _nodes.Keys)
+        {
+            foreach (var b in _nodes.Keys)
+            {
+                if (side.Contains(a) != side.Contains(b)) _blocked.Add((a, b));
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ checkers
 
-    private void CheckPersistedEntries(SimNode node, Ready ready)
+    private void CheckPersistedEntries(SimNode node, IReadOnlyList<LogEntry> entries, long previousTermOnDisk)
     {
         // Log matching, by induction: if every (index, term) names one payload and one predecessor term
         // across all nodes, then equal (index, term) implies equal prefixes.
-        for (var i = 0; i < ready.Entries.Count; i++)
+        for (var i = 0; i < entries.Count; i++)
         {
-            var e = ready.Entries[i];
-            var previousTerm = i > 0 ? ready.Entries[i - 1].Term : node.Raft!.Log.TermOrZero(e.Index - 1);
+            var e = entries[i];
+            var previousTerm = i > 0 ? entries[i - 1].Term : previousTermOnDisk;
             var fingerprint = (EntryHash(e), previousTerm);
             if (_entriesSeen.TryGetValue((e.Index, e.Term), out var seen))
             {
@@ -571,6 +830,9 @@ public sealed class Simulator
     {
         var raft = node.Raft!;
         if (raft.Log.Committed > raft.Log.LastIndex) throw Fail($"node {node.Id} commit {raft.Log.Committed} beyond last {raft.Log.LastIndex}");
+        if (raft.Log.Committed < node.CommitSeen) throw Fail($"commit monotonicity: node {node.Id} commit went back from {node.CommitSeen} to {raft.Log.Committed}");
+        node.CommitSeen = raft.Log.Committed;
+        if (node.Processor!.Applied != raft.Log.Applied) throw Fail($"node {node.Id} applied {node.Processor.Applied} to its state machine but the core says {raft.Log.Applied}");
 
         for (var i = Math.Max(node.CommitChecked + 1, raft.Log.FirstIndex); i <= raft.Log.Committed; i++)
         {
@@ -592,19 +854,26 @@ public sealed class Simulator
                 CheckLeaderCompleteness(node);
             }
         }
+    }
 
-        for (var i = node.PendingReadChecks.Count - 1; i >= 0; i--)
+    /// <summary>
+    /// Linearizable reads: a read served here (its ReadIndex answered and applied) must observe every value
+    /// committed anywhere before it began; values are applied in one order everywhere (state-machine safety), so
+    /// that is a count.
+    /// </summary>
+    private void CheckReads(SimNode node)
+    {
+        for (var i = node.PendingReads.Count - 1; i >= 0; i--)
         {
-            var (index, ackedBefore) = node.PendingReadChecks[i];
-            if (raft.Log.Applied < index) continue;
-            node.PendingReadChecks.RemoveAt(i);
+            var (completion, committedBefore, started) = node.PendingReads[i];
+            if (!completion.Task.IsCompleted) continue;
+            node.PendingReads.RemoveAt(i);
+            if (!completion.Task.IsCompletedSuccessfully) continue;
             _readsConfirmed++;
-            for (var k = 0; k < ackedBefore; k++)
+            var values = node.StateMachine.Values;
+            if (values.Count < committedBefore)
             {
-                if (!node.StateMachine.Seen.Contains(_acknowledged[k]))
-                {
-                    throw Fail($"linearizability: read at index {index} on node {node.Id} misses value {_acknowledged[k]} acknowledged before the read began");
-                }
+                throw Fail($"linearizability: a read begun at t={started} on node {node.Id} observes {values.Count} values, but {committedBefore} were committed before it began (first missing: {_canonicalValues[values.Count]})");
             }
         }
     }
@@ -705,7 +974,7 @@ public sealed class Simulator
     private string Describe()
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"pending values: {_pendingValues.Count}, acknowledged: {_acknowledged.Count}, canonical: {_canonicalValues.Count}");
+        sb.AppendLine($"pending values: {_pendingValues.Count} [{string.Join(",", _pendingValues.Keys.Take(8))}], acknowledged: {_acknowledged.Count}, canonical: {_canonicalValues.Count}");
         foreach (var node in _nodes.Values)
         {
             sb.AppendLine(node.Up ? $"  {node.Raft} sm={node.StateMachine.Values.Count} members: {node.Raft!.Membership}" : $"  node {node.Id} {(node.Retired ? "retired" : "down")}");
@@ -720,7 +989,7 @@ public sealed class Simulator
     private SimulationFailedException Fail(string message)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"{message} (t={_now} ms, step {_steps})");
+        sb.AppendLine($"{message} (t={_now} ms, step {_steps}{(_options.Figure8 ? ", Figure 8 script: replay with RAFT_FIGURE8=1" : "")})");
         sb.AppendLine("recent faults:");
         for (var i = Math.Max(0, _traceCount - TraceLength); i < _traceCount; i++) sb.AppendLine("  " + _trace[i % TraceLength]);
         sb.Append(Describe());

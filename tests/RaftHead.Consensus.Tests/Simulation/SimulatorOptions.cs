@@ -18,4 +18,11 @@ public sealed record SimulatorOptions
 
     /// <summary>When set, nodes store their log in real <see cref="RaftHead.Consensus.Log.WriteAheadLog"/>s under this directory.</summary>
     public string? WalDirectory { get; init; }
+
+    /// <summary>Instead of random faults, play Figure 8 of the Raft paper (five voters, seeded timing), then heal.</summary>
+    public bool Figure8 { get; init; }
+
+    /// <summary>The Figure 8 script; it is over within a few virtual seconds, so the active phase is shorter.</summary>
+    public static SimulatorOptions Figure8Script(SimulatorOptions? options = null) =>
+        (options ?? new SimulatorOptions()) with { Figure8 = true, ActiveMs = 5_000 };
 }

@@ -4,11 +4,17 @@ using RaftHead.Consensus.Log;
 namespace RaftHead.Consensus.Tests.Simulation;
 
 /// <summary>
-/// The real <see cref="WriteAheadLog"/> under the simulator. A crash cuts every segment file at a random byte
-/// between its length at the last sync and its current length, producing the torn tails recovery must handle.
+/// The real <see cref="WriteAheadLog"/> under the simulator. A crash leaves the newest segment's synced bytes
+/// intact and treats everything written after the last sync as pages the OS may have written back in any order:
+/// each <see cref="PageBytes"/> block independently reached the disk, was never written (zeros) or was torn
+/// (garbage), and the file may end anywhere after the synced length. So a later unsynced record can survive an
+/// earlier one lost: the holed tails recovery must cut.
 /// </summary>
 public sealed class WalDisk : ISimulatedDisk
 {
+    /// <summary>Small, so that one unsynced batch of small records spans several blocks.</summary>
+    public const int PageBytes = 64;
+
     private static readonly WriteAheadLogOptions Options = new() { SegmentBytes = 4096, FlushToDisk = false };
     private readonly WriteAheadLog _wal;
     private readonly string _directory;
@@ -68,8 +74,19 @@ public sealed class WalDisk : ISimulatedDisk
             var length = new FileInfo(path).Length;
             var synced = _syncedLengths.GetValueOrDefault(path, 0);
             if (length <= synced) continue;
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
-            stream.SetLength(synced + random.NextInt64(length - synced + 1));
+            var bytes = File.ReadAllBytes(path);
+            var end = synced + random.NextInt64(length - synced + 1);
+            // Per crash, how likely each unsynced block was lost or torn, so some crashes keep nearly all.
+            var lost = random.NextDouble() * 0.5;
+            var torn = random.NextDouble() * 0.2;
+            for (var page = synced; page < end; page += PageBytes)
+            {
+                var span = bytes.AsSpan((int)page, (int)Math.Min(PageBytes, end - page));
+                var roll = random.NextDouble();
+                if (roll < lost) span.Clear();
+                else if (roll < lost + torn) random.NextBytes(span);
+            }
+            File.WriteAllBytes(path, bytes.AsSpan(0, (int)end).ToArray());
         }
         return Open(_directory);
     }
