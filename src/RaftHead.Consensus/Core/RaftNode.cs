@@ -318,6 +318,7 @@ public sealed class RaftNode
         {
             SoftState = soft != _previousSoftState ? soft : null,
             HardState = hard != _previousHardState ? hard : null,
+            TermOrVoteChanged = hard.Term != _previousHardState.Term || hard.Vote != _previousHardState.Vote,
             Entries = _log.Unstable.Entries.ToArray(),
             Snapshot = _log.Unstable.Snapshot,
             CommittedEntries = _log.NextCommittedEntries(_config.MaxBatchBytes),

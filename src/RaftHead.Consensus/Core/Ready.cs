@@ -28,6 +28,13 @@ public sealed record Ready
 
     public IReadOnlyList<ReadState> ReadStates { get; init; } = Array.Empty<ReadState>();
 
-    /// <summary>False when nothing durable changed, so the driver may skip the sync.</summary>
-    public bool MustSync => HardState is not null || Entries.Count > 0 || Snapshot is not null;
+    /// <summary>The term or the vote changed since the previous Ready (not only the commit index).</summary>
+    public bool TermOrVoteChanged { get; init; }
+
+    /// <summary>
+    /// False when nothing that must survive a crash changed, so the driver may skip the sync. A commit index alone
+    /// does not need one: a node that loses it learns it again from the leader (or, alone, from its own log), and
+    /// recovery replays committed entries either way; syncing it cost every commit a second fsync on every node.
+    /// </summary>
+    public bool MustSync => TermOrVoteChanged || Entries.Count > 0 || Snapshot is not null;
 }
