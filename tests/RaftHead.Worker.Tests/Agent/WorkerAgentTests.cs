@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using Grpc.Core;
 using RaftHead.Protocol;
+using RaftHead.Protocol.Client;
 using RaftHead.Protocol.Runner;
 using RaftHead.Testing;
-using RaftHead.Protocol.Client;
 using RaftHead.Worker.Agent;
 using RaftHead.Worker.Remote;
 
