@@ -70,7 +70,15 @@ internal static class WorkerCommand
                     WarmSandboxes = options.Slots + 1,
                 });
             await using var agent = new WorkerAgent(options, connection, runner, store);
-            await agent.StartAsync(linked.Token).ConfigureAwait(false);
+            try
+            {
+                await agent.StartAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unimplemented)
+            {
+                throw new InvalidOperationException($"{connection.Current} does not serve the worker protocol: it is not a cluster head (rh serve runs its own actions; workers join heads started with rh head or rh up)");
+            }
+
             Console.WriteLine($"execution: {options.Slots} slot(s); {runner.Isolation.Describe()}");
             Console.WriteLine($"ready: worker {agent.WorkerId} heads={string.Join(',', endpoints)} data={dataDirectory}");
             try

@@ -231,8 +231,9 @@ public sealed class WorkerAgent : IAsyncDisposable
                 var (request, failure) = await LoadAsync(lease, cancel.Token).ConfigureAwait(false);
                 result = request is null ? failure! : await _runner.RunAsync(request, cancel.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            catch (Exception) when (cancel.IsCancellationRequested)
             {
+                // Whatever the run was doing when it was cancelled (a process, a gRPC fetch that ends as CANCELLED).
                 if (run.CancelledByHead)
                 {
                     // The head asked for this: it knows the lease is over and expects no report.
@@ -243,7 +244,7 @@ public sealed class WorkerAgent : IAsyncDisposable
                 await FailAsync(lease, "the worker stopped before the action finished").ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
                 await FailAsync(lease, e.Message).ConfigureAwait(false);
                 return;
