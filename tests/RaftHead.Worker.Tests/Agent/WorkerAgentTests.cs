@@ -159,6 +159,26 @@ public sealed class WorkerAgentTests
     }
 
     [Fact]
+    public async Task Stopping_lets_running_work_finish_within_the_grace_and_leases_no_more()
+    {
+        await using var bed = await AgentTestBed.StartAsync(slots: 1, stopGraceMs: 20_000);
+        var marker = $"2.{Random.Shared.Next(100_000, 999_999)}";
+        var lease = await bed.EnqueueAsync(RunnerFixture.Shell($"sleep {marker}; echo finished"));
+        await TestServers.EventuallyAsync(() => FindProcess("sleep", marker) != 0, Deadline, "the action's sleep starting");
+        var queuedAfterStop = await bed.EnqueueAsync(RunnerFixture.Shell("echo never"));
+
+        await bed.Agent.StopAsync(CancellationToken.None);
+
+        var complete = await TestServers.NextAsync(bed.Fake.Completions, Deadline);
+        Assert.Equal(lease.OperationName, complete.OperationName);
+        Assert.Equal(0, complete.Result.ExitCode);
+        Assert.Equal("finished\n", Encoding.UTF8.GetString(await bed.ReadFromHeadAsync(complete.Result.StdoutDigest) ?? Array.Empty<byte>()));
+        Assert.Equal(0, bed.Fake.Failures.Reader.Count);
+        Assert.Equal(0, bed.Fake.Completions.Reader.Count);
+        Assert.True(bed.Fake.Pending.Reader.TryRead(out var left) && left.OperationName == queuedAfterStop.OperationName, "a lease was taken after the stop");
+    }
+
+    [Fact]
     public void The_worker_id_survives_a_restart_and_the_incarnation_does_not()
     {
         using var data = new TempDirectory("rh-agent-test-");
