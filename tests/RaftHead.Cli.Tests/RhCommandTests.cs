@@ -64,6 +64,32 @@ public sealed class RhCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_pointed_at_a_head_without_the_worker_protocol_says_so_in_one_line()
+    {
+        var workerData = Path.Combine(Path.GetTempPath(), "rh-cli-worker-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = await RunAsync("worker", "--heads", Endpoint, "--slots", "1", "--data", workerData);
+            Assert.Equal(1, code);
+            Assert.DoesNotContain("ready:", stdout);
+            Assert.StartsWith($"rh: {Endpoint} does not serve the worker protocol", stderr);
+            Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        }
+        finally
+        {
+            Directory.Delete(workerData, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_platform_property_without_a_value_is_a_usage_failure()
+    {
+        var (code, _, stderr) = await RunAsync("worker", "--heads", Endpoint, "--platform", "OSFamily");
+        Assert.Equal(2, code);
+        Assert.StartsWith("rh: --platform 'OSFamily' is not name=value", stderr);
+    }
+
+    [Fact]
     public async Task A_malformed_digest_is_a_usage_failure_naming_the_problem()
     {
         var (code, _, stderr) = await RunAsync("cache", "get", "NOTHEX/3", "--endpoint", Endpoint);

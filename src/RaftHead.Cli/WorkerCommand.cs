@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using RaftHead.Protocol;
+using RaftHead.Protocol.Client;
+using RaftHead.Worker;
+using RaftHead.Worker.Agent;
+using RaftHead.Worker.Remote;
+
+namespace RaftHead.Cli;
+
+/// <summary><c>rh worker</c>: runs actions for a cluster of heads, reached through the worker protocol.</summary>
+internal static class WorkerCommand
+{
+    /// <summary>Held for the life of the process: a collected registration would stop absorbing signals.</summary>
+    private static PosixSignalRegistration[]? SignalRegistrations { get; set; }
+
+    public static Command Create()
+    {
+        var heads = new Option<string?>("--heads") { Description = $"Heads to work for, comma-separated host:port (any replicas; the worker moves between them). Default: --endpoint, $RH_ENDPOINT, else {Defaults.Endpoint}." };
+        var slots = new Option<int>("--slots") { Description = "Actions run at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var data = new Option<string?>("--data") { Description = $"Data directory (worker id, file cache, sandboxes); the run-as user must be able to reach it. Default: {DefaultDataDirectory()}." };
+        var platform = new Option<string[]>("--platform") { Description = "A platform property offered, name=value; repeat for more. A name given replaces the machine's default (OSFamily, ISA).", AllowMultipleArgumentsPerToken = false };
+        var runAs = new Option<string>("--run-as") { Description = "Unprivileged account actions run as when rh runs as root (scripts/setup-worker.sh creates it).", DefaultValueFactory = _ => Defaults.RunAsUser };
+        var gpus = new Option<uint>("--gpus") { Description = "GPUs offered." };
+        var worker = new Command("worker", "Run actions for a cluster of heads: register, lease work, run it sandboxed, store the outputs on a head, report.");
+        worker.Options.Add(heads);
+        worker.Options.Add(slots);
+        worker.Options.Add(data);
+        worker.Options.Add(platform);
+        worker.Options.Add(runAs);
+        worker.Options.Add(gpus);
+        worker.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, async () =>
+        {
+            var endpoints = ParseHeads(result.GetValue(heads) ?? CliOptions.ResolveEndpoint(result));
+            if (result.GetValue(slots) < 1)
+            {
+                throw new UsageException($"--slots {result.GetValue(slots)} must be at least 1");
+            }
+
+            var dataDirectory = Path.GetFullPath(result.GetValue(data) ?? DefaultDataDirectory());
+            var options = new WorkerAgentOptions
+            {
+                DataDirectory = dataDirectory,
+                Slots = result.GetValue(slots),
+                Platform = MachinePlatform.Merge(MachinePlatform.Default(), ParsePlatform(result.GetValue(platform) ?? Array.Empty<string>())),
+                Gpus = result.GetValue(gpus),
+            };
+
+            // The signal handlers stay registered until the process exits (never disposed), so a second SIGTERM or
+            // Ctrl+C while the worker is stopping is absorbed and the clean stop finishes.
+            using var stop = new CancellationTokenSource();
+            SignalRegistrations = new[]
+            {
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => RequestStop(context, stop)),
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, context => RequestStop(context, stop)),
+            };
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellationToken);
+
+            using var channels = new GrpcChannels(HeadConnection.ChannelSettings);
+            var connection = new HeadConnection(endpoints, channels);
+            var store = new RemoteBlobStore(connection);
+            var workerId = WorkerIdentity.LoadOrCreate(dataDirectory);
+            await using var runner = new ActionRunner(
+                store,
+                new RunnerOptions
+                {
+                    WorkDirectory = Path.Combine(dataDirectory, "work"),
+                    WorkerId = workerId,
+                    RunAsUser = result.GetValue(runAs)!,
+                    WarmSandboxes = options.Slots + 1,
+                });
+            await using var agent = new WorkerAgent(options, connection, runner, store);
+            try
+            {
+                await agent.StartAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unimplemented)
+            {
+                throw new InvalidOperationException($"{connection.Current} does not serve the worker protocol: it is not a cluster head (rh serve runs its own actions; workers join heads started with rh head or rh up)");
+            }
+
+            Console.WriteLine($"execution: {options.Slots} slot(s); {runner.Isolation.Describe()}");
+            Console.WriteLine($"ready: worker {agent.WorkerId} heads={string.Join(',', endpoints)} data={dataDirectory}");
+            try
+            {
+                await Task.WhenAny(Task.Delay(Timeout.Infinite, linked.Token), agent.Completion).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            Console.WriteLine("stopping");
+            await agent.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            return 0;
+        }));
+        return worker;
+    }
+
+    /// <summary>
+    /// A place the run-as user can walk down to: a data directory under a private home or an unsearchable working
+    /// directory would make every action fail.
+    /// </summary>
+    private static string DefaultDataDirectory() =>
+        Environment.IsPrivilegedProcess
+            ? "/var/lib/rafthead/worker"
+            : Path.Combine(Path.GetTempPath(), $"rafthead-worker-{Environment.UserName}");
+
+    private static string[] ParseHeads(string text)
+    {
+        var endpoints = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (endpoints.Length == 0)
+        {
+            throw new UsageException("--heads names no head");
+        }
+
+        foreach (var endpoint in endpoints)
+        {
+            try
+            {
+                GrpcChannels.ParseEndpoint(endpoint);
+            }
+            catch (FormatException e)
+            {
+                throw new UsageException($"--heads: {e.Message}");
+            }
+        }
+
+        return endpoints;
+    }
+
+    private static List<KeyValuePair<string, string>> ParsePlatform(string[] given)
+    {
+        var properties = new List<KeyValuePair<string, string>>(given.Length);
+        foreach (var text in given)
+        {
+            var equals = text.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new UsageException($"--platform '{text}' is not name=value");
+            }
+
+            properties.Add(KeyValuePair.Create(text[..equals], text[(equals + 1)..]));
+        }
+
+        return properties;
+    }
+
+    private static void RequestStop(PosixSignalContext context, CancellationTokenSource stop)
+    {
+        context.Cancel = true;
+        try
+        {
+            stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The command has already returned; the process is on its way out.
+        }
+    }
+}

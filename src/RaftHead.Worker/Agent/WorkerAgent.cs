@@ -1,0 +1,434 @@
+using System.Collections.Concurrent;
+using Build.Bazel.Remote.Execution.V2;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Protocol.Runner;
+using RaftHead.Protocol.V1;
+using RaftHead.Storage;
+using RaftHead.Worker.Remote;
+using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
+
+namespace RaftHead.Worker.Agent;
+
+/// <summary>
+/// A worker behind the worker protocol: registers with the heads, runs one lease loop per slot (long-poll Lease, run
+/// the action, Complete with its result once the runner has stored the outputs on a head, or Fail with the reason),
+/// and beats its heart, killing the runs a head names. Stopping stops leasing, lets running work finish within
+/// <see cref="WorkerAgentOptions.StopGraceMs"/>, then kills what is left and reports it failed.
+/// </summary>
+public sealed class WorkerAgent : IAsyncDisposable
+{
+    private readonly WorkerAgentOptions _options;
+    private readonly HeadConnection _heads;
+    private readonly IActionRunner _runner;
+    private readonly IBlobStore _store;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<(string Operation, uint Attempt), Run> _running = new();
+    private readonly CancellationTokenSource _stopLeasing = new();
+    private readonly CancellationTokenSource _abortRuns = new();
+    private readonly CancellationTokenSource _stopHeartbeats = new();
+    private readonly SemaphoreSlim _registering = new(1, 1);
+    private Task? _leaseLoops;
+    private Task? _heartbeatLoop;
+    private int _heartbeatIntervalMs;
+    private int _stopped;
+
+    /// <param name="options">Capacity, pacing and data directory.</param>
+    /// <param name="heads">The heads, for the worker protocol.</param>
+    /// <param name="runner">Runs actions; it stores their outputs on a head (its store is a <see cref="RemoteBlobStore"/>).</param>
+    /// <param name="store">Where the Action and Command of a lease are read.</param>
+    /// <param name="logger">One event per state change.</param>
+    public WorkerAgent(WorkerAgentOptions options, HeadConnection heads, IActionRunner runner, IBlobStore store, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _heads = heads ?? throw new ArgumentNullException(nameof(heads));
+        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _logger = logger ?? NullLogger.Instance;
+        _time = options.TimeProvider;
+        _heartbeatIntervalMs = options.HeartbeatIntervalMs;
+        WorkerId = WorkerIdentity.LoadOrCreate(options.DataDirectory);
+        Incarnation = WorkerIdentity.NewIncarnation();
+    }
+
+    public string WorkerId { get; }
+
+    public string Incarnation { get; }
+
+    /// <summary>Actions running now.</summary>
+    public int RunningCount => _running.Count;
+
+    /// <summary>Ends when every loop has ended (after <see cref="StopAsync"/>); faults if a loop failed unexpectedly.</summary>
+    public Task Completion => _leaseLoops is null ? Task.CompletedTask : Task.WhenAll(_leaseLoops, _heartbeatLoop!);
+
+    /// <summary>
+    /// Registers (throws <see cref="HeadsUnavailableException"/> when no head answers within the connection's budget,
+    /// or the head's error) and starts the loops.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_leaseLoops is not null)
+        {
+            throw new InvalidOperationException("the agent is already started");
+        }
+
+        await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        var loops = new Task[_options.Slots];
+        for (var slot = 0; slot < loops.Length; slot++)
+        {
+            loops[slot] = Task.Run(() => LeaseLoopAsync(), CancellationToken.None);
+        }
+
+        _leaseLoops = Task.WhenAll(loops);
+        _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Stops leasing; running actions may finish within the grace period, after which they are killed and reported
+    /// failed; heartbeats go on until then so their leases stay alive. <paramref name="cancellationToken"/> ends the grace early.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0 || _leaseLoops is null)
+        {
+            await Completion.ConfigureAwait(false);
+            return;
+        }
+
+        _logger.LogInformation("Worker {Worker} stopping: {Running} action(s) running", WorkerId, _running.Count);
+        await _stopLeasing.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _leaseLoops.WaitAsync(TimeSpan.FromMilliseconds(_options.StopGraceMs), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            _logger.LogWarning("Worker {Worker}: {Running} action(s) still running after the stop grace; killing them", WorkerId, _running.Count);
+            await _abortRuns.CancelAsync().ConfigureAwait(false);
+            await _leaseLoops.ConfigureAwait(false);
+        }
+        finally
+        {
+            await _stopHeartbeats.CancelAsync().ConfigureAwait(false);
+        }
+
+        await _heartbeatLoop!.ConfigureAwait(false);
+        _logger.LogInformation("Worker {Worker} stopped", WorkerId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopLeasing.Dispose();
+        _abortRuns.Dispose();
+        _stopHeartbeats.Dispose();
+        _registering.Dispose();
+    }
+
+    private static WorkerProtocol.WorkerProtocolClient Client(CallInvoker invoker) => new(invoker);
+
+    private static CallOptions Options(int timeoutMs, CancellationToken cancellationToken) =>
+        new(deadline: DateTime.UtcNow.AddMilliseconds(timeoutMs), cancellationToken: cancellationToken);
+
+    private async Task RegisterAsync(CancellationToken cancellationToken)
+    {
+        var request = new WorkerRegisterRequest
+        {
+            WorkerId = WorkerId,
+            Incarnation = Incarnation,
+            Slots = (uint)_options.Slots,
+            CpuMillis = _options.CpuMillis,
+            MemoryBytes = _options.MemoryBytes,
+            Gpus = _options.Gpus,
+            Platform = new Platform(),
+        };
+        foreach (var (name, value) in _options.Platform)
+        {
+            request.Platform.Properties.Add(new Platform.Types.Property { Name = name, Value = value });
+        }
+
+        // Heartbeats and failing lease calls may both find the head has forgotten us: one registration answers both.
+        await _registering.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var response = await _heads.CallAsync(
+                (invoker, token) => Client(invoker).RegisterAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
+                cancellationToken).ConfigureAwait(false);
+            if (response.HeartbeatIntervalMs > 0)
+            {
+                Volatile.Write(ref _heartbeatIntervalMs, (int)Math.Min(int.MaxValue, response.HeartbeatIntervalMs));
+            }
+
+            _logger.LogInformation(
+                "Worker {Worker} ({Incarnation}) registered with {Head}: {Slots} slot(s), heartbeat every {IntervalMs} ms",
+                WorkerId, Incarnation, _heads.Current, _options.Slots, Volatile.Read(ref _heartbeatIntervalMs));
+        }
+        finally
+        {
+            _registering.Release();
+        }
+    }
+
+    private async Task LeaseLoopAsync()
+    {
+        var stop = _stopLeasing.Token;
+        var request = new WorkerLeaseRequest { WorkerId = WorkerId, FreeSlots = 1, WaitMs = (uint)_options.LeaseWaitMs };
+        while (!stop.IsCancellationRequested)
+        {
+            WorkerLeaseResponse response;
+            try
+            {
+                response = await _heads.CallAsync(
+                    (invoker, token) => Client(invoker).LeaseAsync(request, Options(_options.LeaseWaitMs + _options.CallTimeoutMs, token)).ResponseAsync,
+                    stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (stop.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                break;
+            }
+            catch (Exception e) when (e is RpcException or HeadsUnavailableException)
+            {
+                _logger.LogWarning("Worker {Worker}: Lease failed: {Error}", WorkerId, e.Message);
+                if (e is RpcException { StatusCode: StatusCode.NotFound or StatusCode.FailedPrecondition })
+                {
+                    await TryRegisterAgainAsync(stop).ConfigureAwait(false);
+                }
+
+                await PauseAsync(stop).ConfigureAwait(false);
+                continue;
+            }
+
+            // One loop is one slot: leases beyond the one asked for run after it, never beside it.
+            foreach (var lease in response.Leases)
+            {
+                await RunLeaseAsync(lease).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunLeaseAsync(WorkLease lease)
+    {
+        var key = (lease.OperationName, lease.Attempt);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abortRuns.Token);
+        var run = new Run(cancel);
+        if (!_running.TryAdd(key, run))
+        {
+            _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} is already running here; ignored", WorkerId, lease.OperationName, lease.Attempt);
+            return;
+        }
+
+        _logger.LogInformation("Worker {Worker} runs {Operation} attempt {Attempt} (action {Action})", WorkerId, lease.OperationName, lease.Attempt, lease.ActionDigest?.Hash);
+        try
+        {
+            ActionRunResult result;
+            try
+            {
+                var (request, failure) = await LoadAsync(lease, cancel.Token).ConfigureAwait(false);
+                result = request is null ? failure! : await _runner.RunAsync(request, cancel.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (cancel.IsCancellationRequested)
+            {
+                // Whatever the run was doing when it was cancelled (a process, a gRPC fetch that ends as CANCELLED).
+                if (run.CancelledByHead)
+                {
+                    // The head asked for this: it knows the lease is over and expects no report.
+                    _logger.LogInformation("Worker {Worker} killed {Operation} attempt {Attempt}: cancelled by the head", WorkerId, lease.OperationName, lease.Attempt);
+                    return;
+                }
+
+                await FailAsync(lease, "the worker stopped before the action finished").ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e)
+            {
+                await FailAsync(lease, e.Message).ConfigureAwait(false);
+                return;
+            }
+
+            await CompleteAsync(lease, result).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>The lease's Action and Command, or the FAILED_PRECONDITION result REAPI gives when they are missing.</summary>
+    private async Task<(ActionRunRequest? Request, ActionRunResult? Failure)> LoadAsync(WorkLease lease, CancellationToken cancellationToken)
+    {
+        var action = await ReadMessageAsync(lease.InstanceName, lease.ActionDigest, ReapiAction.Parser, cancellationToken).ConfigureAwait(false);
+        if (action is null)
+        {
+            return (null, Missing(lease.ActionDigest));
+        }
+
+        var command = await ReadMessageAsync(lease.InstanceName, action.CommandDigest, Command.Parser, cancellationToken).ConfigureAwait(false);
+        if (command is null)
+        {
+            return (null, Missing(action.CommandDigest));
+        }
+
+        return (new ActionRunRequest(lease.InstanceName, lease.ActionDigest, action, command), null);
+    }
+
+    private async Task<T?> ReadMessageAsync<T>(string instanceName, Digest? digest, MessageParser<T> parser, CancellationToken cancellationToken)
+        where T : class, IMessage<T>
+    {
+        if (digest is null || digest.SizeBytes < 0)
+        {
+            throw new InvalidDataException("the lease names no valid digest");
+        }
+
+        if (digest.SizeBytes > _options.MessageBlobMaxBytes)
+        {
+            throw new InvalidDataException($"blob {digest.Hash}/{digest.SizeBytes} is larger than a message may be ({_options.MessageBlobMaxBytes} bytes)");
+        }
+
+        var bytes = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
+        return bytes is null ? null : parser.ParseFrom(bytes);
+    }
+
+    private static ActionRunResult Missing(Digest? digest)
+    {
+        var failure = new Google.Rpc.PreconditionFailure();
+        failure.Violations.Add(new Google.Rpc.PreconditionFailure.Types.Violation { Type = "MISSING", Subject = $"blobs/{digest?.Hash}/{digest?.SizeBytes}" });
+        var status = new Google.Rpc.Status { Code = (int)StatusCode.FailedPrecondition, Message = "the action's Action or Command blob is missing from the CAS" };
+        status.Details.Add(Google.Protobuf.WellKnownTypes.Any.Pack(failure));
+        return new ActionRunResult(new ActionResult(), status);
+    }
+
+    private async Task CompleteAsync(WorkLease lease, ActionRunResult result)
+    {
+        var request = new WorkerCompleteRequest
+        {
+            WorkerId = WorkerId,
+            OperationName = lease.OperationName,
+            Attempt = lease.Attempt,
+            Result = result.Result,
+            Status = result.Status,
+        };
+        try
+        {
+            var response = await _heads.CallAsync(
+                (invoker, token) => Client(invoker).CompleteAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
+                CancellationToken.None).ConfigureAwait(false);
+            _logger.LogInformation(
+                "Worker {Worker} completed {Operation} attempt {Attempt}: exit {ExitCode}, status {Status}{Dropped}",
+                WorkerId, lease.OperationName, lease.Attempt, result.Result.ExitCode, (StatusCode)result.Status.Code, response.Accepted ? "" : " (not accepted: finished elsewhere or superseded)");
+        }
+        catch (Exception e) when (e is RpcException or HeadsUnavailableException)
+        {
+            // The lease runs out and the head requeues the action: nothing is lost but this attempt.
+            _logger.LogWarning("Worker {Worker}: Complete of {Operation} attempt {Attempt} failed: {Error}", WorkerId, lease.OperationName, lease.Attempt, e.Message);
+        }
+    }
+
+    private async Task FailAsync(WorkLease lease, string reason)
+    {
+        var request = new WorkerFailRequest { WorkerId = WorkerId, OperationName = lease.OperationName, Attempt = lease.Attempt, Reason = reason };
+        try
+        {
+            await _heads.CallAsync(
+                (invoker, token) => Client(invoker).FailAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
+                CancellationToken.None).ConfigureAwait(false);
+            _logger.LogWarning("Worker {Worker} failed {Operation} attempt {Attempt}: {Reason}", WorkerId, lease.OperationName, lease.Attempt, reason);
+        }
+        catch (Exception e) when (e is RpcException or HeadsUnavailableException)
+        {
+            _logger.LogWarning("Worker {Worker}: Fail of {Operation} attempt {Attempt} ({Reason}) could not be sent: {Error}", WorkerId, lease.OperationName, lease.Attempt, reason, e.Message);
+        }
+    }
+
+    private async Task HeartbeatLoopAsync()
+    {
+        var stop = _stopHeartbeats.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Volatile.Read(ref _heartbeatIntervalMs)), _time, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            var request = new WorkerHeartbeatRequest { WorkerId = WorkerId, Incarnation = Incarnation };
+            foreach (var key in _running.Keys)
+            {
+                request.Running.Add(new LeaseRef { OperationName = key.Operation, Attempt = key.Attempt });
+            }
+
+            WorkerHeartbeatResponse response;
+            try
+            {
+                response = await _heads.CallAsync(
+                    (invoker, token) => Client(invoker).HeartbeatAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
+                    stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (stop.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                break;
+            }
+            catch (Exception e) when (e is RpcException or HeadsUnavailableException)
+            {
+                _logger.LogWarning("Worker {Worker}: Heartbeat failed: {Error}", WorkerId, e.Message);
+                continue;
+            }
+
+            foreach (var cancel in response.Cancel)
+            {
+                if (_running.TryGetValue((cancel.OperationName, cancel.Attempt), out var run))
+                {
+                    run.CancelledByHead = true;
+                    await run.Cancel.CancelAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (response.RegisterAgain)
+            {
+                await TryRegisterAgainAsync(stop).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task TryRegisterAgainAsync(CancellationToken stop)
+    {
+        try
+        {
+            await RegisterAsync(stop).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or HeadsUnavailableException)
+        {
+            _logger.LogWarning("Worker {Worker}: registering again failed: {Error}", WorkerId, e.Message);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>A jittered pause after an error, so many workers that saw the same failure do not call back in step.</summary>
+    private async Task PauseAsync(CancellationToken stop)
+    {
+        var wait = TimeSpan.FromMilliseconds((0.5 + (Random.Shared.NextDouble() / 2)) * _options.ErrorBackoffMs);
+        try
+        {
+            await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private sealed class Run(CancellationTokenSource cancel)
+    {
+        public CancellationTokenSource Cancel { get; } = cancel;
+
+        public volatile bool CancelledByHead;
+    }
+}
