@@ -4,9 +4,10 @@
 #   python3-grpcio, python3-protobuf  an independent gRPC implementation for the interop tests
 #   bazel-bootstrap-source            upstream REAPI / googleapis .proto files the descriptor test compares with
 #   bazel-bootstrap                   Debian's Bazel 4.2.3, the real client the remote-cache integration test builds with
+#   patch                             plants the Raft mutations (tests/RaftHead.Consensus.Tests/Mutations)
 set -euo pipefail
 
-packages=(python3-grpcio python3-protobuf bazel-bootstrap-source bazel-bootstrap)
+packages=(python3-grpcio python3-protobuf bazel-bootstrap-source bazel-bootstrap patch)
 
 missing=()
 for p in "${packages[@]}"; do
