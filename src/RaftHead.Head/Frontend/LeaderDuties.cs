@@ -20,7 +20,8 @@ public sealed class LeaderDuties
     private long _leaderTerm = -1;
     private long _leaderSinceUnixMs;
     private long _plannedVersion = -1;
-    private long _plannedAtUnixMs = long.MinValue;
+    private long _plannedAtUnixMs = long.MinValue / 2;
+    private long _judgedAtUnixMs = long.MinValue / 2;
 
     internal LeaderDuties(SchedulerFrontend frontend, ILogger logger)
     {
@@ -105,11 +106,18 @@ public sealed class LeaderDuties
             _leaderTerm = leader.Term;
             _leaderSinceUnixMs = now;
             _plannedVersion = -1;
+            _judgedAtUnixMs = long.MinValue / 2;
             _logger.LogInformation("Leading in term {Term}: worker silence is judged from {GraceEndUnixMs}", leader.Term, now + _frontend.Options.HeartbeatTtlMs);
         }
 
-        await DeclareSilentWorkersDeadAsync(now, cancellationToken).ConfigureAwait(false);
-        await FailExpiredLeasesAsync(now, cancellationToken).ConfigureAwait(false);
+        // Scans of every worker and lease: paced by the clock, not by the apply rate.
+        if (now - _judgedAtUnixMs >= _frontend.Options.DutiesIntervalMs)
+        {
+            _judgedAtUnixMs = now;
+            await DeclareSilentWorkersDeadAsync(now, cancellationToken).ConfigureAwait(false);
+            await FailExpiredLeasesAsync(now, cancellationToken).ConfigureAwait(false);
+        }
+
         await PlaceAsync(now, cancellationToken).ConfigureAwait(false);
         await PruneAsync(now, cancellationToken).ConfigureAwait(false);
     }

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using RaftHead.Head.Reapi;
+using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.V1;
 
 namespace RaftHead.Head.Frontend;
@@ -65,6 +66,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
         var until = _frontend.Time.GetTimestamp() + (long)(wait.TotalSeconds * _frontend.Time.TimestampFrequency);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _frontend.Stopping);
         var response = new WorkerLeaseResponse();
+        WorkerUsage? scanned = null;
         while (true)
         {
             var changed = _frontend.Log.Changes.Next;
@@ -74,6 +76,20 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Worker '{request.WorkerId}' is not registered; register again."));
             }
 
+            // The worker's usage is a new value whenever its leases change: an apply that left it alone needs no scan.
+            var usage = state.UsageOf(request.WorkerId);
+            if (ReferenceEquals(usage, scanned) || usage is null || usage.Slots == 0)
+            {
+                scanned = usage;
+                if (!await WaitAsync(changed, until, linked.Token, context.CancellationToken).ConfigureAwait(false))
+                {
+                    return response;
+                }
+
+                continue;
+            }
+
+            scanned = usage;
             var leases = state.LeasesOf(request.WorkerId);
             workers.KeepDelivered(request.WorkerId, (name, attempt) => state.FindOperation(name) is { Phase: OperationPhase.Leased } op && op.Attempt == attempt && op.Lease.WorkerId == request.WorkerId);
             foreach (var operation in leases)
@@ -98,24 +114,34 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                 }
             }
 
-            var left = _frontend.Time.GetElapsedTime(_frontend.Time.GetTimestamp(), until);
-            if (response.Leases.Count > 0 || left <= TimeSpan.Zero)
+            if (response.Leases.Count > 0 || !await WaitAsync(changed, until, linked.Token, context.CancellationToken).ConfigureAwait(false))
             {
                 return response;
             }
+        }
+    }
 
-            try
-            {
-                await changed.WaitAsync(left, _frontend.Time, linked.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The next pass finds the time spent and answers empty.
-            }
-            catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
-            {
-                return response;
-            }
+    /// <summary>Waits for the next apply until the poll's end; false when the poll is over (time spent, or the head stopping).</summary>
+    private async Task<bool> WaitAsync(Task changed, long untilTimestamp, CancellationToken stopOrCaller, CancellationToken caller)
+    {
+        var left = _frontend.Time.GetElapsedTime(_frontend.Time.GetTimestamp(), untilTimestamp);
+        if (left <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        try
+        {
+            await changed.WaitAsync(left, _frontend.Time, stopOrCaller).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!caller.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

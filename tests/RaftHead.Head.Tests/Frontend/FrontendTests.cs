@@ -254,6 +254,33 @@ public sealed class FrontendTests
     }
 
     [Fact]
+    public async Task A_lease_poll_without_work_answers_empty_when_its_wait_is_over()
+    {
+        await using var f = await StartAsync();
+        var worker = await f.RegisterAsync("w1");
+        var poll = f.Workers.LeaseAsync(new WorkerLeaseRequest { WorkerId = worker, FreeSlots = 1, WaitMs = 1_000 }, deadline: DateTime.UtcNow + WaitLimit).ResponseAsync;
+
+        // The head's clock moves only when told; move it until the poll gives up (it may not be waiting yet at first).
+        for (var step = 0; step < 1_000 && !poll.IsCompleted; step++)
+        {
+            f.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.WhenAny(poll, Task.Delay(10));
+        }
+
+        Assert.Empty((await poll).Leases);
+        Assert.Empty(f.State.Operations);
+    }
+
+    [Fact]
+    public async Task Retire_removes_an_idle_worker()
+    {
+        await using var f = await StartAsync();
+        var worker = await f.RegisterAsync("w1");
+        Assert.True((await f.Workers.RetireAsync(new WorkerRetireRequest { WorkerId = worker })).Removed);
+        Assert.Null(f.State.FindWorker(worker));
+    }
+
+    [Fact]
     public async Task A_heartbeat_from_an_unknown_worker_or_another_incarnation_asks_it_to_register_again()
     {
         await using var f = await StartAsync();
