@@ -75,6 +75,25 @@ public sealed class FrontendTests
     }
 
     [Fact]
+    public async Task Identical_executes_in_flight_share_one_operation_and_one_run()
+    {
+        await using var f = await StartAsync();
+        var (action, _) = await f.PutActionAsync("shared");
+        using var first = f.Execute(action);
+        using var second = f.Execute(action);
+        var a = await NextAsync(first.ResponseStream);
+        var b = await NextAsync(second.ResponseStream);
+        Assert.Equal(a.Name, b.Name);
+
+        var worker = await f.RegisterAsync("w1", slots: 2);
+        var lease = await f.LeaseAsync(worker);
+        await f.Workers.CompleteAsync(new WorkerCompleteRequest { WorkerId = worker, OperationName = lease.OperationName, Attempt = 1, Result = ResultFor("s") });
+        Assert.Equal(ResultFor("s"), Response(await ReadUntilDoneAsync(first.ResponseStream)).Result);
+        Assert.Equal(ResultFor("s"), Response(await ReadUntilDoneAsync(second.ResponseStream)).Result);
+        Assert.Single(f.State.Operations);
+    }
+
+    [Fact]
     public async Task A_do_not_cache_action_runs_every_time()
     {
         await using var f = await StartAsync();
