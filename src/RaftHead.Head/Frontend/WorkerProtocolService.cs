@@ -163,7 +163,9 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
         };
         if (!response.RegisterAgain)
         {
+            // Only a worker this leader knows leaves soft state: a stranger's beat must not make it look known.
             workers.Seen(request.WorkerId, _frontend.NowUnixMs);
+            workers.Blobs(request.WorkerId, request.Stored, request.Evicted);
         }
 
         foreach (var running in request.Running)
@@ -176,7 +178,6 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
             }
         }
 
-        workers.Blobs(request.WorkerId, request.Stored, request.Evicted);
         return Task.FromResult(response);
     }
 

@@ -291,6 +291,23 @@ public sealed class FrontendTests
     }
 
     [Fact]
+    public async Task WhereIs_names_the_peers_whose_heartbeats_said_they_hold_a_blob()
+    {
+        await using var f = await StartAsync();
+        var holder = await f.RegisterAsync("w1");
+        var asker = await f.RegisterAsync("w2");
+        var blob = Digests.Compute(System.Text.Encoding.UTF8.GetBytes("a blob"));
+        await f.Workers.HeartbeatAsync(new WorkerHeartbeatRequest { WorkerId = holder, Incarnation = "1", Stored = { blob } });
+
+        var found = await f.Workers.WhereIsAsync(new WhereIsRequest { Digest = blob, ExcludeWorkerId = asker });
+        Assert.Equal(["w1:1"], found.PeerEndpoints);
+        Assert.Empty((await f.Workers.WhereIsAsync(new WhereIsRequest { Digest = blob, ExcludeWorkerId = holder })).PeerEndpoints);
+
+        await f.Workers.HeartbeatAsync(new WorkerHeartbeatRequest { WorkerId = holder, Incarnation = "1", Evicted = { blob } });
+        Assert.Empty((await f.Workers.WhereIsAsync(new WhereIsRequest { Digest = blob, ExcludeWorkerId = asker })).PeerEndpoints);
+    }
+
+    [Fact]
     public async Task Retire_removes_an_idle_worker()
     {
         await using var f = await StartAsync();
