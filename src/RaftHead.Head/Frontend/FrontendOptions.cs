@@ -1,0 +1,71 @@
+using RaftHead.Protocol;
+
+namespace RaftHead.Head.Frontend;
+
+/// <summary>Settings of the execution frontend. Every bound carries its unit in its name.</summary>
+public sealed record FrontendOptions
+{
+    /// <summary>Names operations <c>operations/{seed}-{index}</c>; pick one per cluster lifetime so names never repeat across a rebuilt log.</summary>
+    public string OperationNameSeed { get; init; } = "";
+
+    /// <summary>How often a worker beats (told at registration).</summary>
+    public int HeartbeatIntervalMs { get; init; } = 1_000;
+
+    /// <summary>A worker silent this long is declared dead and its leases requeue. A new leader waits this long before judging anyone.</summary>
+    public int HeartbeatTtlMs { get; init; } = 10_000;
+
+    /// <summary>
+    /// A lease's hard deadline from its grant: the longest action the head accepts plus a grace. The worker enforces the
+    /// action's own timeout; this only catches a lease that nobody finishes while its worker still beats.
+    /// </summary>
+    public long LeaseTtlMs { get; init; } = Defaults.ActionTimeoutMaxMs + 60_000L;
+
+    /// <summary>How long a finished operation stays for WaitExecution and GetOperation before the leader prunes it.</summary>
+    public long FinishedRetentionMs { get; init; } = 15 * 60 * 1000;
+
+    /// <summary>Operations one prune entry forgets at most.</summary>
+    public uint PruneBatchMax { get; init; } = 1_000;
+
+    /// <summary>The leader's duties run at least this often (placement of backed-off work, silence, expiry, pruning), and after every change.</summary>
+    public int DutiesIntervalMs { get; init; } = 250;
+
+    /// <summary>Grants one placement proposes at most (one log entry).</summary>
+    public int GrantsPerPlanMax { get; init; } = 512;
+
+    /// <summary>The retry_delay a client is told on RESOURCE_EXHAUSTED.</summary>
+    public int RetryDelayMs { get; init; } = 1_000;
+
+    /// <summary>Backoff before a failed attempt runs again: base, doubled per attempt, capped.</summary>
+    public int RetryBackoffBaseMs { get; init; } = 500;
+
+    public int RetryBackoffMaxMs { get; init; } = 30_000;
+
+    /// <summary>The longest a worker's Lease call is held open, whatever it asks.</summary>
+    public int LeaseWaitMaxMs { get; init; } = 30_000;
+
+    /// <summary>An Execute or WaitExecution stream without a change for this long is sent the current Operation again; 0 disables it.</summary>
+    public int StreamKeepAliveMs { get; init; } = 60_000;
+
+    /// <summary>Blobs one worker is believed to hold in the leader's soft directory, at most (older hints are dropped past it).</summary>
+    public int BlobHintsPerWorkerMax { get; init; } = 1_000_000;
+
+    /// <summary>Heads that hold every blob, answered by WhereIs as the fallback (host:port).</summary>
+    public IReadOnlyList<string> HeadEndpoints { get; init; } = Array.Empty<string>();
+
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(HeartbeatIntervalMs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(HeartbeatTtlMs, HeartbeatIntervalMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseTtlMs);
+        ArgumentOutOfRangeException.ThrowIfNegative(FinishedRetentionMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(DutiesIntervalMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(GrantsPerPlanMax);
+        ArgumentOutOfRangeException.ThrowIfNegative(RetryDelayMs);
+        ArgumentOutOfRangeException.ThrowIfNegative(RetryBackoffBaseMs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryBackoffMaxMs, RetryBackoffBaseMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseWaitMaxMs);
+        ArgumentOutOfRangeException.ThrowIfNegative(StreamKeepAliveMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobHintsPerWorkerMax);
+        ArgumentNullException.ThrowIfNull(HeadEndpoints);
+    }
+}

@@ -1,0 +1,249 @@
+using System.Globalization;
+using Build.Bazel.Remote.Execution.V2;
+using Google.LongRunning;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Head.Execution;
+using RaftHead.Head.Reapi;
+using RaftHead.Head.Scheduling;
+using RaftHead.Protocol.V1;
+using RaftHead.Storage;
+
+namespace RaftHead.Head.Frontend;
+
+/// <summary>
+/// The execution frontend of one head: turns REAPI and worker-protocol calls into scheduler commands proposed through
+/// an <see cref="ISchedulerLog"/>, and answers from the applied state, waking on its <see cref="ChangeFeed"/>. It owns
+/// the leader's soft state (<see cref="Workers"/>) and the leader's duties loop (<see cref="Duties"/>), which
+/// <see cref="Start"/> launches and <see cref="DisposeAsync"/> stops. The gRPC services
+/// (<see cref="FrontendExecutionService"/>, <see cref="FrontendOperationsService"/>, <see cref="WorkerProtocolService"/>)
+/// are thin shells over it.
+/// </summary>
+public sealed class SchedulerFrontend : IAsyncDisposable
+{
+    private readonly ActionInputs _inputs;
+    private readonly ExecutionOptions _execution;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly object _randomGate = new();
+    private readonly Random _random;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    /// <param name="log">The replicated scheduler.</param>
+    /// <param name="blobs">This head's CAS: Execute checks the action and its inputs there before it submits.</param>
+    /// <param name="options">Frontend bounds and timings.</param>
+    /// <param name="execution">The input checks' bounds (missing blobs listed, message sizes, the action timeout limit).</param>
+    /// <param name="timeProvider">Every time the frontend puts in a command or waits for.</param>
+    /// <param name="random">Backoff jitter; seeded in tests.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    public SchedulerFrontend(
+        ISchedulerLog log,
+        IBlobStore blobs,
+        FrontendOptions options,
+        ExecutionOptions? execution = null,
+        TimeProvider? timeProvider = null,
+        Random? random = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(blobs);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _execution = execution ?? new ExecutionOptions();
+        _execution.Validate();
+        Log = log;
+        Options = options;
+        Time = timeProvider ?? TimeProvider.System;
+        _random = random ?? new Random();
+        _logger = (ILogger?)loggerFactory?.CreateLogger<SchedulerFrontend>() ?? NullLogger.Instance;
+        _inputs = new ActionInputs(blobs, _execution);
+        Workers = new WorkerSoftState(options.BlobHintsPerWorkerMax);
+        Duties = new LeaderDuties(this, (ILogger?)loggerFactory?.CreateLogger<LeaderDuties>() ?? NullLogger.Instance);
+    }
+
+    public ISchedulerLog Log { get; }
+
+    public FrontendOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>Heartbeats, incarnations, delivered leases and blob hints: the leader's soft state.</summary>
+    public WorkerSoftState Workers { get; }
+
+    public LeaderDuties Duties { get; }
+
+    internal TimeSpan RetryDelay => TimeSpan.FromMilliseconds(Options.RetryDelayMs);
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    internal long NowUnixMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Starts the leader's duties loop (it idles while this replica does not lead).</summary>
+    public void Start() => Duties.Start(_stopping.Token);
+
+    /// <summary>Proposes a command; a refused one (any code but OK) is thrown as its status unless <paramref name="refusalIsAnswer"/>.</summary>
+    internal async Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken, bool refusalIsAnswer = false)
+    {
+        var result = await Log.ProposeAsync(command, cancellationToken).ConfigureAwait(false);
+        if (result.Code != SchedulerResultCode.Ok && !refusalIsAnswer)
+        {
+            throw FrontendErrors.FromResult(result, RetryDelay);
+        }
+
+        return result;
+    }
+
+    /// <summary>The jittered time a failed attempt may run again.</summary>
+    internal long BackoffUntil(long nowUnixMs, uint failedAttempt)
+    {
+        double jitter;
+        lock (_randomGate)
+        {
+            jitter = _random.NextDouble();
+        }
+
+        return Backoff.NotBeforeUnixMs(nowUnixMs, Math.Max(failedAttempt, 1u), Options.RetryBackoffBaseMs, Options.RetryBackoffMaxMs, jitter);
+    }
+
+    /// <summary>
+    /// Checks an Execute request against the CAS (the Action, then, unless the action cache will answer, the Command and
+    /// every input) and submits it. Returns the operation's name. Throws the REAPI status for a bad request, absent
+    /// blobs (FAILED_PRECONDITION, one MISSING violation per blob), a full queue (RESOURCE_EXHAUSTED with RetryInfo) or a
+    /// replica that cannot take writes (UNAVAILABLE naming the leader).
+    /// </summary>
+    internal async Task<string> SubmitAsync(ExecuteRequest request, RequestMetadata? metadata, CancellationToken cancellationToken)
+    {
+        ReapiErrors.CheckInstanceName(request.InstanceName);
+        ReapiErrors.CheckDigest(request.ActionDigest, "action_digest");
+        if (request.DigestFunction is not (DigestFunction.Types.Value.Unknown or DigestFunction.Types.Value.Sha256))
+        {
+            throw ReapiErrors.InvalidArgument("digest_function", $"{request.DigestFunction} is not supported; this server uses SHA256");
+        }
+
+        var instance = request.InstanceName;
+        var digest = request.ActionDigest;
+        var action = await _inputs.FetchActionAsync(instance, digest, cancellationToken).ConfigureAwait(false);
+        var timeout = action.Timeout?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (timeout > TimeSpan.FromMilliseconds(_execution.ActionTimeoutMaxMs))
+        {
+            throw ReapiErrors.InvalidArgument("action.timeout", string.Create(CultureInfo.InvariantCulture, $"{timeout.TotalSeconds:0.###} s is longer than this server's maximum of {_execution.ActionTimeoutMaxMs / 1000} s"));
+        }
+
+        // do_not_cache: never answered from the cache either, as a result that must not be cached must not be shared.
+        var skipCache = request.SkipCacheLookup || action.DoNotCache;
+        var platform = action.Platform ?? new Platform();
+        if (skipCache || Log.Current.FindCachedResult(instance, digest) is null)
+        {
+            // The pins only guard the walk; holding them until the run ends is the worker's fetch's business.
+            var pins = new List<IDisposable>();
+            try
+            {
+                var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
+
+                // Action.platform (v2.2) wins; older clients put it only in the Command.
+                if (platform.Properties.Count == 0 && command.Platform is { } commandPlatform)
+                {
+                    platform = commandPlatform;
+                }
+            }
+            finally
+            {
+                foreach (var pin in pins)
+                {
+                    pin.Dispose();
+                }
+            }
+        }
+
+        var submit = new SubmitAction
+        {
+            // Ours, not the client's: one Execute call is one submission; a proposal retried after a leader change
+            // with this id cannot make a second operation.
+            RequestId = Guid.NewGuid().ToString("N"),
+            OperationNameSeed = Options.OperationNameSeed,
+            SubmittedAtUnixMs = NowUnixMs,
+            InstanceName = instance,
+            ToolInvocationId = metadata?.ToolInvocationId ?? "",
+            ActionDigest = digest,
+            Platform = platform,
+            Priority = request.ExecutionPolicy?.Priority ?? 0,
+            Resources = new ResourceRequest(),
+            DoNotCache = action.DoNotCache,
+            SkipCacheLookup = skipCache,
+        };
+        var result = await ProposeAsync(new SchedulerCommand { Submit = submit }, cancellationToken).ConfigureAwait(false);
+        var name = result.Submit.OperationName;
+        _logger.LogInformation(
+            "Execute of {ActionDigest} in instance {InstanceName}: operation {Operation} {Disposition} (invocation {ToolInvocationId})",
+            Format(digest), instance, name, result.Submit.Disposition, submit.ToolInvocationId);
+        return name;
+    }
+
+    /// <summary>The operation, looked up here and, when this replica has not applied it yet, after a read barrier.</summary>
+    internal async Task<OperationState?> FindAsync(string name, CancellationToken cancellationToken)
+    {
+        if (Log.Current.FindOperation(name) is { } operation)
+        {
+            return operation;
+        }
+
+        await Log.ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
+        return Log.Current.FindOperation(name);
+    }
+
+    /// <summary>
+    /// Streams an operation: its current state at once, then after each change, ending with the done Operation; the
+    /// current state again after <see cref="FrontendOptions.StreamKeepAliveMs"/> of silence. A client going away ends
+    /// the stream, never the operation; shutdown fails it UNAVAILABLE so the client resumes with WaitExecution.
+    /// </summary>
+    internal async Task WatchAsync(string name, IAsyncStreamWriter<Operation> responses, CancellationToken cancellationToken)
+    {
+        var keepAlive = Options.StreamKeepAliveMs > 0 ? TimeSpan.FromMilliseconds(Options.StreamKeepAliveMs) : Timeout.InfiniteTimeSpan;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        var sentVersion = -1L;
+        while (true)
+        {
+            var changed = Log.Changes.Next;
+            var operation = Log.Current.FindOperation(name) ?? throw FrontendErrors.OperationNotFound(name);
+            if (operation.ChangedVersion != sentVersion)
+            {
+                var view = OperationView.ToOperation(operation);
+                await responses.WriteAsync(view, cancellationToken).ConfigureAwait(false);
+                if (view.Done)
+                {
+                    return;
+                }
+
+                sentVersion = operation.ChangedVersion;
+            }
+
+            try
+            {
+                await changed.WaitAsync(keepAlive, Time, linked.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                sentVersion = -1;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, "This head is shutting down; resume with WaitExecution on another head."));
+            }
+        }
+    }
+
+    /// <summary>Stops the duties loop and ends open streams (UNAVAILABLE).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Duties.StopAsync().ConfigureAwait(false);
+    }
+
+    internal static string Format(Digest digest) => string.Create(CultureInfo.InvariantCulture, $"{digest.Hash}/{digest.SizeBytes}");
+}
