@@ -7,15 +7,12 @@ namespace RaftHead.Worker.Remote;
 /// <summary>
 /// The heads a worker may talk to and the one it talks to now. Any replica serves the worker protocol and the CAS,
 /// so when the current head answers UNAVAILABLE a call moves on: to the leader the head named in the
-/// <see cref="LeaderTrailer"/> trailer, else to the next endpoint; at once while some head is untried, then after a
+/// <see cref="Protocol.LeaderHint"/> trailer, else to the next endpoint; at once while some head is untried, then after a
 /// jittered exponential backoff, until the call's budget is spent. Channels come from the caller's pool, which should
 /// not retry on its own (<see cref="ChannelSettings"/>): retrying the same dead head only delays moving on.
 /// </summary>
 public sealed class HeadConnection
 {
-    /// <summary>A head that cannot serve a call names the leader here (<c>host:port</c>) when it knows one.</summary>
-    public const string LeaderTrailer = "rh-leader";
-
     private readonly string[] _endpoints;
     private readonly GrpcChannels _channels;
     private readonly HeadConnectionOptions _options;
@@ -122,7 +119,7 @@ public sealed class HeadConnection
     /// <summary>The leader a head named, if it is a well-formed endpoint other than the head that failed.</summary>
     private static string? LeaderHint(RpcException e, string failed)
     {
-        var hint = e.Trailers.GetValue(LeaderTrailer);
+        var hint = Protocol.LeaderHint.From(e);
         if (string.IsNullOrWhiteSpace(hint) || string.Equals(hint, failed, StringComparison.Ordinal))
         {
             return null;

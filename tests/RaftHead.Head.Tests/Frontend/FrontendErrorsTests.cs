@@ -41,6 +41,7 @@ public sealed class FrontendErrorsTests
         Assert.NotNull(error);
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("node 3 at 127.0.0.1:8982", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("127.0.0.1:8982", LeaderHint.From(error));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using Grpc.Core;
+using RaftHead.Protocol;
 using RaftHead.Protocol.V1;
-using RaftHead.Worker.Remote;
 
 namespace RaftHead.Worker.Tests.Agent;
 
@@ -12,6 +12,6 @@ internal sealed class NotLeaderWorkerProtocol(string leader) : WorkerProtocol.Wo
     public override Task<WorkerRegisterResponse> Register(WorkerRegisterRequest request, ServerCallContext context)
     {
         Interlocked.Increment(ref Calls);
-        throw new RpcException(new Status(StatusCode.Unavailable, "not the leader"), new Metadata { { HeadConnection.LeaderTrailer, leader } });
+        throw new RpcException(new Status(StatusCode.Unavailable, "not the leader"), LeaderHint.Trailers(leader));
     }
 }
