@@ -4,19 +4,20 @@ using Build.Bazel.Remote.Execution.V2;
 namespace RaftHead.Storage;
 
 /// <summary>
-/// A streamed write of a small blob (at most <see cref="FasterBlobStoreOptions.BufferedBlobMaxBytes"/>):
-/// gathered in a pooled buffer, then stored like <see cref="FasterBlobStore.PutAsync"/>.
+/// A streamed write of a small blob: gathered in a pooled buffer, then stored whole with
+/// <see cref="IBlobStore.PutAsync"/> (the CAS for blobs up to <see cref="FasterBlobStoreOptions.BufferedBlobMaxBytes"/>;
+/// a remote store, so that a whole put can move to another head).
 /// </summary>
-internal sealed class BufferedBlobWriter : IBlobWriter
+public sealed class BufferedBlobWriter : IBlobWriter
 {
-    private readonly FasterBlobStore _store;
+    private readonly IBlobStore _store;
     private readonly string _instanceName;
     private readonly Digest _digest;
     private byte[]? _buffer;
     private int _written;
     private bool _committed;
 
-    public BufferedBlobWriter(FasterBlobStore store, string instanceName, Digest digest)
+    public BufferedBlobWriter(IBlobStore store, string instanceName, Digest digest)
     {
         _store = store;
         _instanceName = instanceName;

@@ -84,7 +84,7 @@ public sealed class RemoteBlobStore : IBlobStore
     {
         // Small blobs are gathered and put whole (repeatable on another head); large ones stream to the current head.
         return digest.SizeBytes <= _options.BatchBlobMaxBytes
-            ? new GatheringBlobWriter(this, instanceName, digest)
+            ? new BufferedBlobWriter(this, instanceName, digest)
             : new ByteStreamBlobWriter(new ByteStream.ByteStreamClient(_heads.CurrentInvoker), instanceName, digest, _options.WriteChunkBytes, _heads.Current);
     }
 
