@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using RaftHead.Protocol;
 
 namespace RaftHead.Head.Execution;
@@ -64,27 +63,12 @@ public sealed record ExecutionOptions
     public int InputWalkConcurrencyMax { get; init; } = 16;
 
     /// <summary>REAPI's platform lexicon names for this machine: OSFamily and ISA.</summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultPlatformProperties()
-    {
-        var os = OperatingSystem.IsLinux() ? "linux"
-            : OperatingSystem.IsMacOS() ? "macos"
-            : OperatingSystem.IsWindows() ? "windows"
-            : OperatingSystem.IsFreeBSD() ? "freebsd"
-            : RuntimeInformation.OSDescription;
-        var isa = RuntimeInformation.OSArchitecture switch
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultPlatformProperties() =>
+        new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
         {
-            Architecture.X64 => "x86-64",
-            Architecture.X86 => "x86-32",
-            Architecture.Arm64 => "arm-a64",
-            Architecture.Arm => "arm-a32",
-            var other => other.ToString().ToLowerInvariant(),
+            [PlatformLexicon.OsFamilyName] = new[] { PlatformLexicon.OsFamily },
+            [PlatformLexicon.IsaName] = new[] { PlatformLexicon.Isa },
         };
-        return new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
-        {
-            ["OSFamily"] = new[] { os },
-            ["ISA"] = new[] { isa },
-        };
-    }
 
     internal void Validate()
     {

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using RaftHead.Protocol;
 
 namespace RaftHead.Worker.Agent;
 
@@ -6,22 +6,8 @@ namespace RaftHead.Worker.Agent;
 public static class MachinePlatform
 {
     /// <summary>OSFamily and ISA as the lexicon spells them.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Default()
-    {
-        var os = OperatingSystem.IsLinux() ? "linux"
-            : OperatingSystem.IsMacOS() ? "macos"
-            : OperatingSystem.IsFreeBSD() ? "freebsd"
-            : RuntimeInformation.OSDescription;
-        var isa = RuntimeInformation.OSArchitecture switch
-        {
-            Architecture.X64 => "x86-64",
-            Architecture.X86 => "x86-32",
-            Architecture.Arm64 => "arm-a64",
-            Architecture.Arm => "arm-a32",
-            var other => other.ToString().ToLowerInvariant(),
-        };
-        return new[] { KeyValuePair.Create("ISA", isa), KeyValuePair.Create("OSFamily", os) };
-    }
+    public static IReadOnlyList<KeyValuePair<string, string>> Default() =>
+        new[] { KeyValuePair.Create(PlatformLexicon.IsaName, PlatformLexicon.Isa), KeyValuePair.Create(PlatformLexicon.OsFamilyName, PlatformLexicon.OsFamily) };
 
     /// <summary>Memory this process may use (the machine's, or a container's limit).</summary>
     public static ulong MemoryBytes() => (ulong)Math.Max(0, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
