@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
 using RaftHead.Head;
 using RaftHead.Protocol;
 using RaftHead.Worker;
@@ -10,9 +9,6 @@ namespace RaftHead.Cli;
 /// <summary><c>rh serve</c>: one node, no replication; the CAS and action cache over REAPI.</summary>
 internal static class ServeCommand
 {
-    /// <summary>Held for the life of the process: a collected registration would stop absorbing signals.</summary>
-    private static PosixSignalRegistration[]? SignalRegistrations { get; set; }
-
     public static Command Create()
     {
         var port = new Option<int>("--port") { Description = "gRPC port (REAPI, admin).", DefaultValueFactory = _ => Defaults.HeadGrpcPort };
@@ -56,14 +52,8 @@ internal static class ServeCommand
                 throw new UsageException($"--slots {options.Execution.Slots} must be at least 1");
             }
 
-            // The signal handlers stay registered until the process exits (never disposed), so a second SIGTERM or
-            // Ctrl+C while the node is stopping is absorbed and the clean shutdown finishes.
             using var stop = new CancellationTokenSource();
-            SignalRegistrations = new[]
-            {
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => RequestStop(context, stop)),
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, context => RequestStop(context, stop)),
-            };
+            StopSignals.Route(stop);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellationToken);
 
             // The head and the worker meet here, in the composition root, and only through the runner contract.
@@ -92,19 +82,6 @@ internal static class ServeCommand
             return 0;
         }));
         return serve;
-    }
-
-    private static void RequestStop(PosixSignalContext context, CancellationTokenSource stop)
-    {
-        context.Cancel = true;
-        try
-        {
-            stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The command has already returned; the process is on its way out.
-        }
     }
 
     private static ActionRunner CreateRunner(RaftHead.Storage.IBlobStore store, SingleNodeOptions options, string runAsUser) =>

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Worker;
@@ -11,9 +10,6 @@ namespace RaftHead.Cli;
 /// <summary><c>rh worker</c>: runs actions for a cluster of heads, reached through the worker protocol.</summary>
 internal static class WorkerCommand
 {
-    /// <summary>Held for the life of the process: a collected registration would stop absorbing signals.</summary>
-    private static PosixSignalRegistration[]? SignalRegistrations { get; set; }
-
     public static Command Create()
     {
         var heads = new Option<string?>("--heads") { Description = $"Heads to work for, comma-separated host:port (any replicas; the worker moves between them). Default: --endpoint, $RH_ENDPOINT, else {Defaults.Endpoint}." };
@@ -46,14 +42,8 @@ internal static class WorkerCommand
                 Gpus = result.GetValue(gpus),
             };
 
-            // The signal handlers stay registered until the process exits (never disposed), so a second SIGTERM or
-            // Ctrl+C while the worker is stopping is absorbed and the clean stop finishes.
             using var stop = new CancellationTokenSource();
-            SignalRegistrations = new[]
-            {
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => RequestStop(context, stop)),
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, context => RequestStop(context, stop)),
-            };
+            StopSignals.Route(stop);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellationToken);
 
             using var channels = new GrpcChannels(HeadConnection.ChannelSettings);
@@ -143,18 +133,5 @@ internal static class WorkerCommand
         }
 
         return properties;
-    }
-
-    private static void RequestStop(PosixSignalContext context, CancellationTokenSource stop)
-    {
-        context.Cancel = true;
-        try
-        {
-            stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The command has already returned; the process is on its way out.
-        }
     }
 }
