@@ -5,6 +5,7 @@ var root = new RootCommand("rh: the RaftHead remote build-execution cluster");
 root.Options.Add(CliOptions.Json);
 root.Options.Add(CliOptions.Endpoint);
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(HeadCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());

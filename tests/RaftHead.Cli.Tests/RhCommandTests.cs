@@ -8,11 +8,11 @@ namespace RaftHead.Cli.Tests;
 public sealed class RhCommandTests : IAsyncLifetime
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "rh-cli-test-" + Guid.NewGuid().ToString("N"));
-    private SingleNodeHead _head = null!;
+    private HeadNode _head = null!;
 
     public async Task InitializeAsync()
     {
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, runnerFactory: null, CancellationToken.None);
+        _head = await HeadNode.StartAsync(new HeadNodeOptions { DataDirectory = _data, Port = 0, CasMaxBytes = 64L << 20 }, CancellationToken.None);
     }
 
     public async Task DisposeAsync()

@@ -3,6 +3,7 @@ using RaftHead.Protocol.Client;
 using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
 using RaftHead.Testing;
+using RaftHead.Worker.Agent;
 
 namespace RaftHead.Head.Tests;
 
@@ -11,21 +12,24 @@ internal sealed class RunningHead : IAsyncDisposable
 {
     private readonly TempDirectory _data;
 
-    private RunningHead(TempDirectory data, SingleNodeHead head, GrpcChannel channel)
+    private readonly InProcessWorker? _worker;
+
+    private RunningHead(TempDirectory data, HeadNode head, InProcessWorker? worker, GrpcChannel channel)
     {
         _data = data;
         Head = head;
+        _worker = worker;
         Channel = channel;
         Rpc = new ReapiClients(channel);
     }
 
-    public SingleNodeHead Head { get; }
+    public HeadNode Head { get; }
 
     public GrpcChannel Channel { get; }
 
     public ReapiClients Rpc { get; }
 
-    public string DataDirectory => _data.Path;
+    public string DataDirectory => Head.Options.DataDirectory;
 
     /// <param name="casMaxBytes">The CAS bound.</param>
     /// <param name="runnerFactory">With a runner the head executes; its work directory goes under the data directory.</param>
@@ -37,11 +41,29 @@ internal sealed class RunningHead : IAsyncDisposable
         {
             // The run-as user of an executing head must be able to reach its sandboxes.
             File.SetUnixFileMode(data.Path, (UnixFileMode)0x1ED);
-            var head = await SingleNodeHead.StartAsync(
-                new SingleNodeOptions { DataDirectory = data.Path, Port = 0, CasMaxBytes = casMaxBytes, ExecutionEnabled = runnerFactory is not null },
-                runnerFactory is null ? null : store => runnerFactory(store, data.Combine("work")),
+            var head = await HeadNode.StartAsync(
+                new HeadNodeOptions { DataDirectory = data.Combine("head"), Port = 0, CasMaxBytes = casMaxBytes, ExecutionEnabled = runnerFactory is not null },
                 CancellationToken.None);
-            return new RunningHead(data, head, GrpcChannels.Create(head.Address, channel ?? new GrpcChannelSettings()));
+            InProcessWorker? worker = null;
+            try
+            {
+                if (runnerFactory is not null)
+                {
+                    worker = await InProcessWorker.StartAsync(
+                        [head.Address.Authority],
+                        head.Blobs,
+                        runnerFactory(head.Blobs, data.Combine("work")),
+                        new WorkerAgentOptions { DataDirectory = data.Combine("worker"), Slots = 2 },
+                        CancellationToken.None);
+                }
+            }
+            catch
+            {
+                await head.DisposeAsync();
+                throw;
+            }
+
+            return new RunningHead(data, head, worker, GrpcChannels.Create(head.Address, channel ?? new GrpcChannelSettings()));
         }
         catch
         {
@@ -53,6 +75,11 @@ internal sealed class RunningHead : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync();
+        }
+
         await Head.DisposeAsync();
         _data.Dispose();
     }

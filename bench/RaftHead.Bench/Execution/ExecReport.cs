@@ -30,7 +30,7 @@ internal sealed class ExecReport
         md.AppendLine(Inv, $"Machine: {machineNote}; .NET {Environment.Version}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC; client, head and runner in one process on 127.0.0.1 (h2c).  ");
         if (!_options.SkipExecute)
         {
-            md.AppendLine(Inv, $"Head: `SingleNodeHead` with execution, **{_options.Slots} slot(s)** (= the machine's {Environment.ProcessorCount} logical cores unless `--slots` says otherwise), no logger; {_r.Isolation}.  ");
+            md.AppendLine(Inv, $"Head: `HeadNode` with execution and an in-process worker, **{_options.Slots} slot(s)** (= the machine's {Environment.ProcessorCount} logical cores unless `--slots` says otherwise), no logger; {_r.Isolation}.  ");
             md.AppendLine(Inv, $"Wrapper chain: `{_r.WrapperChain}`.  ");
         }
 

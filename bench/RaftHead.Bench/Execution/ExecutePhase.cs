@@ -4,16 +4,15 @@ using Google.LongRunning;
 using Grpc.Core;
 using RaftHead.Bench.Storage;
 using RaftHead.Head;
-using RaftHead.Head.Execution;
 using RaftHead.Protocol.Client;
-
 using RaftHead.Worker;
+using RaftHead.Worker.Agent;
 
 namespace RaftHead.Bench.Execution;
 
 /// <summary>
 /// A no-op action (<c>/bin/true</c>, empty input root, no outputs) through REAPI Execute against a
-/// <see cref="SingleNodeHead"/> with execution, one client and many, next to starting the same process directly (bare,
+/// <see cref="HeadNode"/> with execution, one client and many, next to starting the same process directly (bare,
 /// with the runner's redirections, through the runner's wrapper chain). The cases alternate within each round.
 /// </summary>
 internal sealed class ExecutePhase
@@ -53,21 +52,20 @@ internal sealed class ExecutePhase
     {
         using var dir = new TempDirectory(_options.TempRoot, "exec-head");
         Traversable(dir.Path);
-        ActionRunner? runner = null;
-        var head = await SingleNodeHead.StartAsync(
-            new SingleNodeOptions
-            {
-                Port = 0,
-                DataDirectory = dir.Path,
-                ExecutionEnabled = true,
-                Execution = new ExecutionOptions { Slots = _options.Slots },
-            },
-            store => runner = new ActionRunner(store, new RunnerOptions { WorkDirectory = Path.Combine(dir.Path, "work"), RunAsUser = _options.RunAsUser, WarmSandboxes = _options.Slots + 1 }),
+        var head = await HeadNode.StartAsync(
+            new HeadNodeOptions { Port = 0, DataDirectory = Path.Combine(dir.Path, "head"), ExecutionEnabled = true },
             cancellationToken).ConfigureAwait(false);
         await using var stopHead = head.ConfigureAwait(false);
+        var runner = new ActionRunner(head.Blobs, new RunnerOptions { WorkDirectory = Path.Combine(dir.Path, "work"), RunAsUser = _options.RunAsUser, WarmSandboxes = _options.Slots + 1 });
+        var isolation = runner.Isolation;
+        await using var worker = await InProcessWorker.StartAsync(
+            [head.Address.Authority],
+            head.Blobs,
+            runner,
+            new WorkerAgentOptions { DataDirectory = Path.Combine(dir.Path, "worker"), Slots = _options.Slots },
+            cancellationToken).ConfigureAwait(false);
         using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
         var clients = new ReapiClients(channel);
-        var isolation = runner?.Isolation ?? throw new InvalidOperationException("the head does not execute");
         _progress.WriteLine($"exec: head on {head.Address} with {_options.Slots} slot(s); {isolation.Describe()}");
 
         var direct = Path.Combine(dir.Path, "direct");

@@ -13,7 +13,7 @@ namespace RaftHead.Bench.Storage;
 /// CAS ingest and read throughput per blob size, next to raw single-core SHA-256 of the same size. In process it
 /// drives <see cref="FasterBlobStore"/> through its public API the way the REAPI services do (PutAsync for blobs up to
 /// <see cref="FasterBlobStoreOptions.BufferedBlobMaxBytes"/>, BeginWrite with 1 MiB chunks above); over gRPC it drives a
-/// <see cref="SingleNodeHead"/> on 127.0.0.1 the way Bazel does (batch calls for small blobs, ByteStream for large).
+/// <see cref="HeadNode"/> on 127.0.0.1 the way Bazel does (batch calls for small blobs, ByteStream for large).
 /// </summary>
 internal sealed class CasPhase
 {
@@ -53,9 +53,9 @@ internal sealed class CasPhase
         await using var store = await FasterBlobStore.OpenAsync(
             new FasterBlobStoreOptions { DataDirectory = storeDir.Path, MaxBytes = 64L << 30, CheckpointIntervalMs = 0 },
             cancellationToken).ConfigureAwait(false);
-        await using var head = await SingleNodeHead.StartAsync(
-            new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path, CasMaxBytes = 64L << 30 },
-            runnerFactory: null, cancellationToken).ConfigureAwait(false);
+        await using var head = await HeadNode.StartAsync(
+            new HeadNodeOptions { Port = 0, DataDirectory = headDir.Path, CasMaxBytes = 64L << 30 },
+            cancellationToken).ConfigureAwait(false);
         using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
         var clients = new ReapiClients(channel);
         FsyncOf4KiBAppendUs = MeasureAppendFsyncUs(scratch.Path);

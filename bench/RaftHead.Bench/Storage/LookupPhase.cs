@@ -61,7 +61,7 @@ internal sealed class LookupPhase
 
         // Over gRPC, and the action cache on the same head.
         using var headDir = new TempDirectory(_options.TempRoot, "lookup-head");
-        await using var head = await SingleNodeHead.StartAsync(new SingleNodeOptions { Port = 0, DataDirectory = headDir.Path }, runnerFactory: null, cancellationToken).ConfigureAwait(false);
+        await using var head = await HeadNode.StartAsync(new HeadNodeOptions { Port = 0, DataDirectory = headDir.Path }, cancellationToken).ConfigureAwait(false);
         using var channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
         var clients = new ReapiClients(channel);
         await PopulateOverGrpcAsync(clients, batches, cancellationToken).ConfigureAwait(false);

@@ -165,7 +165,7 @@ internal sealed class StorageReport
         }
 
         md.AppendLine();
-        md.AppendLine(Inv, $"Ours: `ActionCacheClient.GetActionResultAsync` on a channel from `GrpcChannels.Create` (GetActionResult is on its retry list, so the call runs under the retry policy) against `SingleNodeHead` (`CompletenessCheckingActionCache` over `FasterActionCache`: index lookup, record read and SHA-256 check, parse, FindMissing of the 5 blobs it names), client and server in one process. Redis: `redis-benchmark -t get -c N -n M -d {_r.Lookups.ActionResultBytes} -r {RedisBench.Keys} --csv` against `redis-server --save \"\" --appendonly no` ({_r.Lookups.RedisVersion ?? "not run"}); redis-benchmark reports latency in steps of 1 µs at best (its histogram's precision), and both sides share the same 2 cores.");
+        md.AppendLine(Inv, $"Ours: `ActionCacheClient.GetActionResultAsync` on a channel from `GrpcChannels.Create` (GetActionResult is on its retry list, so the call runs under the retry policy) against `HeadNode` (`CompletenessCheckingActionCache` over the replicated action cache: a lookup in the applied state, FindMissing of the 5 blobs it names), client and server in one process. Redis: `redis-benchmark -t get -c N -n M -d {_r.Lookups.ActionResultBytes} -r {RedisBench.Keys} --csv` against `redis-server --save \"\" --appendonly no` ({_r.Lookups.RedisVersion ?? "not run"}); redis-benchmark reports latency in steps of 1 µs at best (its histogram's precision), and both sides share the same 2 cores.");
         md.AppendLine();
         md.AppendLine("<details><summary>All latency rounds</summary>");
         md.AppendLine();

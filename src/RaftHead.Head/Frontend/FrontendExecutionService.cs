@@ -2,7 +2,6 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf;
 using Grpc.Core;
-using RaftHead.Head.Execution;
 
 namespace RaftHead.Head.Frontend;
 
@@ -12,6 +11,9 @@ namespace RaftHead.Head.Frontend;
 /// </summary>
 public sealed class FrontendExecutionService : Build.Bazel.Remote.Execution.V2.Execution.ExecutionBase
 {
+    /// <summary>Where REAPI clients put their RequestMetadata (tool invocation id, action id).</summary>
+    public const string RequestMetadataHeader = "build.bazel.remote.execution.v2.requestmetadata-bin";
+
     private readonly SchedulerFrontend _frontend;
 
     public FrontendExecutionService(SchedulerFrontend frontend)
@@ -36,7 +38,7 @@ public sealed class FrontendExecutionService : Build.Bazel.Remote.Execution.V2.E
     public static RequestMetadata? ReadRequestMetadata(ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.RequestHeaders.GetValueBytes(ExecutionService.RequestMetadataHeader) is not { } bytes)
+        if (context.RequestHeaders.GetValueBytes(RequestMetadataHeader) is not { } bytes)
         {
             return null;
         }

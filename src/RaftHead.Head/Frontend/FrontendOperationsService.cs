@@ -17,6 +17,10 @@ namespace RaftHead.Head.Frontend;
 /// </summary>
 public sealed class FrontendOperationsService : Operations.OperationsBase
 {
+    public const int DefaultPageSize = 100;
+
+    public const int PageSizeMax = 1000;
+
     private readonly SchedulerFrontend _frontend;
 
     public FrontendOperationsService(SchedulerFrontend frontend)
@@ -48,7 +52,7 @@ public sealed class FrontendOperationsService : Operations.OperationsBase
             throw ReapiErrors.InvalidArgument("page_token", $"'{request.PageToken}' is not a token this server issued");
         }
 
-        var pageSize = request.PageSize == 0 ? OperationsService.DefaultPageSize : Math.Min(request.PageSize, OperationsService.PageSizeMax);
+        var pageSize = request.PageSize == 0 ? DefaultPageSize : Math.Min(request.PageSize, PageSizeMax);
         var ordered = new List<OperationState>();
         foreach (var operation in _frontend.Log.Current.Operations.Values)
         {

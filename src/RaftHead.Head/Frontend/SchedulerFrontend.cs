@@ -10,6 +10,8 @@ using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
 
+using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
+
 namespace RaftHead.Head.Frontend;
 
 /// <summary>
@@ -28,6 +30,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     private readonly object _randomGate = new();
     private readonly Random _random;
     private readonly ILogger _logger;
+    private readonly InputPins _pins = new();
     private int _disposed;
 
     /// <param name="log">The replicated scheduler.</param>
@@ -80,7 +83,14 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     internal long NowUnixMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Starts the leader's duties loop (it idles while this replica does not lead).</summary>
-    public void Start() => Duties.Start(_stopping.Token);
+    public void Start()
+    {
+        Duties.Start(_stopping.Token);
+        _pins.Start(Log, _stopping.Token);
+    }
+
+    /// <summary>Operations whose inputs this head holds pinned (admitted here, not finished).</summary>
+    public int PinnedOperations => _pins.HeldOperations;
 
     /// <summary>Proposes a command; a refused one (any code but OK) is thrown as its status unless <paramref name="refusalIsAnswer"/>.</summary>
     internal async Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken, bool refusalIsAnswer = false)
@@ -133,11 +143,10 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         // do_not_cache: never answered from the cache either, as a result that must not be cached must not be shared.
         var skipCache = request.SkipCacheLookup || action.DoNotCache;
         var platform = action.Platform ?? new Platform();
-        if (skipCache || Log.Current.FindCachedResult(instance, digest) is null)
+        var pins = new List<IDisposable>();
+        try
         {
-            // The pins only guard the walk; holding them until the run ends is the worker's fetch's business.
-            var pins = new List<IDisposable>();
-            try
+            if (skipCache || Log.Current.FindCachedResult(instance, digest) is null)
             {
                 var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
 
@@ -146,16 +155,28 @@ public sealed class SchedulerFrontend : IAsyncDisposable
                 {
                     platform = commandPlatform;
                 }
+
+                CheckSomeWorkerOffers(Log.Current, platform);
             }
-            finally
+
+            var name = await ProposeSubmitAsync(request, metadata, action, platform, skipCache, cancellationToken).ConfigureAwait(false);
+            _pins.Hold(name, pins);
+            pins = [];
+            return name;
+        }
+        finally
+        {
+            foreach (var pin in pins)
             {
-                foreach (var pin in pins)
-                {
-                    pin.Dispose();
-                }
+                pin.Dispose();
             }
         }
+    }
 
+    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, bool skipCache, CancellationToken cancellationToken)
+    {
+        var instance = request.InstanceName;
+        var digest = request.ActionDigest;
         var submit = new SubmitAction
         {
             // Ours, not the client's: one Execute call is one submission; a proposal retried after a leader change
@@ -178,6 +199,57 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             "Execute of {ActionDigest} in instance {InstanceName}: operation {Operation} {Disposition} (invocation {ToolInvocationId})",
             Format(digest), instance, name, result.Submit.Disposition, submit.ToolInvocationId);
         return name;
+    }
+
+    /// <summary>
+    /// FAILED_PRECONDITION naming the properties no registered worker offers (or, when each is offered somewhere, all of
+    /// them, as no single worker offers the set): queued, such work would wait until a fitting worker joins.
+    /// </summary>
+    private static void CheckSomeWorkerOffers(SchedulerState state, Platform platform)
+    {
+        if (state.Workers.IsEmpty)
+        {
+            // No worker yet (a cluster starting, or every worker restarting): the work waits for the first one.
+            return;
+        }
+
+        foreach (var worker in state.Workers.Values)
+        {
+            if (!worker.Retiring && PlatformRules.Satisfies(worker.Platform, platform))
+            {
+                return;
+            }
+        }
+
+        var problems = new List<(string Property, string Reason)>();
+        var single = new Platform();
+        foreach (var property in platform.Properties)
+        {
+            single.Properties.Clear();
+            single.Properties.Add(property);
+            var offered = false;
+            foreach (var worker in state.Workers.Values)
+            {
+                if (!worker.Retiring && PlatformRules.Satisfies(worker.Platform, single))
+                {
+                    offered = true;
+                    break;
+                }
+            }
+
+            if (!offered)
+            {
+                problems.Add((property.Name + "=" + property.Value, "no registered worker offers it"));
+            }
+        }
+
+        if (problems.Count == 0)
+        {
+            var all = string.Join(",", platform.Properties.Select(p => p.Name + "=" + p.Value));
+            problems.Add((all, "no single registered worker offers all of them"));
+        }
+
+        throw ExecutionErrors.UnsatisfiablePlatform(problems);
     }
 
     /// <summary>The operation, looked up here and, when this replica has not applied it yet, after a read barrier.</summary>
@@ -243,6 +315,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Duties.StopAsync().ConfigureAwait(false);
+        await _pins.StopAsync().ConfigureAwait(false);
     }
 
     internal static string Format(Digest digest) => string.Create(CultureInfo.InvariantCulture, $"{digest.Hash}/{digest.SizeBytes}");

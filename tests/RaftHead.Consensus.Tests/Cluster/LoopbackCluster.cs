@@ -1,3 +1,5 @@
+using RaftHead.Testing;
+
 namespace RaftHead.Consensus.Tests.Cluster;
 
 /// <summary>The layout every multi-node test uses: nodes 1..N on free loopback ports, each with its own data directory.</summary>

@@ -6,6 +6,7 @@ using RaftHead.Consensus.Tests.Cluster;
 using RaftHead.Consensus.Transport;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
+using RaftHead.Testing;
 
 namespace RaftHead.Consensus.Tests.Transport;
 

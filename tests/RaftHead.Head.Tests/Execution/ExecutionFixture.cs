@@ -4,104 +4,126 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RaftHead.Head.Execution;
-using RaftHead.Head.Hosting;
-using RaftHead.Head.Reapi;
+using RaftHead.Head.Frontend;
+using RaftHead.Head.Scheduling;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Storage;
+using RaftHead.Testing;
+using RaftHead.Worker.Agent;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
 namespace RaftHead.Head.Tests.Execution;
 
 /// <summary>
-/// A head with execution over the real gRPC layer on a loopback port: a real FASTER CAS and action cache (with the
-/// completeness check), the scheduler and the Execution and Operations services, and a <see cref="FakeActionRunner"/>.
+/// A head with execution as <c>rh serve --exec</c> composes it, over the real gRPC layer on a loopback port: a
+/// <see cref="HeadNode"/> (FASTER CAS, the scheduler in a one-member Raft log, the frontend) and an in-process worker
+/// agent speaking the worker protocol to it, running actions on a <see cref="FakeActionRunner"/> the test drives.
 /// </summary>
 internal sealed class ExecutionFixture : IAsyncDisposable
 {
-    private readonly string _data;
+    private readonly TempDirectory _data;
+    private InProcessWorker? _worker;
 
-    private ExecutionFixture(string data, FasterBlobStore store, LocalScheduler scheduler, FakeActionRunner runner, GrpcServer server)
+    private ExecutionFixture(TempDirectory data, HeadNode head, InProcessWorker worker, FakeActionRunner runner)
     {
         _data = data;
-        Store = store;
-        Scheduler = scheduler;
+        Head = head;
+        _worker = worker;
         Runner = runner;
-        Server = server;
-        Channel = GrpcChannels.Create(server.Address, new GrpcChannelSettings());
+        Channel = GrpcChannels.Create(head.Address, new GrpcChannelSettings());
         Rpc = new ReapiClients(Channel);
     }
 
-    public FasterBlobStore Store { get; }
+    public HeadNode Head { get; }
 
-    public LocalScheduler Scheduler { get; }
+    public IBlobStore Store => Head.Blobs;
 
     public FakeActionRunner Runner { get; }
-
-    public GrpcServer Server { get; }
 
     public GrpcChannel Channel { get; }
 
     public ReapiClients Rpc { get; }
 
-    public static async Task<ExecutionFixture> StartAsync(ExecutionOptions? options = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20)
+    public SchedulerState State => Head.Log.Current;
+
+    /// <param name="slots">The worker's slots.</param>
+    /// <param name="limits">The scheduler's bounds (queue size, attempts).</param>
+    /// <param name="frontend">Frontend timings (keep-alive, retry delay, backoff).</param>
+    /// <param name="execution">Execute's input checks.</param>
+    /// <param name="platform">What the worker offers; the machine's OSFamily and ISA by default.</param>
+    public static async Task<ExecutionFixture> StartAsync(int slots = 2, SchedulerLimits? limits = null, FrontendOptions? frontend = null, ExecutionOptions? execution = null, IReadOnlyList<KeyValuePair<string, string>>? platform = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20)
     {
-        var data = Path.Combine(Path.GetTempPath(), "rh-exec-test-" + Guid.NewGuid().ToString("N"));
-        var store = await FasterBlobStore.OpenAsync(
-            new FasterBlobStoreOptions
+        var data = new TempDirectory("rh-exec-test-");
+        HeadNode? head = null;
+        try
+        {
+            head = await HeadNode.StartAsync(
+                new HeadNodeOptions
+                {
+                    DataDirectory = data.Combine("head"),
+                    Port = 0,
+                    CasMaxBytes = casMaxBytes,
+                    Cas = new FasterBlobStoreOptions
+                    {
+                        DataDirectory = "",
+                        SegmentBytes = segmentBytes,
+                        BufferedBlobMaxBytes = 4096,
+                        IndexBucketCount = 1L << 12,
+                        IndexMemorySizeBits = 22,
+                        IndexPageSizeBits = 16,
+                        CheckpointIntervalMs = 0,
+                    },
+                    ExecutionEnabled = true,
+                    Limits = limits ?? new SchedulerLimits(),
+                    Frontend = frontend ?? new FrontendOptions { RetryBackoffBaseMs = 1, RetryBackoffMaxMs = 1 },
+                    Execution = execution ?? new ExecutionOptions(),
+                },
+                CancellationToken.None);
+            var runner = new FakeActionRunner();
+            var worker = await InProcessWorker.StartAsync(
+                [head.Address.Authority],
+                head.Blobs,
+                runner,
+                new WorkerAgentOptions { DataDirectory = data.Combine("worker"), Slots = slots, Platform = platform ?? MachinePlatform.Default(), StopGraceMs = 0 },
+                CancellationToken.None);
+            return new ExecutionFixture(data, head, worker, runner);
+        }
+        catch
+        {
+            if (head is not null)
             {
-                DataDirectory = data,
-                MaxBytes = casMaxBytes,
-                SegmentBytes = segmentBytes,
-                BufferedBlobMaxBytes = 4096,
-                IndexBucketCount = 1L << 12,
-                IndexMemorySizeBits = 22,
-                IndexPageSizeBits = 16,
-                CheckpointIntervalMs = 0,
-            },
-            CancellationToken.None);
-        var actionCache = new CompletenessCheckingActionCache(new FasterActionCache(store), store);
-        var runner = new FakeActionRunner();
-        var scheduler = new LocalScheduler(store, actionCache, runner, options ?? new ExecutionOptions { Slots = 2 });
-        var reapi = new ReapiOptions { ExecutionEnabled = true };
-        var server = GrpcServer.Create(
-            new GrpcServerOptions { Port = 0 },
-            (services, _) =>
-            {
-                services.AddSingleton(new CapabilitiesService(reapi));
-                services.AddSingleton(new CasService(store, reapi));
-                services.AddSingleton(new ActionCacheService(actionCache, store, reapi));
-                services.AddSingleton(new ExecutionService(scheduler));
-                services.AddSingleton(new OperationsService(scheduler));
-            },
-            endpoints =>
-            {
-                endpoints.MapGrpcService<CapabilitiesService>();
-                endpoints.MapGrpcService<CasService>();
-                endpoints.MapGrpcService<ActionCacheService>();
-                endpoints.MapGrpcService<ExecutionService>();
-                endpoints.MapGrpcService<OperationsService>();
-            },
-            health => health.AddCheck("storage", () => HealthCheckResult.Healthy()));
-        scheduler.Start();
-        await server.StartAsync();
-        return new ExecutionFixture(data, store, scheduler, runner, server);
+                await head.DisposeAsync();
+            }
+
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the worker (its running actions are killed) and then the head, as a shutdown of the process does.</summary>
+    public async Task StopAsync()
+    {
+        if (_worker is { } worker)
+        {
+            _worker = null;
+            await worker.DisposeAsync();
+        }
+
+        await Head.DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
+        if (_worker is not null)
+        {
+            await StopAsync();
+        }
 
-        // The scheduler first: it ends open Execute streams, so the server's graceful stop does not wait on them.
-        await Scheduler.DisposeAsync();
-        await Server.DisposeAsync();
-        await Store.DisposeAsync();
-        System.IO.Directory.Delete(_data, recursive: true);
+        _data.Dispose();
     }
 
     public async Task<Digest> PutAsync(IMessage message, string instanceName = "")

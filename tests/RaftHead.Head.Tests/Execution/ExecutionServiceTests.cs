@@ -3,6 +3,8 @@ using Google.LongRunning;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using RaftHead.Head.Execution;
+using RaftHead.Head.Frontend;
+using RaftHead.Head.Scheduling;
 using RaftHead.Protocol;
 using static RaftHead.Head.Tests.Execution.ExecutionFixture;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
@@ -17,7 +19,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task Execute_streams_queued_then_executing_then_done_with_the_result()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         var blocker = await f.PutActionAsync("blocker");
         var action = await f.PutActionAsync("hello");
         using var first = f.Execute(blocker);
@@ -45,9 +47,6 @@ public sealed class ExecutionServiceTests
         Assert.False(response.CachedResult);
         Assert.Equal(0, response.Status.Code);
         Assert.Equal("hi", response.Result.StdoutRaw.ToStringUtf8());
-        Assert.False(string.IsNullOrEmpty(response.Result.ExecutionMetadata.Worker));
-        Assert.NotNull(response.Result.ExecutionMetadata.QueuedTimestamp);
-        Assert.Equal(1, run.Request.Action.Timeout.Seconds / 1800); // the default timeout filled in
     }
 
     [Fact]
@@ -256,14 +255,9 @@ public sealed class ExecutionServiceTests
     }
 
     [Fact]
-    public async Task A_platform_the_node_cannot_satisfy_is_failed_precondition_naming_the_property()
+    public async Task A_platform_no_worker_can_satisfy_is_failed_precondition_naming_the_property()
     {
-        var options = new ExecutionOptions
-        {
-            Slots = 1,
-            PlatformProperties = new Dictionary<string, IReadOnlyList<string>> { ["OSFamily"] = new[] { "linux" }, ["ISA"] = new[] { "x86-64" } },
-        };
-        await using var f = await StartAsync(options);
+        await using var f = await StartAsync(slots: 1, platform: [KeyValuePair.Create("OSFamily", "linux"), KeyValuePair.Create("ISA", "x86-64")]);
         var bad = await f.PutActionAsync("gpu", platform: new Platform
         {
             Properties =
@@ -280,6 +274,7 @@ public sealed class ExecutionServiceTests
         Assert.DoesNotContain("OSFamily", error.Status.Detail, StringComparison.Ordinal);
         var subjects = error.GetDetail<Google.Rpc.PreconditionFailure>()!.Violations.Select(v => v.Subject);
         Assert.Equal(new[] { "gpu=1", "ISA=arm-a64" }, subjects);
+        Assert.Empty(f.State.Operations);
 
         var good = await f.PutActionAsync("linux", platform: new Platform { Properties = { new Platform.Types.Property { Name = "OSFamily", Value = "linux" } } });
         using var call = f.Execute(good);
@@ -290,7 +285,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task A_full_queue_is_resource_exhausted_with_retry_info()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1, QueuedOperationsMax = 1, QueueFullRetryDelayMs = 2500 });
+        await using var f = await StartAsync(slots: 1, limits: new SchedulerLimits { UnfinishedOperationsMax = 2 }, frontend: new FrontendOptions { RetryDelayMs = 2500 });
         using var running = f.Execute(await f.PutActionAsync("running"));
         var run = await f.Runner.NextRunAsync();
         using var queued = f.Execute(await f.PutActionAsync("queued"));
@@ -311,7 +306,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task CancelOperation_cancels_the_runner_and_completes_the_operation_cancelled()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         using var call = f.Execute(await f.PutActionAsync("to cancel"));
         var run = await f.Runner.NextRunAsync();
         var name = (await ReadUntilStageAsync(call.ResponseStream, Stage.Executing)).Name;
@@ -330,7 +325,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task Cancelling_a_queued_operation_never_runs_it()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         using var blocker = f.Execute(await f.PutActionAsync("blocker"));
         var blockerRun = await f.Runner.NextRunAsync();
         var action = await f.PutActionAsync("never runs");
@@ -359,7 +354,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task ListOperations_filters_by_stage()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         using (var call = f.Execute(await f.PutActionAsync("done")))
         {
             (await f.Runner.NextRunAsync()).Complete(0);
@@ -395,29 +390,31 @@ public sealed class ExecutionServiceTests
         var error = await Assert.ThrowsAsync<RpcException>(() => ListAsync("stage=SOMETIMES"));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
 
-        var snapshot = f.Scheduler.Snapshot();
-        Assert.Equal(3, snapshot.Count);
-        var busy = Assert.Single(snapshot, o => o.Stage == Stage.Executing);
+        var state = f.State;
+        Assert.Equal(3, state.Operations.Count);
+        var busy = Assert.Single(state.Operations.Values, o => o.Phase == RaftHead.Protocol.V1.OperationPhase.Leased);
         Assert.Equal(executingName, busy.Name);
-        Assert.NotNull(busy.StartedAt);
-        Assert.NotNull(busy.Worker);
-        Assert.Equal(1, f.Scheduler.RunningCount);
-        Assert.Equal(1, f.Scheduler.QueuedCount);
+        Assert.True(busy.Lease.LeasedAtUnixMs > 0);
+        Assert.False(string.IsNullOrEmpty(busy.Lease.WorkerId));
+        Assert.Equal(1, state.LeasedCount);
+        Assert.Equal(1, state.QueuedCount);
         run.Complete(0);
     }
 
     [Fact]
-    public async Task A_runner_that_throws_completes_the_operation_internal_and_the_slot_lives_on()
+    public async Task A_runner_that_throws_fails_the_attempt_and_after_the_last_attempt_the_operation_is_dead_lettered_with_the_reason()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1, limits: new SchedulerLimits { AttemptsMax = 2 });
         f.Runner.Throw = new InvalidOperationException("sandbox exploded");
         var action = await f.PutActionAsync("boom");
         using (var call = f.Execute(action))
         {
             await f.Runner.NextRunAsync();
+            await f.Runner.NextRunAsync();
             var response = Response(await ReadUntilDoneAsync(call.ResponseStream));
-            Assert.Equal((int)StatusCode.Internal, response.Status.Code);
+            Assert.NotEqual(0, response.Status.Code);
             Assert.Contains("sandbox exploded", response.Status.Message, StringComparison.Ordinal);
+            Assert.Equal(2, f.Runner.Calls);
         }
 
         Assert.Null(await f.GetActionResultAsync(action));
@@ -430,7 +427,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task A_timeout_beyond_the_maximum_is_invalid_argument()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1, ActionTimeoutDefaultMs = 1000, ActionTimeoutMaxMs = 60_000 });
+        await using var f = await StartAsync(slots: 1, execution: new ExecutionOptions { ActionTimeoutDefaultMs = 1000, ActionTimeoutMaxMs = 60_000 });
         var error = await ExecuteFailsAsync(f, await f.PutActionAsync("slow", timeout: Duration.FromTimeSpan(TimeSpan.FromMinutes(5))));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal("action.timeout", error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations[0].Field);
@@ -439,7 +436,7 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task Higher_priority_runs_first()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         using var blocker = f.Execute(await f.PutActionAsync("blocker"));
         var blockerRun = await f.Runner.NextRunAsync();
         var low = await f.PutActionAsync("low");
@@ -460,23 +457,9 @@ public sealed class ExecutionServiceTests
     }
 
     [Fact]
-    public async Task A_runner_that_overruns_the_timeout_is_cancelled_and_the_operation_ends_deadline_exceeded()
-    {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1, ActionTimeoutDefaultMs = 100, ActionTimeoutGraceMs = 0 });
-        var action = await f.PutActionAsync("hangs");
-        using var call = f.Execute(action);
-        var run = await f.Runner.NextRunAsync();
-        Assert.Equal(TimeSpan.FromMilliseconds(100), run.Request.Action.Timeout.ToTimeSpan());
-        var response = Response(await ReadUntilDoneAsync(call.ResponseStream));
-        Assert.Equal((int)StatusCode.DeadlineExceeded, response.Status.Code);
-        Assert.True(run.Cancelled.Task.IsCompleted);
-        Assert.Null(await f.GetActionResultAsync(action));
-    }
-
-    [Fact]
     public async Task An_idle_stream_is_sent_the_current_state_again()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1, StreamKeepAliveMs = 20 });
+        await using var f = await StartAsync(slots: 1, frontend: new FrontendOptions { StreamKeepAliveMs = 20 });
         using var call = f.Execute(await f.PutActionAsync("quiet"));
         var run = await f.Runner.NextRunAsync();
         var executing = await ReadUntilStageAsync(call.ResponseStream, Stage.Executing);
@@ -488,16 +471,25 @@ public sealed class ExecutionServiceTests
     [Fact]
     public async Task Shutdown_ends_open_streams_unavailable_so_clients_retry()
     {
-        await using var f = await StartAsync(new ExecutionOptions { Slots = 1 });
+        await using var f = await StartAsync(slots: 1);
         using var call = f.Execute(await f.PutActionAsync("interrupted"));
         var run = await f.Runner.NextRunAsync();
         await ReadUntilStageAsync(call.ResponseStream, Stage.Executing);
 
-        await f.Scheduler.DisposeAsync();
+        var tooLate = await f.PutActionAsync("too late");
+
+        // The worker stops first (its run is killed and requeued, which the stream may still report), then the head.
+        await f.StopAsync();
         Assert.True(run.Cancelled.Task.IsCompleted);
-        var error = await Assert.ThrowsAsync<RpcException>(() => NextAsync(call));
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (true)
+            {
+                Assert.False((await NextAsync(call)).Done, "a shutdown finished the operation");
+            }
+        });
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
-        error = await ExecuteFailsAsync(f, await f.PutActionAsync("too late"));
+        error = await ExecuteFailsAsync(f, tooLate);
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
     }
 

@@ -24,7 +24,7 @@ public sealed class InputPinningTests
 
         // Three times the store's bound in fresh blobs: everything unpinned and older than them must go.
         await FloodAsync(fixture, 3 * CasMaxBytes);
-        Assert.True(fixture.Store.GetStats().Evictions > 0, "the flood evicted nothing; the test proves nothing");
+        Assert.True(fixture.Head.CacheStats().Total.Evictions > 0, "the flood evicted nothing; the test proves nothing");
         Assert.Empty(await MissingAsync(fixture, inputs));
 
         run.Complete(exitCode: 0);
@@ -39,7 +39,7 @@ public sealed class InputPinningTests
     private static async Task FloodAsync(ExecutionFixture fixture, long bytes)
     {
         const int blobBytes = 4000;
-        var random = new Random((int)(bytes ^ fixture.Store.GetStats().Blobs));
+        var random = new Random((int)(bytes ^ fixture.Head.CacheStats().Total.Blobs));
         for (long written = 0; written < bytes; written += blobBytes)
         {
             var data = new byte[blobBytes];

@@ -25,7 +25,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
     private readonly TempDirectory _root;
     private readonly IAsyncDisposable? _ownedRunner;
 
-    private AgentTestBed(TempDirectory root, SingleNodeHead head, GrpcServer server, FakeWorkerProtocol fake, GrpcChannels channels, RemoteBlobStore store, IActionRunner runner, HeadConnection workerHeads, WorkerAgent agent)
+    private AgentTestBed(TempDirectory root, HeadNode head, GrpcServer server, FakeWorkerProtocol fake, GrpcChannels channels, RemoteBlobStore store, IActionRunner runner, HeadConnection workerHeads, WorkerAgent agent)
     {
         _root = root;
         Head = head;
@@ -38,7 +38,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
         Agent = agent;
     }
 
-    public SingleNodeHead Head { get; }
+    public HeadNode Head { get; }
 
     public GrpcServer Server { get; }
 
@@ -62,7 +62,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
     {
         var root = new TempDirectory("rh-agent-test-");
         File.SetUnixFileMode(root.Path, (UnixFileMode)0x1ED); // the run-as user walks down to the sandboxes
-        var head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = root.Combine("head"), Port = 0, CasMaxBytes = 1L << 30 }, null, CancellationToken.None);
+        var head = await HeadNode.StartAsync(new HeadNodeOptions { DataDirectory = root.Combine("head"), Port = 0, CasMaxBytes = 1L << 30 }, CancellationToken.None);
         var fake = new FakeWorkerProtocol();
         var server = await TestServers.StartAsync(fake);
         var channels = new GrpcChannels(HeadConnection.ChannelSettings);

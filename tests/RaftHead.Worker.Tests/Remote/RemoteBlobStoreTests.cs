@@ -18,10 +18,10 @@ public sealed class RemoteBlobStoreTests : IAsyncLifetime
 
     private readonly TempDirectory _root = new("rh-remote-store-test-");
     private readonly GrpcChannels _channels = new(HeadConnection.ChannelSettings);
-    private SingleNodeHead _head = null!;
+    private HeadNode _head = null!;
 
     public async Task InitializeAsync() =>
-        _head = await SingleNodeHead.StartAsync(new SingleNodeOptions { DataDirectory = _root.Combine("head"), Port = 0, CasMaxBytes = 1L << 30 }, null, CancellationToken.None);
+        _head = await HeadNode.StartAsync(new HeadNodeOptions { DataDirectory = _root.Combine("head"), Port = 0, CasMaxBytes = 1L << 30 }, CancellationToken.None);
 
     public async Task DisposeAsync()
     {

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace RaftHead.Consensus.Tests.Cluster;
+namespace RaftHead.Testing;
 
 public static class Ports
 {
