@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using RaftHead.Protocol.Client;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// The heads a worker may talk to and the one it talks to now. Any replica serves the worker protocol and the CAS,

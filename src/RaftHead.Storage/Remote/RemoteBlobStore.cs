@@ -4,9 +4,8 @@ using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
 using RaftHead.Protocol;
-using RaftHead.Storage;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// A head's CAS seen through REAPI, for a worker that keeps no CAS of its own: inputs are read from a head and outputs
