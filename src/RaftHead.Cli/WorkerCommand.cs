@@ -1,9 +1,9 @@
 using System.CommandLine;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
+using RaftHead.Storage.Remote;
 using RaftHead.Worker;
 using RaftHead.Worker.Agent;
-using RaftHead.Worker.Remote;
 
 namespace RaftHead.Cli;
 

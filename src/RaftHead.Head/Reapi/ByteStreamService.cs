@@ -4,6 +4,8 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
+using RaftHead.Head.Replication;
+using RaftHead.Protocol;
 using RaftHead.Storage;
 
 namespace RaftHead.Head.Reapi;
@@ -18,13 +20,22 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
     private const int MaxPartialUploads = 256;
 
     private readonly IBlobStore _store;
+    private readonly IBlobStore _localOnly;
     private readonly ReapiOptions _options;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, PartialUpload> _partial = new(StringComparer.Ordinal);
 
-    public ByteStreamService(IBlobStore store, ReapiOptions options, TimeProvider? timeProvider = null)
+    /// <param name="store">The store clients use.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="timeProvider">The clock of partial uploads' ages.</param>
+    /// <param name="localOnly">
+    /// The store for calls another head marks as <see cref="ReplicaCopy"/>: this head's own, below any replication, so a
+    /// copy is not passed on. Defaults to <paramref name="store"/>.
+    /// </param>
+    public ByteStreamService(IBlobStore store, ReapiOptions options, TimeProvider? timeProvider = null, IBlobStore? localOnly = null)
     {
         _store = store;
+        _localOnly = localOnly ?? store;
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
     }
@@ -53,7 +64,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             throw ReapiErrors.InvalidArgument("read_limit", $"must not be negative, got {request.ReadLimit}");
         }
 
-        await using var stream = await _store.OpenReadAsync(resource.InstanceName, digest, request.ReadOffset, request.ReadLimit, context.CancellationToken).ConfigureAwait(false)
+        await using var stream = await StoreFor(context).OpenReadAsync(resource.InstanceName, digest, request.ReadOffset, request.ReadLimit, context.CancellationToken).ConfigureAwait(false)
             ?? throw ReapiErrors.BlobNotFound(digest);
         var buffer = ArrayPool<byte>.Shared.Rent(_options.ReadChunkBytes);
         try
@@ -102,7 +113,8 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
         }
 
         var digest = resource.Digest;
-        if (first.WriteOffset == 0 && await ExistsAsync(resource.InstanceName, digest, token).ConfigureAwait(false))
+        var store = StoreFor(context);
+        if (first.WriteOffset == 0 && await ExistsAsync(store, resource.InstanceName, digest, token).ConfigureAwait(false))
         {
             // Already stored: take the rest of the stream without storing it again.
             _partial.TryRemove(name, out _);
@@ -113,7 +125,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             return new WriteResponse { CommittedSize = digest.SizeBytes };
         }
 
-        var upload = await TakeUploadAsync(name, resource, first.WriteOffset).ConfigureAwait(false);
+        var upload = await TakeUploadAsync(store, name, resource, first.WriteOffset).ConfigureAwait(false);
         var committed = false;
         try
         {
@@ -160,6 +172,10 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             {
                 throw ReapiErrors.InvalidArgument("data", e.Message);
             }
+            catch (BlobNotReplicatedException e)
+            {
+                throw new RpcException(e.ToStatus());
+            }
 
             committed = true;
             return new WriteResponse { CommittedSize = digest.SizeBytes };
@@ -190,7 +206,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             throw ReapiErrors.InvalidArgument("resource_name", error);
         }
 
-        if (await ExistsAsync(resource!.InstanceName, resource.Digest, context.CancellationToken).ConfigureAwait(false))
+        if (await ExistsAsync(StoreFor(context), resource!.InstanceName, resource.Digest, context.CancellationToken).ConfigureAwait(false))
         {
             return new QueryWriteStatusResponse { CommittedSize = resource.Digest.SizeBytes, Complete = true };
         }
@@ -214,14 +230,14 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
         }
     }
 
-    private async ValueTask<bool> ExistsAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
+    private static async ValueTask<bool> ExistsAsync(IBlobStore store, string instanceName, Digest digest, CancellationToken cancellationToken)
     {
         var missing = new List<Digest>(1);
-        await _store.FindMissingAsync(instanceName, new[] { digest }, missing, cancellationToken).ConfigureAwait(false);
+        await store.FindMissingAsync(instanceName, new[] { digest }, missing, cancellationToken).ConfigureAwait(false);
         return missing.Count == 0;
     }
 
-    private async ValueTask<PartialUpload> TakeUploadAsync(string name, ResourceName resource, long writeOffset)
+    private async ValueTask<PartialUpload> TakeUploadAsync(IBlobStore store, string name, ResourceName resource, long writeOffset)
     {
         if (_partial.TryRemove(name, out var previous))
         {
@@ -239,7 +255,7 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             throw ReapiErrors.InvalidArgument("write_offset", $"is {writeOffset} but nothing of '{name}' is committed; start at 0");
         }
 
-        return new PartialUpload(_store.BeginWrite(resource.InstanceName, resource.Digest), _time.GetUtcNow());
+        return new PartialUpload(store.BeginWrite(resource.InstanceName, resource.Digest), _time.GetUtcNow());
     }
 
     private async ValueTask KeepForResumeAsync(string name, PartialUpload upload)
@@ -262,6 +278,8 @@ public sealed class ByteStreamService : ByteStream.ByteStreamBase, IAsyncDisposa
             }
         }
     }
+
+    private IBlobStore StoreFor(ServerCallContext context) => ReplicaCopy.IsMarked(context.RequestHeaders) ? _localOnly : _store;
 
     private sealed record PartialUpload(IBlobWriter Writer, DateTimeOffset KeptAt);
 }

@@ -1,6 +1,8 @@
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using Grpc.Core;
+using RaftHead.Head.Replication;
+using RaftHead.Protocol;
 using RaftHead.Storage;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
@@ -12,12 +14,20 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
     private const int DefaultTreePageSize = 1000;
 
     private readonly IBlobStore _store;
+    private readonly IBlobStore _localOnly;
     private readonly ReapiOptions _options;
 
-    public CasService(IBlobStore store, ReapiOptions options)
+    /// <param name="store">The store clients use.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="localOnly">
+    /// The store for calls another head marks as <see cref="ReplicaCopy"/>: this head's own, below any replication, so a
+    /// copy is not passed on. Defaults to <paramref name="store"/>.
+    /// </param>
+    public CasService(IBlobStore store, ReapiOptions options, IBlobStore? localOnly = null)
     {
         _store = store;
         _options = options;
+        _localOnly = localOnly ?? store;
     }
 
 
@@ -31,7 +41,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         }
 
         var missing = new List<Digest>();
-        await _store.FindMissingAsync(request.InstanceName, digests, missing, context.CancellationToken).ConfigureAwait(false);
+        await StoreFor(context).FindMissingAsync(request.InstanceName, digests, missing, context.CancellationToken).ConfigureAwait(false);
         var response = new FindMissingBlobsResponse();
         response.MissingBlobDigests.AddRange(missing);
         return response;
@@ -54,10 +64,11 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         }
 
         // All puts at once: the store group-commits concurrent writes under one fsync instead of one each.
+        var store = StoreFor(context);
         var puts = new Task<Google.Rpc.Status>[request.Requests.Count];
         for (var i = 0; i < puts.Length; i++)
         {
-            puts[i] = PutOneAsync(request.InstanceName, request.Requests[i], context.CancellationToken);
+            puts[i] = PutOneAsync(store, request.InstanceName, request.Requests[i], context.CancellationToken);
         }
 
         await Task.WhenAll(puts).ConfigureAwait(false);
@@ -70,7 +81,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         return response;
     }
 
-    private async Task<Google.Rpc.Status> PutOneAsync(string instanceName, BatchUpdateBlobsRequest.Types.Request item, CancellationToken cancellationToken)
+    private static async Task<Google.Rpc.Status> PutOneAsync(IBlobStore store, string instanceName, BatchUpdateBlobsRequest.Types.Request item, CancellationToken cancellationToken)
     {
         if (item.Compressor != Compressor.Types.Value.Identity)
         {
@@ -79,12 +90,17 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
 
         try
         {
-            await _store.PutAsync(instanceName, item.Digest, item.Data.Memory, cancellationToken).ConfigureAwait(false);
+            await store.PutAsync(instanceName, item.Digest, item.Data.Memory, cancellationToken).ConfigureAwait(false);
             return new Google.Rpc.Status();
         }
         catch (BlobDigestMismatchException e)
         {
             return new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = e.Message };
+        }
+        catch (BlobNotReplicatedException e)
+        {
+            var status = e.ToStatus();
+            return new Google.Rpc.Status { Code = (int)status.StatusCode, Message = status.Detail };
         }
     }
 
@@ -103,11 +119,12 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
             throw ReapiErrors.InvalidArgument("digests", $"the blobs asked for hold {total} bytes, more than max_batch_total_size_bytes ({_options.MaxBatchTotalSizeBytes}); use ByteStream Read for large blobs");
         }
 
+        var store = StoreFor(context);
         var response = new BatchReadBlobsResponse();
         foreach (var digest in request.Digests)
         {
             var item = new BatchReadBlobsResponse.Types.Response { Digest = digest, Status = new Google.Rpc.Status() };
-            var data = await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
+            var data = await store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
             if (data is null)
             {
                 item.Status.Code = (int)StatusCode.NotFound;
@@ -143,6 +160,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
             throw ReapiErrors.InvalidArgument("page_token", $"'{request.PageToken}' is not a token this server issued");
         }
 
+        var store = StoreFor(context);
         var pageSize = request.PageSize > 0 ? request.PageSize : DefaultTreePageSize;
         var queue = new Queue<Digest>();
         queue.Enqueue(request.RootDigest);
@@ -151,7 +169,7 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         while (queue.Count > 0)
         {
             var digest = queue.Dequeue();
-            var bytes = await _store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
+            var bytes = await store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
             if (bytes is null)
             {
                 continue;
@@ -201,4 +219,6 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
             await responseStream.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
         }
     }
+
+    private IBlobStore StoreFor(ServerCallContext context) => ReplicaCopy.IsMarked(context.RequestHeaders) ? _localOnly : _store;
 }

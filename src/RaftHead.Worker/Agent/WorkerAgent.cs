@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Protocol.Runner;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
-using RaftHead.Worker.Remote;
+using RaftHead.Storage.Remote;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Worker.Agent;

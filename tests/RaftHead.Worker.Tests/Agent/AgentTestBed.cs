@@ -7,9 +7,9 @@ using RaftHead.Protocol.Client;
 using RaftHead.Protocol.Runner;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
+using RaftHead.Storage.Remote;
 using RaftHead.Testing;
 using RaftHead.Worker.Agent;
-using RaftHead.Worker.Remote;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Worker.Tests.Agent;

@@ -4,9 +4,9 @@ using Grpc.Core;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.Runner;
+using RaftHead.Storage.Remote;
 using RaftHead.Testing;
 using RaftHead.Worker.Agent;
-using RaftHead.Worker.Remote;
 
 namespace RaftHead.Worker.Tests.Agent;
 

@@ -7,8 +7,8 @@ using RaftHead.Head.Hosting;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Storage;
+using RaftHead.Storage.Remote;
 using RaftHead.Testing;
-using RaftHead.Worker.Remote;
 
 namespace RaftHead.Worker.Tests.Remote;
 

@@ -1,6 +1,6 @@
 using Grpc.Core;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>No head answered within a call's budget: every one was down, or none knew a leader.</summary>
 public sealed class HeadsUnavailableException : IOException

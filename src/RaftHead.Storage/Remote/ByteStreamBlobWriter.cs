@@ -4,9 +4,8 @@ using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
 using RaftHead.Protocol;
-using RaftHead.Storage;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// A large blob streamed to one head over ByteStream Write, hashed on the way so a mismatch is caught here with its

@@ -1,6 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>A head sent bytes that are not the blob asked for (wrong size or hash); nothing of them is used.</summary>
 public sealed class RemoteBlobCorruptException : IOException

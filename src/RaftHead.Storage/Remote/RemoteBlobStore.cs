@@ -4,13 +4,12 @@ using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
 using RaftHead.Protocol;
-using RaftHead.Storage;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
-/// A head's CAS seen through REAPI, for a worker that keeps no CAS of its own: inputs are read from a head and outputs
-/// written to one. Small blobs travel in batch calls, large ones over ByteStream. Every whole read is verified against
+/// A head's CAS seen through REAPI: for a worker that keeps no CAS of its own (inputs are read from a head, outputs
+/// written to one), and for a head copying blobs to and fetching them from a peer. Small blobs travel in batch calls, large ones over ByteStream. Every whole read is verified against
 /// its digest before the caller sees its end; a head that sends other bytes fails the read with
 /// <see cref="RemoteBlobCorruptException"/>. Calls that can be repeated move to another head on UNAVAILABLE (see
 /// <see cref="HeadConnection"/>); a ByteStream transfer already under way fails with its head instead.

@@ -1,4 +1,4 @@
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>How a worker uses a head's CAS. Bounds carry their units in their names.</summary>
 public sealed record RemoteBlobStoreOptions

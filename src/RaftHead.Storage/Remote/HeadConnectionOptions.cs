@@ -1,4 +1,4 @@
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>How a worker moves between heads when one does not answer. Bounds carry their units in their names.</summary>
 public sealed record HeadConnectionOptions

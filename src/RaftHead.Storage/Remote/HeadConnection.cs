@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using RaftHead.Protocol.Client;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// The heads a worker may talk to and the one it talks to now. Any replica serves the worker protocol and the CAS,
@@ -18,6 +19,7 @@ public sealed class HeadConnection
     private readonly HeadConnectionOptions _options;
     private readonly TimeProvider _time;
     private readonly Random _random;
+    private readonly Metadata? _headers;
     private readonly ConcurrentDictionary<string, CallInvoker> _invokers = new(StringComparer.Ordinal);
     private string _current;
 
@@ -26,7 +28,8 @@ public sealed class HeadConnection
     /// <param name="options">Budget and backoff.</param>
     /// <param name="time">The clock of budgets and backoff.</param>
     /// <param name="random">Jitter; seeded in tests.</param>
-    public HeadConnection(IReadOnlyList<string> endpoints, GrpcChannels channels, HeadConnectionOptions? options = null, TimeProvider? time = null, Random? random = null)
+    /// <param name="headers">Request headers sent with every call (a head copying to a peer marks its calls so).</param>
+    public HeadConnection(IReadOnlyList<string> endpoints, GrpcChannels channels, HeadConnectionOptions? options = null, TimeProvider? time = null, Random? random = null, Metadata? headers = null)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(channels);
@@ -46,6 +49,7 @@ public sealed class HeadConnection
         _options.Validate();
         _time = time ?? TimeProvider.System;
         _random = random ?? Random.Shared;
+        _headers = headers is { Count: > 0 } ? headers : null;
         _current = _endpoints[0];
     }
 
@@ -108,7 +112,26 @@ public sealed class HeadConnection
     }
 
     private CallInvoker InvokerFor(string endpoint) =>
-        _invokers.GetOrAdd(endpoint, static (e, channels) => channels.For(e).CreateCallInvoker(), _channels);
+        _invokers.GetOrAdd(endpoint, static (e, self) => self.CreateInvoker(e), this);
+
+    private CallInvoker CreateInvoker(string endpoint)
+    {
+        var invoker = _channels.For(endpoint).CreateCallInvoker();
+        if (_headers is not { } headers)
+        {
+            return invoker;
+        }
+
+        return invoker.Intercept(outgoing =>
+        {
+            foreach (var entry in headers)
+            {
+                outgoing.Add(entry);
+            }
+
+            return outgoing;
+        });
+    }
 
     private string Next(string endpoint)
     {

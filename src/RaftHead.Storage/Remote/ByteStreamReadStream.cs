@@ -3,7 +3,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Grpc.Core;
 
-namespace RaftHead.Worker.Remote;
+namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// A ByteStream Read as a <see cref="Stream"/>. Counts what arrives against what was asked for and, for a whole blob,
