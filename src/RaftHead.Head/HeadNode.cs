@@ -12,11 +12,13 @@ using RaftHead.Consensus.Transport;
 using RaftHead.Head.Admin;
 using RaftHead.Head.Frontend;
 using RaftHead.Head.Hosting;
+using RaftHead.Head.Replication;
 using RaftHead.Head.Reapi;
 using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
+using RaftHead.Storage.Remote;
 
 namespace RaftHead.Head;
 
@@ -30,6 +32,8 @@ namespace RaftHead.Head;
 public sealed class HeadNode : IAsyncDisposable
 {
     private readonly FasterBlobStore _store;
+    private readonly ReplicatedBlobStore _blobs;
+    private readonly GrpcChannels _peerChannels;
     private readonly CompletenessCheckingActionCache _actionCache;
     private readonly ByteStreamService _byteStream;
     private readonly WriteAheadLog _wal;
@@ -41,10 +45,12 @@ public sealed class HeadNode : IAsyncDisposable
     private readonly CancellationTokenSource _stopping;
     private readonly HeadNodeOptions _options;
 
-    private HeadNode(HeadNodeOptions options, FasterBlobStore store, CompletenessCheckingActionCache actionCache, ByteStreamService byteStream, WriteAheadLog wal, RaftPeerTransport transport, RaftDriver driver, ForwardingSchedulerLog log, SchedulerFrontend frontend, GrpcServer server, CancellationTokenSource stopping)
+    private HeadNode(HeadNodeOptions options, FasterBlobStore store, ReplicatedBlobStore blobs, GrpcChannels peerChannels, CompletenessCheckingActionCache actionCache, ByteStreamService byteStream, WriteAheadLog wal, RaftPeerTransport transport, RaftDriver driver, ForwardingSchedulerLog log, SchedulerFrontend frontend, GrpcServer server, CancellationTokenSource stopping)
     {
         _options = options;
         _store = store;
+        _blobs = blobs;
+        _peerChannels = peerChannels;
         _actionCache = actionCache;
         _byteStream = byteStream;
         _wal = wal;
@@ -66,8 +72,11 @@ public sealed class HeadNode : IAsyncDisposable
 
     public SchedulerFrontend Frontend => _frontend;
 
-    /// <summary>This head's CAS (in process, a worker may read and write it directly).</summary>
-    public IBlobStore Blobs => _store;
+    /// <summary>
+    /// This head's CAS as its clients see it: writes acknowledged on two heads, reads served from any (in process, a
+    /// worker may read and write it directly).
+    /// </summary>
+    public IBlobStore Blobs => _blobs;
 
     public HeadNodeOptions Options => _options;
 
@@ -90,6 +99,21 @@ public sealed class HeadNode : IAsyncDisposable
                 : WriteAheadLog.Bootstrap(raftDirectory, new ClusterMembership(memberIds));
             disposables.Push(new DisposeAction(() => wal.Dispose()));
             var seed = OperationNameSeed(raftDirectory);
+
+            // Every client write is acknowledged once on two heads; a blob another head holds is served here too.
+            var peerChannels = new GrpcChannels(HeadConnection.ChannelSettings);
+            disposables.Push(new DisposeAction(peerChannels.Dispose));
+            var peers = new List<string>();
+            foreach (var (id, address) in options.Members)
+            {
+                if (id != options.NodeId)
+                {
+                    peers.Add(address);
+                }
+            }
+
+            var blobs = new ReplicatedBlobStore(store, peers, peerChannels, options.BlobReplication, loggerFactory.CreateLogger<ReplicatedBlobStore>());
+            disposables.Push(blobs);
 
             var raftLogger = loggerFactory.CreateLogger("RaftHead.Raft");
             var transportOptions = new RaftTransportOptions();
@@ -127,13 +151,13 @@ public sealed class HeadNode : IAsyncDisposable
 
             // Forwarding goes to a replica's address; retries stay off, as a proposal is not idempotent by itself.
             var log = new ForwardingSchedulerLog(raftLog, options.SelfAddress, new GrpcChannelSettings { RetryAttemptsMax = 1 });
-            var frontend = new SchedulerFrontend(log, store, frontendOptions, options.Execution, options.TimeProvider, loggerFactory: loggerFactory);
+            var frontend = new SchedulerFrontend(log, blobs, frontendOptions, options.Execution, options.TimeProvider, loggerFactory: loggerFactory);
             disposables.Push(frontend);
 
             // Execute and its cache lookups count apart from the clients' own GetActionResult calls.
-            var actionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, options.TimeProvider, retryDelay), store);
+            var actionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, options.TimeProvider, retryDelay), blobs);
             var reapi = options.Reapi with { ExecutionEnabled = options.ExecutionEnabled };
-            var byteStream = new ByteStreamService(store, reapi, options.TimeProvider);
+            var byteStream = new ByteStreamService(blobs, reapi, options.TimeProvider, localOnly: store);
             disposables.Push(byteStream);
             var admin = new AdminService(
                 () => BuildCacheStats(store, actionCache, log.Current, options.CasMaxBytes),
@@ -143,9 +167,9 @@ public sealed class HeadNode : IAsyncDisposable
                 (services, grpc) =>
                 {
                     services.AddSingleton(new CapabilitiesService(reapi));
-                    services.AddSingleton(new CasService(store, reapi));
+                    services.AddSingleton(new CasService(blobs, reapi, localOnly: store));
                     services.AddSingleton(byteStream);
-                    services.AddSingleton(new ActionCacheService(actionCache, store, reapi));
+                    services.AddSingleton(new ActionCacheService(actionCache, blobs, reapi));
                     services.AddSingleton(admin);
                     services.AddSingleton(new RaftTransportService(options.NodeId, driver.Deliver, stopping.Token, transportOptions, raftLogger));
                     services.AddSingleton(new SchedulerForwardingService(raftLog));
@@ -190,7 +214,7 @@ public sealed class HeadNode : IAsyncDisposable
                 frontend.Start();
             }
 
-            return new HeadNode(options, store, actionCache, byteStream, wal, transport, driver, log, frontend, server, stopping);
+            return new HeadNode(options, store, blobs, peerChannels, actionCache, byteStream, wal, transport, driver, log, frontend, server, stopping);
         }
         catch
         {
@@ -216,6 +240,8 @@ public sealed class HeadNode : IAsyncDisposable
         _log.Dispose();
         _wal.Dispose();
         await _byteStream.DisposeAsync().ConfigureAwait(false);
+        await _blobs.DisposeAsync().ConfigureAwait(false);
+        _peerChannels.Dispose();
         await _store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }

@@ -34,6 +34,9 @@ public sealed record HeadNodeOptions
     /// <summary>The CAS's tuning (segment and index sizes); its data directory and size bound come from this record.</summary>
     public FasterBlobStoreOptions? Cas { get; init; }
 
+    /// <summary>How client blobs are copied to the other replicas (ignored by a head alone).</summary>
+    public Replication.ReplicatedBlobStoreOptions BlobReplication { get; init; } = new();
+
     public Reapi.ReapiOptions Reapi { get; init; } = new();
 
     /// <summary>Serve Execute and the worker protocol; without it the head is a cache only.</summary>

@@ -78,26 +78,48 @@ public sealed class ReplicatedBlobStore : IBlobStore, IAsyncDisposable
     public int CopiesRequired => _copiesRequired;
 
     /// <summary>
-    /// Asks this head only. A blob held by a peer but not here is reported missing and the client uploads it again:
-    /// that costs a transfer, never correctness, whereas asking the peers would put a round trip to each on the
-    /// hottest CAS call (every build starts with it) and would still race with eviction there. Blobs stored here whose
-    /// write fell short of the copies required are reported missing too, so a client that retries a failed write
-    /// uploads it again (and so replicates it) instead of being told it is already there.
+    /// Asks this head, then the peers for what this head lacks. Blobs stored here whose write fell short of the copies
+    /// required are reported missing, so a client that retries a failed write uploads it again (and so replicates it)
+    /// instead of being told it is already there.
     /// </summary>
     public async ValueTask FindMissingAsync(string instanceName, IReadOnlyList<Digest> digests, List<Digest> missing, CancellationToken cancellationToken)
     {
-        if (_underReplicated.IsEmpty)
+        var locallyMissing = new List<Digest>();
+        await _local.FindMissingAsync(instanceName, digests, locallyMissing, cancellationToken).ConfigureAwait(false);
+        if (locallyMissing.Count == 0 && _underReplicated.IsEmpty)
         {
-            await _local.FindMissingAsync(instanceName, digests, missing, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var locallyMissing = new List<Digest>();
-        await _local.FindMissingAsync(instanceName, digests, locallyMissing, cancellationToken).ConfigureAwait(false);
-        var absent = new HashSet<Digest>(locallyMissing);
+        // A blob another head holds is not missing: any head is a full endpoint and reads through to its peers. So a
+        // client that uploaded through one head is not asked to upload again through another, and an action result
+        // whose outputs a worker stored on the leader is complete when looked up on a follower. Only the locally
+        // missing digests cost a peer call; one no reachable peer holds is missing.
+        var stillMissing = locallyMissing;
+        foreach (var peer in _peers)
+        {
+            if (stillMissing.Count == 0)
+            {
+                break;
+            }
+
+            var absentThere = new List<Digest>();
+            try
+            {
+                await peer.Store.FindMissingAsync(instanceName, stillMissing, absentThere, cancellationToken).ConfigureAwait(false);
+                stillMissing = absentThere;
+            }
+            catch (Exception e) when (e is RpcException or HeadsUnavailableException && !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogDebug("FindMissing on peer {Peer} failed: {Reason}", peer.Endpoint, e.Message);
+            }
+        }
+
+        var absent = new HashSet<Digest>(stillMissing);
         foreach (var digest in digests)
         {
-            if (absent.Contains(digest) || _underReplicated.ContainsKey(Key(instanceName, digest)))
+            // A write here that fell short of its copies stays missing, so the client's retry makes the copies.
+            if (absent.Contains(digest) || (!_underReplicated.IsEmpty && _underReplicated.ContainsKey(Key(instanceName, digest))))
             {
                 missing.Add(digest);
             }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
-using RaftHead.Worker.Remote;
+using RaftHead.Storage.Remote;
 
 namespace RaftHead.Worker.Agent;
 

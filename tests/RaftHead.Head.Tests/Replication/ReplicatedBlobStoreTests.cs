@@ -100,6 +100,21 @@ public sealed class ReplicatedBlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FindMissing_counts_a_blob_only_a_peer_holds_as_present_and_one_no_head_holds_as_missing()
+    {
+        var onPeer = Blob(5_000, seed: 21);
+        var onPeerDigest = Digests.Compute(onPeer);
+        var nowhereDigest = Digests.Compute(Blob(5_000, seed: 22));
+        var here = Blob(5_000, seed: 23);
+        var hereDigest = Digests.Compute(here);
+        await _cluster.Heads[2].PlantAsync(onPeerDigest, onPeer);
+        await _cluster.Heads[0].PlantAsync(hereDigest, here);
+
+        var missing = await _cluster.Heads[0].Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { onPeerDigest, nowhereDigest, hereDigest } }).ResponseAsync;
+        Assert.Equal(new[] { nowhereDigest }, missing.MissingBlobDigests);
+    }
+
+    [Fact]
     public async Task A_head_lacking_a_blob_fetches_it_from_a_peer_verifies_it_and_keeps_it()
     {
         var small = Blob(9_000, seed: 5);
