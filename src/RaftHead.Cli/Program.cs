@@ -8,4 +8,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
+root.Subcommands.Add(StatusCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using RaftHead.Head;
 
@@ -111,32 +110,5 @@ public sealed class RhCommandTests : IAsyncLifetime
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] arguments)
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rh.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // Retries of idempotent calls would stretch the unreachable case; the exit code is what is under test.
-        start.Environment.Remove("RH_ENDPOINT");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] arguments) => RhProcess.RunAsync(arguments);
 }
