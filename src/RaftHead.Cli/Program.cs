@@ -9,4 +9,5 @@ root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
+root.Subcommands.Add(UpCommand.Create());
 return await root.Parse(args).InvokeAsync();
