@@ -89,6 +89,16 @@ public sealed class RhCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_of_a_single_node_head_says_it_is_not_a_cluster_head()
+    {
+        var (code, stdout, stderr) = await RunAsync("status", "--endpoint", Endpoint);
+        Assert.Equal(1, code);
+        Assert.Empty(stdout);
+        Assert.StartsWith($"rh: {Endpoint} does not serve node status: not a cluster head", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task A_malformed_digest_is_a_usage_failure_naming_the_problem()
     {
         var (code, _, stderr) = await RunAsync("cache", "get", "NOTHEX/3", "--endpoint", Endpoint);
