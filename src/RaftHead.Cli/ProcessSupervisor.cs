@@ -11,6 +11,7 @@ namespace RaftHead.Cli;
 public sealed partial class ProcessSupervisor : IAsyncDisposable
 {
     private const int SIGTERM = 15;
+    private const string SetsidPath = "/usr/bin/setsid";
 
     private readonly TextWriter _output;
     private readonly SupervisorOptions _options;
@@ -280,12 +281,19 @@ public sealed partial class ProcessSupervisor : IAsyncDisposable
     /// <summary>Called under the lock.</summary>
     private void StartProcess(Child child)
     {
-        var start = new ProcessStartInfo(child.Spec.FileName)
+        var ownSession = _options.OwnSession && File.Exists(SetsidPath);
+        var start = new ProcessStartInfo(ownSession ? SetsidPath : child.Spec.FileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (ownSession)
+        {
+            // setsid execs in place (a child is no process group leader, so it need not fork): the PID stays the child's.
+            start.ArgumentList.Add(child.Spec.FileName);
+        }
+
         foreach (var argument in child.Spec.Arguments)
         {
             start.ArgumentList.Add(argument);

@@ -16,6 +16,12 @@ public sealed record SupervisorOptions
     /// <summary>How long a child has between SIGTERM and SIGKILL.</summary>
     public int StopGraceMs { get; init; } = 10_000;
 
+    /// <summary>
+    /// Each child in a session of its own, so a terminal's Ctrl+C reaches only the supervisor, which then stops the
+    /// children in order, rather than every child at once.
+    /// </summary>
+    public bool OwnSession { get; init; } = true;
+
     /// <summary>How long output still buffered after a child's exit may take to be written.</summary>
     public int OutputDrainMs { get; init; } = 2_000;
 }

@@ -67,6 +67,21 @@ public sealed class ProcessSupervisorTests
     }
 
     [Fact]
+    public async Task A_child_leads_a_session_of_its_own_so_a_terminals_ctrl_c_reaches_only_the_supervisor()
+    {
+        var output = new LineSignallingWriter("head-1 | up");
+        await using var supervisor = new ProcessSupervisor(output, Fast);
+        supervisor.Start(Shell("head-1", "echo up; exec sleep 600"));
+        var pid = supervisor.PidOf("head-1")!.Value;
+        await output.Seen.WaitAsync(Patience);
+
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp session ..."; the PID tracked is the child's, and it leads its session.
+        var stat = (await File.ReadAllTextAsync($"/proc/{pid}/stat")).Split(' ');
+        var self = pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal([self, self], [stat[4], stat[5]]);
+    }
+
+    [Fact]
     public async Task A_usage_exit_is_not_restarted_and_fails_the_supervisor()
     {
         await using var supervisor = new ProcessSupervisor(new StringWriter(), Fast);
