@@ -9,4 +9,6 @@ root.Subcommands.Add(HeadCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
+root.Subcommands.Add(StatusCommand.Create());
+root.Subcommands.Add(UpCommand.Create());
 return await root.Parse(args).InvokeAsync();

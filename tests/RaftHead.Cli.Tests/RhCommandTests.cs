@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using RaftHead.Head;
 
@@ -90,6 +89,16 @@ public sealed class RhCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_of_a_single_node_head_says_it_is_not_a_cluster_head()
+    {
+        var (code, stdout, stderr) = await RunAsync("status", "--endpoint", Endpoint);
+        Assert.Equal(1, code);
+        Assert.Empty(stdout);
+        Assert.StartsWith($"rh: {Endpoint} does not serve node status: not a cluster head", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task A_malformed_digest_is_a_usage_failure_naming_the_problem()
     {
         var (code, _, stderr) = await RunAsync("cache", "get", "NOTHEX/3", "--endpoint", Endpoint);
@@ -111,32 +120,5 @@ public sealed class RhCommandTests : IAsyncLifetime
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] arguments)
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rh.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // Retries of idempotent calls would stretch the unreachable case; the exit code is what is under test.
-        start.Environment.Remove("RH_ENDPOINT");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] arguments) => RhProcess.RunAsync(arguments);
 }

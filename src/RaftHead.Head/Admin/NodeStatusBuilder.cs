@@ -1,0 +1,118 @@
+using Google.Protobuf.WellKnownTypes;
+using RaftHead.Consensus.Core;
+using RaftHead.Consensus.Driver;
+using RaftHead.Head.Frontend;
+using RaftHead.Head.Scheduling;
+using RaftHead.Protocol.V1;
+
+namespace RaftHead.Head.Admin;
+
+/// <summary>
+/// Assembles a node's <see cref="GetNodeStatusResponse"/> from what it already holds: the Raft driver's status, the
+/// applied scheduler state, and the leader's soft knowledge of its workers. No clock inside; the caller says when now is.
+/// </summary>
+public static class NodeStatusBuilder
+{
+    /// <param name="raft">The driver's latest status.</param>
+    /// <param name="address">This node's host:port.</param>
+    /// <param name="members">Every configured node, id to host:port (this one included).</param>
+    /// <param name="state">The scheduler state at this node's applied index.</param>
+    /// <param name="workers">Heartbeat times; only the leader's are current (a follower's is empty or stale).</param>
+    /// <param name="nowUnixMs">Now, to turn heartbeat times into ages.</param>
+    /// <param name="process">This node's process; <see cref="NodeProcess.Current"/> when null.</param>
+    public static GetNodeStatusResponse Build(
+        RaftStatus raft,
+        string address,
+        IReadOnlyDictionary<long, string> members,
+        SchedulerState state,
+        WorkerSoftState workers,
+        long nowUnixMs,
+        NodeProcess? process = null)
+    {
+        ArgumentNullException.ThrowIfNull(raft);
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(workers);
+        process ??= NodeProcess.Current;
+        var response = new GetNodeStatusResponse
+        {
+            NodeId = raft.NodeId,
+            Address = address,
+            Pid = process.Pid,
+            StartedAt = Timestamp.FromDateTimeOffset(process.StartedAt),
+            Role = Role(raft.Role),
+            Term = raft.Term,
+            LeaderId = raft.Leader,
+            LeaderAddress = LeaderAddress(raft, members),
+            CommitIndex = raft.CommitIndex,
+            AppliedIndex = raft.AppliedIndex,
+            LastIndex = raft.LastIndex,
+            Queued = state.QueuedCount,
+            Leased = state.LeasedCount,
+        };
+        AddMembers(response, raft, members);
+        // The soft state is only the leader's: a follower's could hold ages from a past term, which would mislead.
+        var heartbeatsKnown = raft.IsLeader;
+        foreach (var (id, worker) in state.Workers)
+        {
+            var status = new WorkerStatus
+            {
+                WorkerId = id,
+                Slots = worker.Slots,
+                Leased = (uint)(state.UsageOf(id)?.Slots ?? 0),
+                Platform = worker.Platform,
+                Retiring = worker.Retiring,
+            };
+            if (heartbeatsKnown && workers.LastSeenUnixMs(id) is { } seen)
+            {
+                status.LastHeartbeatAgeMs = Math.Max(0, nowUnixMs - seen);
+            }
+
+            response.Workers.Add(status);
+        }
+
+        foreach (var (queue, depth) in state.QueueDepths())
+        {
+            response.Queues.Add(new QueueDepth { PlatformKey = queue.PlatformKey, Priority = queue.Priority, Depth = depth });
+        }
+
+        return response;
+    }
+
+    private static void AddMembers(GetNodeStatusResponse response, RaftStatus raft, IReadOnlyDictionary<long, string> members)
+    {
+        // Configured peers and the log's membership normally agree; a node in only one of them is still listed.
+        var ids = new SortedSet<long>(members.Keys);
+        ids.UnionWith(raft.Membership.Members);
+        foreach (var id in ids)
+        {
+            response.Members.Add(new ClusterMember
+            {
+                Id = id,
+                Address = members.GetValueOrDefault(id) ?? "",
+                Voter = raft.Membership.Voters.Count == 0 ? members.ContainsKey(id) : raft.Membership.IsVoter(id),
+            });
+        }
+    }
+
+    private static string LeaderAddress(RaftStatus raft, IReadOnlyDictionary<long, string> members)
+    {
+        if (raft.Leader == 0)
+        {
+            return "";
+        }
+
+        // The configured host:port first: the transport's form of an address may carry a scheme.
+        return members.GetValueOrDefault(raft.Leader) ?? raft.LeaderAddress ?? "";
+    }
+
+    private static NodeRole Role(RaftRole role) => role switch
+    {
+        RaftRole.Follower => NodeRole.Follower,
+        RaftRole.PreCandidate => NodeRole.PreCandidate,
+        RaftRole.Candidate => NodeRole.Candidate,
+        RaftRole.Leader => NodeRole.Leader,
+        RaftRole.Learner => NodeRole.Learner,
+        _ => NodeRole.Unspecified,
+    };
+}
