@@ -12,8 +12,8 @@ using RaftHead.Consensus.Transport;
 using RaftHead.Head.Admin;
 using RaftHead.Head.Frontend;
 using RaftHead.Head.Hosting;
-using RaftHead.Head.Replication;
 using RaftHead.Head.Reapi;
+using RaftHead.Head.Replication;
 using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
@@ -93,7 +93,12 @@ public sealed class HeadNode : IAsyncDisposable
         disposables.Push(store);
         try
         {
-            var memberIds = options.Members.Count == 0 ? [options.NodeId] : options.Members.Keys.ToArray();
+            var members = options.Members.Count > 0 ? options.Members : new Dictionary<long, string> { [options.NodeId] = options.SelfAddress };
+            var memberIds = members.Keys.ToArray();
+
+            // A head alone may listen on a port picked at start: its status names the port it got.
+            var selfAddress = options.SelfAddress;
+            IReadOnlyDictionary<long, string> statusMembers = members;
             var wal = Directory.Exists(raftDirectory) && Directory.EnumerateFiles(raftDirectory, "wal-*.log").Any()
                 ? WriteAheadLog.Open(raftDirectory)
                 : WriteAheadLog.Bootstrap(raftDirectory, new ClusterMembership(memberIds));
@@ -161,7 +166,15 @@ public sealed class HeadNode : IAsyncDisposable
             disposables.Push(byteStream);
             var admin = new AdminService(
                 () => BuildCacheStats(store, actionCache, log.Current, options.CasMaxBytes),
-                request => options.ExecutionEnabled ? OperationsListing.Build(log.Current, request) : new ListOperationsResponse());
+                request => options.ExecutionEnabled ? OperationsListing.Build(log.Current, request) : new ListOperationsResponse(),
+                () => NodeStatusBuilder.Build(
+                    driver.Status,
+                    selfAddress,
+                    statusMembers,
+                    log.Current,
+                    frontend.Workers,
+                    options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
+                    NodeProcess.Current));
             var server = GrpcServer.Create(
                 new GrpcServerOptions { Address = options.Address, Port = options.Port },
                 (services, grpc) =>
@@ -202,6 +215,12 @@ public sealed class HeadNode : IAsyncDisposable
 
             // The peer stream must be served before the loop can hear from the other replicas.
             await server.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (!options.Replicated)
+            {
+                selfAddress = server.Address.Authority;
+                statusMembers = new Dictionary<long, string> { [options.NodeId] = selfAddress };
+            }
+
             driver.Start();
             if (!options.Replicated)
             {

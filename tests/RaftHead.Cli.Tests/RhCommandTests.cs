@@ -89,13 +89,16 @@ public sealed class RhCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Status_of_a_single_node_head_says_it_is_not_a_cluster_head()
+    public async Task Status_of_a_single_node_head_shows_it_as_the_leader_and_only_member()
     {
         var (code, stdout, stderr) = await RunAsync("status", "--endpoint", Endpoint);
-        Assert.Equal(1, code);
-        Assert.Empty(stdout);
-        Assert.StartsWith($"rh: {Endpoint} does not serve node status: not a cluster head", stderr);
-        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.Equal(0, code);
+        Assert.Empty(stderr);
+        Assert.StartsWith($"leader 1 at {Endpoint}, term ", stdout);
+        var rows = stdout.Split('\n').Where(line => line.StartsWith("1 ", StringComparison.Ordinal)).ToList();
+        var row = Assert.Single(rows);
+        Assert.Contains("leader", row, StringComparison.Ordinal);
+        Assert.Contains(Endpoint, row, StringComparison.Ordinal);
     }
 
     [Fact]
