@@ -139,8 +139,9 @@ public sealed class RaftDriver : IAsyncDisposable
         var token = _stop.Token;
         // Created here rather than on the ticker's thread, so the first tick is due one interval after Start.
         var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.TickMs), _options.TimeProvider);
+        var started = _options.TimeProvider.GetTimestamp();
         _loop = Task.Run(() => RunLoopAsync(token), CancellationToken.None);
-        _ticker = Task.Run(() => RunTickerAsync(timer, token), CancellationToken.None);
+        _ticker = Task.Run(() => RunTickerAsync(timer, started, token), CancellationToken.None);
     }
 
     /// <summary>
@@ -267,16 +268,26 @@ public sealed class RaftDriver : IAsyncDisposable
 
     // ------------------------------------------------------------------ the loop
 
-    private async Task RunTickerAsync(PeriodicTimer timer, CancellationToken cancellationToken)
+    private async Task RunTickerAsync(PeriodicTimer timer, long started, CancellationToken cancellationToken)
     {
+        var time = _options.TimeProvider;
+        var tick = TimeSpan.FromMilliseconds(_options.TickMs);
+        long counted = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
+                // Ticks are counted from the time elapsed, not from the timer's firings: a timer that fires late (a
+                // busy machine, a pause) fires once for all the periods it missed, which made time run slow, so
+                // election timeouts and leases ran long. Half a tick of slack absorbs a firing a little early.
+                var due = (time.GetElapsedTime(started) + (tick / 2)).Ticks / tick.Ticks;
+                if (due <= counted) continue;
+                var ticks = due - counted;
+                counted = due;
                 // A counter, not a queued input: only the number of ticks matters, and it cannot fill up, so time
                 // keeps its pace however busy the queues are.
-                Interlocked.Increment(ref _ticksElapsed);
-                Interlocked.Increment(ref _pendingTicks);
+                Interlocked.Add(ref _ticksElapsed, ticks);
+                Interlocked.Add(ref _pendingTicks, ticks);
                 Wake();
             }
         }

@@ -190,7 +190,9 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         /// <summary>Completes when the peer's task has ended and its resources are released.</summary>
         public Task StopTask => _run;
 
-        public void Start(Task predecessor) => _run = RunAsync(predecessor);
+        // Off the caller's thread: an eager stream dials at once, and a new process's first channel and call cost
+        // hundreds of ms of JIT that would otherwise hold up the host's start (SetPeer runs before its server is up).
+        public void Start(Task predecessor) => _run = Task.Run(() => RunAsync(predecessor));
 
         public void BeginStop()
         {
