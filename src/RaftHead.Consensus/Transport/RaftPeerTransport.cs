@@ -153,13 +153,13 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         private readonly CancellationTokenSource _stop;
         private readonly Uri _endpoint;
         private readonly GrpcChannelSettings _channelSettings;
+        private readonly Lock _connectGate = new();
         private Task _run = Task.CompletedTask;
         private long _sent;
         private long _frames;
         private long _dropped;
         private long _opened;
         private long _failures;
-        private readonly Lock _connectGate = new();
         private volatile bool _connected;
 
         public Peer(RaftPeerTransport owner, long id, string address)
@@ -298,7 +298,7 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             using var call = client.Stream(headers, cancellationToken: streamStop.Token);
             Interlocked.Increment(ref _opened);
             // The peer answers a new stream with its response headers: the stream is up before anything is written.
-            _ = WatchHeadersAsync(call.ResponseHeadersAsync, onConnected);
+            var answered = WatchHeadersAsync(call.ResponseHeadersAsync, onConnected);
             // The response only arrives when the server ends the stream or the connection fails: either way the
             // stream is over, and watching it is how a dead peer is noticed while our queue is idle.
             var response = call.ResponseAsync;
@@ -307,6 +307,8 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             await streamStop.CancelAsync().ConfigureAwait(false);
             var other = first == response ? (Task)pump : response;
             await other.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Never faults; awaited so that a late answer cannot mark the next attempt connected.
+            await answered.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             // The task that ended first carries the reason.
             await first.ConfigureAwait(false);
