@@ -10,10 +10,12 @@ using RaftHead.Consensus.Transport;
 namespace RaftHead.Consensus.Driver;
 
 /// <summary>
-/// Runs one <see cref="RaftNode"/>: a single loop owns the core (no locks around it). Its inputs come from a tick
-/// counter, a peer queue (peer messages, membership changes, transfers) and a request queue (proposals, reads),
+/// Runs one <see cref="RaftNode"/>: a single loop owns the core (no locks around it). Its inputs come from a peer
+/// queue (peer messages, membership changes, transfers), a tick counter and a request queue (proposals, reads),
 /// taken in that order each round, so that no number of local callers can hold back heartbeats, acknowledgements
-/// or time; a full request queue fails the call at once (<see cref="RaftOverloadedException"/>). For every Ready it
+/// or time, and time missed in a stall is not mistaken for the peers' silence (a round steps fewer ticks than an
+/// election timeout, <see cref="RaftDriverStats.TicksCollapsed"/>); a full request queue fails the call at once
+/// (<see cref="RaftOverloadedException"/>). For every Ready it
 /// persists snapshot, entries and hard state with one <see cref="IRaftStorage.Sync"/>, then sends the messages,
 /// then applies committed entries to the <see cref="IStateMachine"/>, completing each proposal with its result
 /// (that per-Ready work is <see cref="ReadyProcessor"/>, which the simulator runs too).
@@ -37,6 +39,7 @@ public sealed class RaftDriver : IAsyncDisposable
     private readonly Channel<bool> _wake;
     private readonly CancellationTokenSource _stop = new();
     private readonly long _incarnation;
+    private readonly int _maxTicksPerRound;
 
     // Loop-owned state: touched only by the loop (or before it starts / after it ends).
     private readonly BackgroundSnapshot _snapshot;
@@ -44,6 +47,8 @@ public sealed class RaftDriver : IAsyncDisposable
     private ReadyProcessor? _processor;
     private long _ticks;
     private long _pendingTicks;
+    private long _ticksElapsed;
+    private long _ticksCollapsed;
     private long _peerMessagesDropped;
     private long _proposalsRejected;
     private long _readsRejected;
@@ -87,6 +92,7 @@ public sealed class RaftDriver : IAsyncDisposable
             FullMode = BoundedChannelFullMode.DropWrite,
         });
         _snapshot = new BackgroundSnapshot(storage, Wake);
+        _maxTicksPerRound = Math.Max(1, options.Raft.ElectionTicks - 1);
         // Read contexts must be unique across nodes (a leader dedupes by context) and across restarts.
         _incarnation = Random.Shared.NextInt64();
         _status = new RaftStatus(NodeId, RaftRole.Follower, 0, 0, null, 0, 0, 0, 0, ClusterMembership.Empty, 0, 0);
@@ -97,12 +103,16 @@ public sealed class RaftDriver : IAsyncDisposable
     /// <summary>The latest published status; safe to read from any thread.</summary>
     public RaftStatus Status => _status;
 
-    /// <summary>Queue counters: peer messages dropped, requests refused, ticks handled.</summary>
+    /// <summary>Queue counters: peer messages dropped, requests refused, ticks elapsed, handled and collapsed.</summary>
     public RaftDriverStats Stats => new(
         Interlocked.Read(ref _peerMessagesDropped),
         Interlocked.Read(ref _proposalsRejected),
         Interlocked.Read(ref _readsRejected),
-        Interlocked.Read(ref _ticks));
+        Interlocked.Read(ref _ticks))
+    {
+        TicksCollapsed = Interlocked.Read(ref _ticksCollapsed),
+        TicksElapsed = Interlocked.Read(ref _ticksElapsed),
+    };
 
     /// <summary>The loop: completes when the driver stops, faults when it died (a storage or state-machine failure).</summary>
     public Task Completion => _loop ?? Task.CompletedTask;
@@ -127,8 +137,11 @@ public sealed class RaftDriver : IAsyncDisposable
             "Raft node {NodeId} starting at term {Term}, commit {CommitIndex}, snapshot {SnapshotIndex}, last {LastIndex}, {Membership}, random seed {RandomSeed}",
             NodeId, _node.Term, _node.Log.Committed, snapshot.Index, _node.Log.LastIndex, _node.Membership, seed);
         var token = _stop.Token;
+        // Created here rather than on the ticker's thread, so the first tick is due one interval after Start.
+        var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.TickMs), _options.TimeProvider);
+        var started = _options.TimeProvider.GetTimestamp();
         _loop = Task.Run(() => RunLoopAsync(token), CancellationToken.None);
-        _ticker = Task.Run(() => RunTickerAsync(token), CancellationToken.None);
+        _ticker = Task.Run(() => RunTickerAsync(timer, started, token), CancellationToken.None);
     }
 
     /// <summary>
@@ -255,21 +268,35 @@ public sealed class RaftDriver : IAsyncDisposable
 
     // ------------------------------------------------------------------ the loop
 
-    private async Task RunTickerAsync(CancellationToken cancellationToken)
+    private async Task RunTickerAsync(PeriodicTimer timer, long started, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.TickMs), _options.TimeProvider);
+        var time = _options.TimeProvider;
+        var tick = TimeSpan.FromMilliseconds(_options.TickMs);
+        long counted = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
+                // Ticks are counted from the time elapsed, not from the timer's firings: a timer that fires late (a
+                // busy machine, a pause) fires once for all the periods it missed, which made time run slow, so
+                // election timeouts and leases ran long. Half a tick of slack absorbs a firing a little early.
+                var due = (time.GetElapsedTime(started) + (tick / 2)).Ticks / tick.Ticks;
+                if (due <= counted) continue;
+                var ticks = due - counted;
+                counted = due;
                 // A counter, not a queued input: only the number of ticks matters, and it cannot fill up, so time
                 // keeps its pace however busy the queues are.
-                Interlocked.Increment(ref _pendingTicks);
+                Interlocked.Add(ref _ticksElapsed, ticks);
+                Interlocked.Add(ref _pendingTicks, ticks);
                 Wake();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            timer.Dispose();
         }
     }
 
@@ -293,16 +320,15 @@ public sealed class RaftDriver : IAsyncDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 wake.TryRead(out _);
 
-                // Time first, then what arrived during it. After a stall this can only err towards an early election
-                // on a follower (pre-vote: no term is burnt), which the leader's heartbeat queued behind undoes;
-                // stepping the heartbeat first would leave the stale ticks to start the election after it.
-                var ticks = Interlocked.Exchange(ref _pendingTicks, 0);
-                Debug.Assert(ticks >= 0, $"pending ticks {ticks}");
-                for (var i = 0; i < ticks; i++) Tick();
-
-                // Peers before local requests, each bounded per round, so neither can starve the other.
+                // What peers said before the time that passed while it queued: after a stall (a slow fsync or apply,
+                // a pause) the acknowledgements and heartbeats that arrived during it are news from inside it. Stepping
+                // the missed ticks first made a leader count the stall as its followers' silence (check-quorum stepped
+                // it down) and a follower count it as the leader's.
                 var peersTaken = 0;
                 for (; peersTaken < _options.MaxInputsPerBatch && peers.TryRead(out var input); peersTaken++) Handle(input);
+                StepTicks();
+
+                // Local requests after peers and time, bounded per round, so neither queue can starve the other.
                 var requestsTaken = 0;
                 for (; requestsTaken < _options.MaxInputsPerBatch && requests.TryRead(out var input); requestsTaken++) Handle(input);
                 backlog = peersTaken == _options.MaxInputsPerBatch || requestsTaken == _options.MaxInputsPerBatch;
@@ -337,11 +363,22 @@ public sealed class RaftDriver : IAsyncDisposable
         if (failure is not null) throw new InvalidOperationException($"Raft node {NodeId} failed and stopped.", failure);
     }
 
-    private void Tick()
+    private void StepTicks()
     {
-        // Written by the loop only; read by Stats from any thread.
-        Interlocked.Increment(ref _ticks);
-        _processor!.Tick();
+        var ticks = Interlocked.Exchange(ref _pendingTicks, 0);
+        Debug.Assert(ticks >= 0, $"pending ticks {ticks}");
+        // Fewer than an election timeout per round: a follower that just stepped a heartbeat stays in the leader's
+        // lease and does not campaign, and a leader crosses at most one check-quorum, right after the
+        // acknowledgements it just stepped. The rest of a long stall is collapsed; the real ticks that follow
+        // still time out a leader or follower that heard nothing.
+        var stepped = Math.Min(ticks, _maxTicksPerRound);
+        if (ticks > stepped) Interlocked.Add(ref _ticksCollapsed, ticks - stepped);
+        for (var i = 0; i < stepped; i++)
+        {
+            // Written by the loop only; read by Stats from any thread.
+            Interlocked.Increment(ref _ticks);
+            _processor!.Tick();
+        }
     }
 
     private void Handle(DriverInput input)

@@ -5,7 +5,6 @@ using System.Threading.Channels;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Consensus.Core;
@@ -16,7 +15,8 @@ namespace RaftHead.Consensus.Transport;
 
 /// <summary>
 /// The sending half of the peer transport: for each peer a bounded queue, its own channel, and one long-lived
-/// client stream of <c>rafthead.v1.Raft/Stream</c> over which messages are pipelined in order, everything queued
+/// client stream of <c>rafthead.v1.Raft/Stream</c>, opened when the peer is set (see
+/// <see cref="RaftTransportOptions.OpenStreamsEagerly"/>), over which messages are pipelined in order, everything queued
 /// at once written as one frame (one write, one flush; see <see cref="RaftMessageCodec"/>). <see cref="Send"/> never blocks;
 /// a full queue drops. A broken stream is re-opened with jittered exponential backoff, and what was queued while
 /// it was down is dropped (stale by then; Raft re-sends from its own state on the next heartbeat).
@@ -151,8 +151,9 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         private readonly RaftPeerTransport _owner;
         private readonly Channel<Message> _queue;
         private readonly CancellationTokenSource _stop;
-        private readonly GrpcChannel _channel;
-        private readonly Raft.RaftClient _client;
+        private readonly Uri _endpoint;
+        private readonly GrpcChannelSettings _channelSettings;
+        private readonly Lock _connectGate = new();
         private Task _run = Task.CompletedTask;
         private long _sent;
         private long _frames;
@@ -172,15 +173,13 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                 SingleReader = true,
                 FullMode = BoundedChannelFullMode.Wait, // TryWrite then reports a full queue, which we count as a drop
             });
-            // Owned, not shared: a peer's connection lives and dies with its stream, and the stream is never retried
-            // by the channel (what was queued is stale by the time a retry could run; this loop reconnects itself).
-            _channel = GrpcChannels.Create(endpoint, new GrpcChannelSettings
+            _endpoint = endpoint;
+            _channelSettings = new GrpcChannelSettings
             {
                 RetryAttemptsMax = 1,
                 ConnectTimeoutMs = owner._options.ConnectTimeoutMs,
                 MaxReceiveMessageBytes = owner._options.MaxReceiveMessageBytes,
-            });
-            _client = new Raft.RaftClient(_channel);
+            };
             _stop = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token);
         }
 
@@ -191,7 +190,9 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
         /// <summary>Completes when the peer's task has ended and its resources are released.</summary>
         public Task StopTask => _run;
 
-        public void Start(Task predecessor) => _run = RunAsync(predecessor);
+        // Off the caller's thread: an eager stream dials at once, and a new process's first channel and call cost
+        // hundreds of ms of JIT that would otherwise hold up the host's start (SetPeer runs before its server is up).
+        public void Start(Task predecessor) => _run = Task.Run(() => RunAsync(predecessor));
 
         public void BeginStop()
         {
@@ -227,9 +228,12 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             {
                 while (!token.IsCancellationRequested)
                 {
-                    // Open a stream only when there is something to send.
-                    if (!await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false)) return;
+                    // Eagerly: open (and re-open) the stream before Raft needs the peer, so the connection and a new
+                    // process's first-call costs are not paid by a vote or the first acknowledgement after a restart.
+                    // Lazily: only when there is something to send.
+                    if (options.OpenStreamsEagerly ? _queue.Reader.Completion.IsCompleted : !await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false)) return;
                     var wasConnected = false;
+                    var queuedBefore = _queue.Reader.Count;
                     try
                     {
                         await RunStreamAsync(() => wasConnected = true, token).ConfigureAwait(false);
@@ -237,9 +241,14 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                     catch (Exception e) when (!token.IsCancellationRequested)
                     {
                         Interlocked.Increment(ref _failures);
-                        if (wasConnected || attempt == 0)
+                        if (wasConnected)
                         {
                             logger.LogWarning("Raft node {NodeId}: stream to node {PeerId} at {Address} broke: {Reason}", _owner._localId, Id, Address, e.Message);
+                        }
+                        else if (attempt == 0)
+                        {
+                            // A peer not up yet (an eager stream at start) or gone: not news until it stays away.
+                            logger.LogInformation("Raft node {NodeId}: cannot reach node {PeerId} at {Address}: {Reason}", _owner._localId, Id, Address, e.Message);
                         }
                         else
                         {
@@ -248,8 +257,11 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                     }
                     _connected = false;
                     if (wasConnected) attempt = 0;
+                    // Stale: everything queued behind a stream that broke, or that waited out a failed attempt. What was
+                    // queued during a failed attempt is as fresh as the next one and goes over it.
                     var stale = 0;
-                    while (_queue.Reader.TryRead(out _)) stale++;
+                    var toDrop = wasConnected ? int.MaxValue : queuedBefore;
+                    while (stale < toDrop && _queue.Reader.TryRead(out _)) stale++;
                     Interlocked.Add(ref _dropped, stale);
                     await Task.Delay(Backoff(attempt++, options), options.TimeProvider, token).ConfigureAwait(false);
                 }
@@ -265,7 +277,6 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             finally
             {
                 _connected = false;
-                _channel.Dispose();
                 _stop.Dispose();
             }
         }
@@ -278,8 +289,16 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                 { RaftHeaders.From, _owner._localId.ToString(CultureInfo.InvariantCulture) },
                 { RaftHeaders.To, Id.ToString(CultureInfo.InvariantCulture) },
             };
-            using var call = _client.Stream(headers, cancellationToken: streamStop.Token);
+            // A channel per stream, owned, not shared: the connection lives and dies with the stream, which the channel
+            // never retries (what was queued is stale by the time a retry could run). A channel that failed to connect
+            // waits out its own backoff (a second or more) before it dials again, which kept a leader from a restarted
+            // follower long after it was up; a new channel dials at once, so this loop's backoff is the only one.
+            using var channel = GrpcChannels.Create(_endpoint, _channelSettings);
+            var client = new Raft.RaftClient(channel);
+            using var call = client.Stream(headers, cancellationToken: streamStop.Token);
             Interlocked.Increment(ref _opened);
+            // The peer answers a new stream with its response headers: the stream is up before anything is written.
+            var answered = WatchHeadersAsync(call.ResponseHeadersAsync, onConnected);
             // The response only arrives when the server ends the stream or the connection fails: either way the
             // stream is over, and watching it is how a dead peer is noticed while our queue is idle.
             var response = call.ResponseAsync;
@@ -288,6 +307,8 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
             await streamStop.CancelAsync().ConfigureAwait(false);
             var other = first == response ? (Task)pump : response;
             await other.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Never faults; awaited so that a late answer cannot mark the next attempt connected.
+            await answered.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             // The task that ended first carries the reason.
             await first.ConfigureAwait(false);
@@ -314,17 +335,38 @@ public sealed class RaftPeerTransport : IRaftTransport, IAsyncDisposable
                     Interlocked.Add(ref _sent, batch.Count);
                     Interlocked.Increment(ref _frames);
                     batch.Clear();
-                    if (!_connected)
-                    {
-                        _connected = true;
-                        onConnected();
-                        _owner._logger.LogInformation("Raft node {NodeId}: stream to node {PeerId} at {Address} open", _owner._localId, Id, Address);
-                    }
+                    MarkConnected(onConnected);
                 }
                 // A frame grown far beyond the usual is not kept for the life of the stream.
                 if (frame.Capacity > FrameBufferKeptBytes) frame = new ArrayBufferWriter<byte>(4096);
             }
             await requests.CompleteAsync().ConfigureAwait(false);
+        }
+
+        private async Task WatchHeadersAsync(Task<Metadata> responseHeaders, Action onConnected)
+        {
+            try
+            {
+                await responseHeaders.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The stream failed or ended before the peer answered: the stream loop sees the same and reconnects.
+                return;
+            }
+            MarkConnected(onConnected);
+        }
+
+        private void MarkConnected(Action onConnected)
+        {
+            // First of the peer's response headers and our first completed write; both may race to get here.
+            lock (_connectGate)
+            {
+                if (_connected) return;
+                _connected = true;
+                onConnected();
+            }
+            _owner._logger.LogInformation("Raft node {NodeId}: stream to node {PeerId} at {Address} open", _owner._localId, Id, Address);
         }
 
         private TimeSpan Backoff(int attempt, RaftTransportOptions options)

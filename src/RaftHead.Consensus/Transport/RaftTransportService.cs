@@ -54,6 +54,8 @@ public sealed class RaftTransportService : Raft.RaftBase
         }
         var from = HeaderId(context, RaftHeaders.From);
         _logger.LogDebug("Raft node {NodeId}: stream from node {PeerId} ({Peer}) open", _localId, from, context.Peer);
+        // Answered at once, so the sender knows its stream is up before it has anything to send.
+        await context.WriteResponseHeadersAsync(new Metadata()).ConfigureAwait(false);
         long received = 0;
         long dropped = 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopping);

@@ -20,7 +20,8 @@ public sealed class RaftPeerTransportTests
     {
         var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
         var port = Ports.Free(1)[0];
-        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { ReconnectDelayMinMs = 10, ReconnectDelayMaxMs = 50 });
+        // Lazily opened: the one stream this counts is the one the first message opens (see the eager test below).
+        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { ReconnectDelayMinMs = 10, ReconnectDelayMaxMs = 50, OpenStreamsEagerly = false });
         transport.SetPeer(1, $"127.0.0.1:{port}");
 
         using var stopFirst = new CancellationTokenSource();
@@ -50,6 +51,30 @@ public sealed class RaftPeerTransportTests
         Assert.True(stats.StreamsOpened >= 2);
         Assert.True(stats.StreamFailures >= 1);
         await stopSecond.CancelAsync();
+    }
+
+    [Fact]
+    public async Task An_eager_stream_opens_as_soon_as_the_peer_listens_before_anything_is_sent_and_carries_the_first_message()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        var port = Ports.Free(1)[0];
+        await using var transport = new RaftPeerTransport(2, new RaftTransportOptions { ReconnectDelayMinMs = 10, ReconnectDelayMaxMs = 50 });
+        transport.SetPeer(1, $"127.0.0.1:{port}");
+        // Nobody listens yet: the attempts fail and are retried with nothing queued.
+        await Eventually.WaitUntilAsync(() => transport.Stats().Single().StreamFailures >= 1, Timeout, "a failed attempt while the peer is down");
+
+        using var stop = new CancellationTokenSource();
+        await using var server = await StartAsync(port, received, stop.Token);
+        await Eventually.WaitUntilAsync(() => transport.Stats().Single().Connected, Timeout, "the stream to open with nothing sent");
+        var open = transport.Stats().Single();
+        Assert.Equal(0, open.Sent);
+
+        Assert.True(transport.Send(Heartbeat(1)));
+        await Eventually.WaitUntilAsync(() => received.Count == 1, Timeout, "the first message");
+        var after = transport.Stats().Single();
+        Assert.Equal(open.StreamsOpened, after.StreamsOpened); // it went over the stream already open
+        Assert.Equal(open.StreamFailures, after.StreamFailures);
+        await stop.CancelAsync();
     }
 
     [Theory]
