@@ -700,7 +700,7 @@ internal sealed class CommandApplier
         var worker = operation.Lease.WorkerId;
         _s = _s with
         {
-            Usage = _s.Usage.SetItem(worker, _s.Usage[worker].Plus(operation.Resources, operation.Lease.GpuDevices)),
+            Usage = _s.Usage.SetItem(worker, _s.Usage[worker].Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices)),
             LeasedCount = _s.LeasedCount + 1,
         };
     }
@@ -709,7 +709,7 @@ internal sealed class CommandApplier
     private void RemoveLease(OperationState operation)
     {
         var worker = operation.Lease.WorkerId;
-        var usage = _s.Usage[worker].Minus(operation.Resources, operation.Lease.GpuDevices);
+        var usage = _s.Usage[worker].Minus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
         _s = _s with { Usage = _s.Usage.SetItem(worker, usage), LeasedCount = _s.LeasedCount - 1 };
         if (usage.Slots == 0 && _s.Workers[worker].Retiring)
         {

@@ -84,7 +84,7 @@ public static class Placement
                         }
 
                         var freeBefore = (int)workers[chosen].Slots - usage[chosen].Slots;
-                        usage[chosen] = usage[chosen].Plus(operation.Resources, devices!);
+                        usage[chosen] = usage[chosen].Plus(operation.Name, operation.Resources, devices!);
                         foreach (var set in candidatesByPlatform.Values)
                         {
                             set.Took(chosen, workers[chosen], freeBefore);

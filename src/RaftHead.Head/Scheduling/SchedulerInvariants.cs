@@ -72,7 +72,7 @@ public static class SchedulerInvariants
                     return $"{operation.Name} is leased but has {open} open records of attempt {operation.Attempt}";
                 }
 
-                usage[operation.Lease.WorkerId] = held.Plus(operation.Resources, operation.Lease.GpuDevices);
+                usage[operation.Lease.WorkerId] = held.Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
             }
 
             if (operation.Phase == OperationPhase.Queued)
@@ -151,7 +151,7 @@ public static class SchedulerInvariants
             var expected = usage[worker.WorkerId];
             var actual = state.UsageOf(worker.WorkerId);
             if (actual is null || actual.Slots != expected.Slots || actual.CpuMillis != expected.CpuMillis || actual.MemoryBytes != expected.MemoryBytes
-                || !actual.GpuMillisByDevice.SequenceEqual(expected.GpuMillisByDevice))
+                || !actual.GpuMillisByDevice.SequenceEqual(expected.GpuMillisByDevice) || !actual.Leases.SetEquals(expected.Leases))
             {
                 return $"worker {worker.WorkerId}'s usage does not match its leases";
             }

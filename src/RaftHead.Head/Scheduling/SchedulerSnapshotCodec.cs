@@ -87,7 +87,7 @@ public static class SchedulerSnapshotCodec
                     throw new InvalidDataException($"The scheduler snapshot leases {operation.Name} to unknown worker {operation.Lease.WorkerId}.");
                 }
 
-                usage[operation.Lease.WorkerId] = held.Plus(operation.Resources, operation.Lease.GpuDevices);
+                usage[operation.Lease.WorkerId] = held.Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
                 leased++;
                 continue;
             }

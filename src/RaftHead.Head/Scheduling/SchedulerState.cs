@@ -75,13 +75,15 @@ public sealed record SchedulerState
     /// <summary>The operations leased to a worker, by name.</summary>
     public List<OperationState> LeasesOf(string workerId)
     {
-        var leases = new List<OperationState>();
-        foreach (var operation in Operations.Values)
+        if (UsageOf(workerId) is not { } usage)
         {
-            if (operation.Phase == OperationPhase.Leased && operation.Lease.WorkerId == workerId)
-            {
-                leases.Add(operation);
-            }
+            return [];
+        }
+
+        var leases = new List<OperationState>(usage.Leases.Count);
+        foreach (var name in usage.Leases)
+        {
+            leases.Add(Operations[name]);
         }
 
         return leases;
