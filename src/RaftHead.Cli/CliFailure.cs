@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using Grpc.Core;
+using RaftHead.Storage.Remote;
 
 namespace RaftHead.Cli;
 
@@ -33,6 +34,12 @@ internal static class CliFailure
         {
             await Console.Error.WriteLineAsync($"rh: {e.StatusCode}: {e.Status.Detail}").ConfigureAwait(false);
             return ExitFailure;
+        }
+        catch (HeadsUnavailableException e)
+        {
+            // A worker (or any command using a head connection) that found no head: the same code as an unreachable one.
+            await Console.Error.WriteLineAsync($"rh: {e.Message}").ConfigureAwait(false);
+            return ExitUnavailable;
         }
         catch (UsageException e)
         {
