@@ -16,8 +16,11 @@ namespace RaftHead.Cli;
 /// </summary>
 internal static class StatusCommand
 {
-    /// <summary>A head that has not answered by then counts as down for this look.</summary>
-    private const int AskTimeoutMs = 2_000;
+    /// <summary>
+    /// A head that has not answered by then counts as down for this look. Generous: a fresh rh process on a loaded
+    /// machine spends a second or more on its first call (2 s made the status of a live leader "none known").
+    /// </summary>
+    private const int AskTimeoutMs = 5_000;
 
     /// <summary>Bounds the discovery of members through members (a cluster is a handful of heads).</summary>
     private const int DiscoveryPassesMax = 4;
