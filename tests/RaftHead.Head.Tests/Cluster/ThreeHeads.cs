@@ -3,7 +3,6 @@ using System.Globalization;
 using Grpc.Net.Client;
 using RaftHead.Head.Frontend;
 using RaftHead.Protocol.Client;
-using RaftHead.Storage;
 using RaftHead.Testing;
 
 namespace RaftHead.Head.Tests.Cluster;
@@ -80,16 +79,7 @@ internal sealed class ThreeHeads : IAsyncDisposable
                 RaftTickMs = 20,
                 ElectionTicks = 10,
                 Frontend = new FrontendOptions { RetryBackoffBaseMs = 1, RetryBackoffMaxMs = 1 },
-                Cas = new FasterBlobStoreOptions
-                {
-                    DataDirectory = "",
-                    SegmentBytes = 1L << 20,
-                    BufferedBlobMaxBytes = 4096,
-                    IndexBucketCount = 1L << 12,
-                    IndexMemorySizeBits = 22,
-                    IndexPageSizeBits = 16,
-                    CheckpointIntervalMs = 0,
-                },
+                Cas = SmallCas.Options(""),
             },
             CancellationToken.None);
     }

@@ -66,16 +66,7 @@ internal sealed class ExecutionFixture : IAsyncDisposable
                     DataDirectory = data.Combine("head"),
                     Port = 0,
                     CasMaxBytes = casMaxBytes,
-                    Cas = new FasterBlobStoreOptions
-                    {
-                        DataDirectory = "",
-                        SegmentBytes = segmentBytes,
-                        BufferedBlobMaxBytes = 4096,
-                        IndexBucketCount = 1L << 12,
-                        IndexMemorySizeBits = 22,
-                        IndexPageSizeBits = 16,
-                        CheckpointIntervalMs = 0,
-                    },
+                    Cas = SmallCas.Options("", segmentBytes: segmentBytes),
                     ExecutionEnabled = true,
                     Limits = limits ?? new SchedulerLimits(),
                     Frontend = frontend ?? new FrontendOptions { RetryBackoffBaseMs = 1, RetryBackoffMaxMs = 1 },

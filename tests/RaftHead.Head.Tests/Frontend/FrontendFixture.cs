@@ -74,17 +74,7 @@ internal sealed class FrontendFixture : IAsyncDisposable
     {
         var data = new TempDirectory("rh-frontend-test-");
         var store = await FasterBlobStore.OpenAsync(
-            new FasterBlobStoreOptions
-            {
-                DataDirectory = data.Path,
-                MaxBytes = 1L << 30,
-                SegmentBytes = 1L << 20,
-                BufferedBlobMaxBytes = 4096,
-                IndexBucketCount = 1L << 12,
-                IndexMemorySizeBits = 22,
-                IndexPageSizeBits = 16,
-                CheckpointIntervalMs = 0,
-            },
+            SmallCas.Options(data.Path),
             CancellationToken.None);
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var machine = new ObservedStateMachine(new SchedulerStateMachine(limits), new ChangeFeed());

@@ -100,17 +100,7 @@ internal sealed class ReplicationCluster : IAsyncDisposable
         {
             var data = new TempDirectory("rh-replication-test-");
             var faster = await FasterBlobStore.OpenAsync(
-                new FasterBlobStoreOptions
-                {
-                    DataDirectory = data.Path,
-                    MaxBytes = 1L << 30,
-                    SegmentBytes = 1L << 20,
-                    BufferedBlobMaxBytes = 4096,
-                    IndexBucketCount = 1L << 12,
-                    IndexMemorySizeBits = 22,
-                    IndexPageSizeBits = 16,
-                    CheckpointIntervalMs = 0,
-                },
+                SmallCas.Options(data.Path),
                 CancellationToken.None);
             var local = new ObservedBlobStore(faster) { CorruptReads = corruptReads };
             var front = new LateBoundBlobStore();
