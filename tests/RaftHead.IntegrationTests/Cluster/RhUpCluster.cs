@@ -16,6 +16,9 @@ namespace RaftHead.IntegrationTests.Cluster;
 /// </summary>
 public sealed partial class RhUpCluster : IAsyncDisposable
 {
+    /// <summary>Tests that start a cluster run one at a time: two clusters under load on a small machine starve each other.</summary>
+    public const string Collection = "rh up clusters";
+
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan CliTimeout = TimeSpan.FromSeconds(60);
 

@@ -5,6 +5,7 @@ using RaftHead.Testing;
 namespace RaftHead.IntegrationTests.Cluster;
 
 /// <summary><c>rh up</c> end to end: it comes up, reports itself, brings back a head killed with SIGKILL, and stops everything on SIGTERM.</summary>
+[Collection(RhUpCluster.Collection)]
 public sealed class UpCommandTests
 {
     [Fact(Timeout = 170_000)]
@@ -15,7 +16,8 @@ public sealed class UpCommandTests
         await using var cluster = await RhUpCluster.StartAsync(temp.Path, workers: 2, slots: 1);
         var first = cluster.Endpoint(1);
 
-        var status = await cluster.StatusAsync(first);
+        // Bounded wait: a head busy with start-up on a loaded machine may miss one two-second ask.
+        var status = await cluster.StatusAsync(first, waitSeconds: 30);
         Assert.True(status.Result.Succeeded, status.ToString());
         Assert.Equal(3, status.Members.Count);
         Assert.All(status.Members, m => Assert.True(m.Up && m.Pid is > 0, $"head {m.Id} does not answer: {status}"));
