@@ -26,7 +26,19 @@ public sealed class WorkerAgent : IAsyncDisposable
     private readonly IBlobStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    /// <summary>How many finished leases the worker remembers, so a lease handed out again after its run is not run twice.</summary>
+    private const int FinishedRememberedMax = 4_096;
+
     private readonly ConcurrentDictionary<(string Operation, uint Attempt), Run> _running = new();
+
+    /// <summary>
+    /// Leases that ran here lately. A head hands a lease out once by its own record, but that record is soft state of
+    /// the head that served the poll: another replica, or a new leader, that has not applied the run's end yet offers
+    /// the same attempt again. One attempt is one run; the head requeues work as a new attempt.
+    /// </summary>
+    private readonly ConcurrentDictionary<(string Operation, uint Attempt), byte> _finished = new();
+
+    private readonly ConcurrentQueue<(string Operation, uint Attempt)> _finishedOrder = new();
     private readonly CancellationTokenSource _stopLeasing = new();
     private readonly CancellationTokenSource _abortRuns = new();
     private readonly CancellationTokenSource _stopHeartbeats = new();
@@ -222,6 +234,14 @@ public sealed class WorkerAgent : IAsyncDisposable
             return;
         }
 
+        // A run ending marks itself finished before it leaves _running, so one of the two checks sees it.
+        if (_finished.ContainsKey(key))
+        {
+            _running.TryRemove(key, out _);
+            _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} already ran here; ignored", WorkerId, lease.OperationName, lease.Attempt);
+            return;
+        }
+
         _logger.LogInformation("Worker {Worker} runs {Operation} attempt {Attempt} (action {Action})", WorkerId, lease.OperationName, lease.Attempt, lease.ActionDigest?.Hash);
         try
         {
@@ -254,7 +274,21 @@ public sealed class WorkerAgent : IAsyncDisposable
         }
         finally
         {
+            RememberFinished(key);
             _running.TryRemove(key, out _);
+        }
+    }
+
+    private void RememberFinished((string Operation, uint Attempt) key)
+    {
+        if (_finished.TryAdd(key, 0))
+        {
+            _finishedOrder.Enqueue(key);
+        }
+
+        while (_finishedOrder.Count > FinishedRememberedMax && _finishedOrder.TryDequeue(out var oldest))
+        {
+            _finished.TryRemove(oldest, out _);
         }
     }
 

@@ -71,6 +71,22 @@ public sealed class WorkerAgentTests
     }
 
     [Fact]
+    public async Task A_lease_handed_out_again_after_it_ran_does_not_run_again()
+    {
+        // As a replica or a new leader that has not applied the first run's end does: its record of handed-out leases is its own.
+        await using var bed = await AgentTestBed.StartAsync(slots: 1);
+        var lease = await bed.EnqueueAsync(RunnerFixture.Shell("true"));
+        Assert.Equal(lease.OperationName, (await TestServers.NextAsync(bed.Fake.Completions, Deadline)).OperationName);
+
+        bed.Fake.Pending.Writer.TryWrite(lease);
+        var next = await bed.EnqueueAsync(RunnerFixture.Shell("true"));
+
+        // One slot takes leases in order: had the repeat run, its Complete would come first.
+        Assert.Equal(next.OperationName, (await TestServers.NextAsync(bed.Fake.Completions, Deadline)).OperationName);
+        Assert.Equal(0, bed.Fake.Failures.Reader.Count);
+    }
+
+    [Fact]
     public async Task A_lease_the_heartbeat_cancels_has_its_process_killed_at_once()
     {
         await using var bed = await AgentTestBed.StartAsync();
