@@ -59,7 +59,8 @@ internal static class HeadCommand
             using var stop = new CancellationTokenSource();
             StopSignals.Route(stop);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellationToken);
-            await using var node = await HeadNode.StartAsync(options, linked.Token).ConfigureAwait(false);
+            using var logging = CliLogging.Create();
+            await using var node = await HeadNode.StartAsync(options, linked.Token, logging).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ready: grpc://{node.Address.Authority} id={nodeId} peers={string.Join(',', members.Values)} data={options.DataDirectory} pid={Environment.ProcessId}"));
             try
             {

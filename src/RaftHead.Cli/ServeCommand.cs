@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using RaftHead.Head;
 using RaftHead.Protocol;
 using RaftHead.Worker;
@@ -56,7 +57,8 @@ internal static class ServeCommand
             using var stop = new CancellationTokenSource();
             StopSignals.Route(stop);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellationToken);
-            await using var node = await HeadNode.StartAsync(options, linked.Token).ConfigureAwait(false);
+            using var logging = CliLogging.Create();
+            await using var node = await HeadNode.StartAsync(options, linked.Token, logging).ConfigureAwait(false);
             InProcessWorker? worker = null;
             if (options.ExecutionEnabled)
             {
@@ -80,7 +82,8 @@ internal static class ServeCommand
                     node.Blobs,
                     runner,
                     new WorkerAgentOptions { DataDirectory = workerData, Slots = workerSlots },
-                    linked.Token).ConfigureAwait(false);
+                    linked.Token,
+                    logging.CreateLogger<WorkerAgent>()).ConfigureAwait(false);
                 Console.WriteLine($"execution: {workerSlots} slot(s); {isolation}");
             }
 

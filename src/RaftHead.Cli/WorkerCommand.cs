@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Storage.Remote;
@@ -59,7 +60,8 @@ internal static class WorkerCommand
                     RunAsUser = result.GetValue(runAs)!,
                     WarmSandboxes = options.Slots + 1,
                 });
-            await using var agent = new WorkerAgent(options, connection, runner, store);
+            using var logging = CliLogging.Create();
+            await using var agent = new WorkerAgent(options, connection, runner, store, logging.CreateLogger<WorkerAgent>());
             try
             {
                 await agent.StartAsync(linked.Token).ConfigureAwait(false);
