@@ -1,4 +1,5 @@
 using System.Globalization;
+using RaftHead.Bench.Cluster;
 using RaftHead.Bench.Execution;
 using RaftHead.Bench.Storage;
 
@@ -12,11 +13,12 @@ internal static class Program
     private const string Usage =
         "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]\n" +
         "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]\n" +
-        "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]";
+        "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]\n" +
+        "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-failover] [--skip-scale] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -28,6 +30,7 @@ internal static class Program
             {
                 "rpc" => await RunRpcAsync(args, ParseRpc(args.AsSpan(1))).ConfigureAwait(false),
                 "storage" => await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false),
+                "cluster" => await RunClusterAsync(args, ParseCluster(args.AsSpan(1))).ConfigureAwait(false),
                 _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
             };
         }
@@ -74,6 +77,19 @@ internal static class Program
         var results = await new ExecScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
         var wall = TimeProvider.System.GetUtcNow() - started;
         var markdown = new ExecReport(options, results).ToMarkdown(CommandLine(args), started, wall, machine);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunClusterAsync(string[] args, ClusterOptions options)
+    {
+        using var run = new CancellationTokenSource(options.RunLimit);
+        var started = TimeProvider.System.GetUtcNow();
+        var machine = MachineNote.Describe(options.TempRoot);
+        Console.Error.WriteLine($"machine: {machine}");
+        var results = await new ClusterScenario(options).RunAsync(run.Token).ConfigureAwait(false);
+        var wall = TimeProvider.System.GetUtcNow() - started;
+        var markdown = ClusterReport.ToMarkdown(options, results, CommandLine(args), started, wall, machine);
         await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
@@ -164,6 +180,36 @@ internal static class Program
         if (!args.Contains("--copy-cache") && options.TempRoot.StartsWith("/dev/shm", StringComparison.Ordinal))
         {
             options = options with { CopyCacheRoot = Path.GetTempPath() };
+        }
+
+        return options;
+    }
+
+    private static ClusterOptions ParseCluster(ReadOnlySpan<string> args)
+    {
+        var options = args.Contains("--quick") ? ClusterOptions.Quick(new ClusterOptions()) : new ClusterOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--quick" => options,
+                "--seconds" => options with { CaseSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0.5, 60) },
+                "--calls" => options with { CaseCallsMax = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 100_000) },
+                "--clients" => options with { Clients = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 256) },
+                "--slots" => options with { Slots = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 256) },
+                "--kills" => options with { Kills = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 200) },
+                "--workers" => options with { SimulatedWorkers = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 4_096) },
+                "--leasing" => options with { LeasingWorkers = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 64) },
+                "--cpu-seconds" => options with { CpuWindowSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 120) },
+                "--base-port" => options with { BasePort = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1_024, 65_000) },
+                "--rh" => options with { RhPath = Value(args, ref i) },
+                "--skip-failover" => options with { SkipFailover = true },
+                "--skip-scale" => options with { SkipScale = true },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
         }
 
         return options;

@@ -19,7 +19,7 @@ internal static class NoOpActions
     private const int PerBatch = 500;
     private const int BatchesInFlight = 16;
 
-    public static async Task<Digest[]> UploadAsync(ReapiClients clients, int count, CancellationToken cancellationToken)
+    public static async Task<Digest[]> UploadAsync(ReapiClients clients, int count, CancellationToken cancellationToken, long first = 0)
     {
         var command = new Command { Arguments = { "/bin/true" } }.ToByteString();
         var root = new ReapiDirectory().ToByteString(); // zero bytes: the empty blob
@@ -31,7 +31,7 @@ internal static class NoOpActions
         var salt = new byte[8];
         for (var i = 0; i < count; i++)
         {
-            BinaryPrimitives.WriteInt64LittleEndian(salt, i);
+            BinaryPrimitives.WriteInt64LittleEndian(salt, first + i);
             var data = new ReapiAction
             {
                 CommandDigest = commandDigest,

@@ -1,0 +1,64 @@
+namespace RaftHead.Bench.Cluster;
+
+/// <summary>Everything the cluster scenario measured, for the report.</summary>
+internal sealed class ClusterResults
+{
+    public string RhPath { get; set; } = "";
+
+    public string LoadBefore { get; set; } = "";
+
+    public string LoadAfterExecute { get; set; } = "";
+
+    public string LoadAfter { get; set; } = "";
+
+    public LoadRound? Spawn { get; set; }
+
+    /// <summary>Fresh no-op Execute: each target with one client, then each with many.</summary>
+    public List<LoadRound> Execute { get; } = new();
+
+    /// <summary>Cache-hit Execute, one client, each target.</summary>
+    public List<LoadRound> Cached { get; } = new();
+
+    public List<double> FailoverMs { get; } = new();
+
+    public List<string> FailoverErrors { get; } = new();
+
+    /// <summary>Why the failover rounds stopped early or one round had no answer, if so.</summary>
+    public string? FailoverNote { get; set; }
+
+    public int ScaleLeaderPid { get; set; }
+
+    /// <summary>The term when the CPU windows began and after the flow: equal when leadership held throughout.</summary>
+    public long ScaleTermBefore { get; set; }
+
+    public long ScaleTermAfter { get; set; }
+
+    public double RegisterSeconds { get; set; }
+
+    /// <summary>Leader CPU as a share of one core.</summary>
+    public double CpuIdle { get; set; }
+
+    public double CpuHeartbeats { get; set; }
+
+    public double CpuFlow { get; set; }
+
+    public double HeartbeatsPerSecond { get; set; }
+
+    public long HeartbeatFailures { get; set; }
+
+    public LoadRound? Flow { get; set; }
+
+    public double GrantsPerSecond { get; set; }
+
+    public double CompletionsPerSecond { get; set; }
+
+    public long QueueAccepted { get; set; }
+
+    public long QueueRefused { get; set; }
+
+    public double QueueSeconds { get; set; }
+
+    public double QueueRefusedP50Us { get; set; }
+
+    public double QueueRefusedP99Us { get; set; }
+}
