@@ -240,7 +240,11 @@ public sealed partial class ProcessSupervisor : IAsyncDisposable
                 backoffMs = _options.RestartBackoffInitialMs;
             }
 
-            if (++quickDeaths > _options.QuickDeathsMax)
+            // SIGKILL comes from outside (an operator, a chaos test, the kernel's OOM killer), never from a crash of
+            // the child's own: such deaths are restarted without end (with the backoff), as a run of leader kills
+            // must not take the whole cluster down.
+            var killedFromOutside = code == 128 + 9;
+            if (!killedFromOutside && ++quickDeaths > _options.QuickDeathsMax)
             {
                 _failed.TrySetResult($"{name} died {quickDeaths} times in a row, each within {_options.StableAfterMs / 1000} s of starting; giving up on it");
                 return;

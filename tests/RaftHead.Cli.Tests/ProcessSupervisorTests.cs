@@ -105,6 +105,26 @@ public sealed class ProcessSupervisorTests
         Assert.Equal(3, supervisor.StartsOf("head-1"));
     }
 
+    [Fact]
+    public async Task A_child_killed_with_sigkill_again_and_again_is_restarted_past_the_bound_for_crashes()
+    {
+        await using var supervisor = new ProcessSupervisor(new StringWriter(), Fast with { QuickDeathsMax = 2 });
+        var fifth = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        supervisor.Started += (name, _) =>
+        {
+            if (supervisor.StartsOf(name) == 5)
+            {
+                fifth.TrySetResult();
+            }
+        };
+        supervisor.Start(Shell("head-1", "kill -KILL $$"));
+
+        await fifth.Task.WaitAsync(Patience);
+
+        Assert.False(supervisor.Failed.IsCompleted, "the supervisor gave up on a child killed from outside");
+        await supervisor.StopAsync();
+    }
+
     private static bool Gone(int pid)
     {
         try
