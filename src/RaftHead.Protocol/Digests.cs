@@ -38,6 +38,11 @@ public static class Digests
     /// </summary>
     public static Digest Empty => new() { Hash = EmptyHash, SizeBytes = 0 };
 
+    /// <summary>
+    /// The empty blob: every REAPI server holds it without an upload, so it is never stored, copied or fetched.
+    /// </summary>
+    public static bool IsEmptyBlob(Digest digest) => digest.SizeBytes == 0 && digest.Hash == EmptyHash;
+
     /// <summary>SHA-256 digest of <paramref name="data"/>.</summary>
     public static Digest Compute(ReadOnlySpan<byte> data)
     {

@@ -302,7 +302,7 @@ public sealed partial class FasterBlobStore : IBlobStore, IAsyncDisposable
     internal static bool IsEmptyBlob(Digest digest)
     {
         ThrowIfInvalid(digest);
-        return digest.SizeBytes == 0 && digest.Hash == Digests.EmptyHash;
+        return Digests.IsEmptyBlob(digest);
     }
 
     internal static void ThrowIfInvalid(Digest? digest)

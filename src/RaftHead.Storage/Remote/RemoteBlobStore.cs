@@ -51,6 +51,12 @@ public sealed class RemoteBlobStore : IBlobStore
             throw new BlobDigestMismatchException(digest, actual.Hash, data.Length);
         }
 
+        if (Digests.IsEmptyBlob(digest))
+        {
+            // Every head holds it already: a worker's empty stdout costs no call.
+            return;
+        }
+
         if (data.Length <= _options.BatchBlobMaxBytes)
         {
             var request = new BatchUpdateBlobsRequest { InstanceName = instanceName };

@@ -100,6 +100,24 @@ public sealed class ReplicatedBlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_empty_blob_is_acknowledged_without_a_copy_even_with_both_peers_stopped()
+    {
+        await _cluster.Heads[1].Server.StopAsync();
+        await _cluster.Heads[2].Server.StopAsync();
+
+        var store = _cluster.Heads[0].Replicated!;
+        await store.PutAsync("", Digests.Empty, ReadOnlyMemory<byte>.Empty, CancellationToken.None);
+        await using (var writer = store.BeginWrite("", Digests.Empty))
+        {
+            await writer.CommitAsync(CancellationToken.None);
+        }
+
+        Assert.Equal((int)StatusCode.OK, (await BatchPutAsync(_cluster.Heads[0], Digests.Empty, [])).Code);
+        var missing = await _cluster.Heads[0].Rpc.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { Digests.Empty } }).ResponseAsync;
+        Assert.Empty(missing.MissingBlobDigests);
+    }
+
+    [Fact]
     public async Task FindMissing_counts_a_blob_only_a_peer_holds_as_present_and_one_no_head_holds_as_missing()
     {
         var onPeer = Blob(5_000, seed: 21);
