@@ -133,34 +133,7 @@ public sealed class ChildProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                PosixSignals.Terminate(_process.Id);
-                using var cts = new CancellationTokenSource(StopTimeout);
-                try
-                {
-                    await _process.WaitForExitAsync(cts.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    await _process.WaitForExitAsync(CancellationToken.None);
-                }
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Never started, or already reaped.
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => ProcessStop.TerminateAndDisposeAsync(_process, StopTimeout);
 
     private void OnLine(string? line, string? prefix)
     {
