@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using RaftHead.Head.Scheduling;
 
 namespace RaftHead.Head.Frontend;
@@ -12,20 +13,13 @@ internal sealed class InputPins
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, List<IDisposable>> _byOperation = new(StringComparer.Ordinal);
+    private ISchedulerLog? _log;
     private Task? _loop;
 
-    public int HeldOperations
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _byOperation.Count;
-            }
-        }
-    }
-
-    /// <summary>Takes ownership of <paramref name="pins"/> until <paramref name="operationName"/> is finished or forgotten.</summary>
+    /// <summary>
+    /// Takes ownership of <paramref name="pins"/> until <paramref name="operationName"/> is finished or forgotten; at
+    /// once when the applied state already says so (a cache hit is born finished).
+    /// </summary>
     public void Hold(string operationName, List<IDisposable> pins)
     {
         if (pins.Count == 0)
@@ -35,6 +29,14 @@ internal sealed class InputPins
 
         lock (_gate)
         {
+            // Read inside the lock: an operation that finishes after this read changes the finished index, which makes
+            // the release loop scan again once this hold is in place.
+            if (_log is null || IsOver(_log.Current, operationName))
+            {
+                Release(pins);
+                return;
+            }
+
             if (_byOperation.TryGetValue(operationName, out var held))
             {
                 held.AddRange(pins);
@@ -46,7 +48,15 @@ internal sealed class InputPins
         }
     }
 
-    public void Start(ISchedulerLog log, CancellationToken stopping) => _loop = Task.Run(() => ReleaseLoopAsync(log, stopping), CancellationToken.None);
+    public void Start(ISchedulerLog log, CancellationToken stopping)
+    {
+        lock (_gate)
+        {
+            _log = log;
+        }
+
+        _loop = Task.Run(() => ReleaseLoopAsync(log, stopping), CancellationToken.None);
+    }
 
     public async Task StopAsync()
     {
@@ -57,6 +67,7 @@ internal sealed class InputPins
 
         lock (_gate)
         {
+            _log = null;
             foreach (var pins in _byOperation.Values)
             {
                 Release(pins);
@@ -66,15 +77,18 @@ internal sealed class InputPins
         }
     }
 
+    private static bool IsOver(SchedulerState state, string operationName) =>
+        state.FindOperation(operationName) is not { } operation || SchedulerState.IsFinished(operation.Phase);
+
     /// <summary>Releases the pins of every held operation the state shows finished or no longer knows.</summary>
-    public void ReleaseFinished(SchedulerState state)
+    private void ReleaseFinished(SchedulerState state)
     {
-        List<string>? done = null;
         lock (_gate)
         {
+            List<string>? done = null;
             foreach (var (name, _) in _byOperation)
             {
-                if (state.FindOperation(name) is not { } operation || SchedulerState.IsFinished(operation.Phase))
+                if (IsOver(state, name))
                 {
                     (done ??= []).Add(name);
                 }
@@ -95,10 +109,19 @@ internal sealed class InputPins
 
     private async Task ReleaseLoopAsync(ISchedulerLog log, CancellationToken stopping)
     {
+        // Pins can only become releasable when an operation finishes or is pruned, and either replaces the (immutable)
+        // finished index: other applies cost a reference compare, not a scan of every held operation.
+        ImmutableSortedSet<FinishedKey>? scanned = null;
         while (!stopping.IsCancellationRequested)
         {
             var changed = log.Changes.Next;
-            ReleaseFinished(log.Current);
+            var state = log.Current;
+            if (!ReferenceEquals(state.Finished, scanned))
+            {
+                scanned = state.Finished;
+                ReleaseFinished(state);
+            }
+
             try
             {
                 await changed.WaitAsync(stopping).ConfigureAwait(false);

@@ -89,9 +89,6 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         _pins.Start(Log, _stopping.Token);
     }
 
-    /// <summary>Operations whose inputs this head holds pinned (admitted here, not finished).</summary>
-    public int PinnedOperations => _pins.HeldOperations;
-
     /// <summary>Proposes a command; a refused one (any code but OK) is thrown as its status unless <paramref name="refusalIsAnswer"/>.</summary>
     internal async Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken, bool refusalIsAnswer = false)
     {
