@@ -94,42 +94,38 @@ public sealed class HeadNode : IAsyncDisposable
         try
         {
             var members = options.Members.Count > 0 ? options.Members : new Dictionary<long, string> { [options.NodeId] = options.SelfAddress };
-            var memberIds = members.Keys.ToArray();
 
             // A head alone may listen on a port picked at start: its status names the port it got.
             var selfAddress = options.SelfAddress;
             IReadOnlyDictionary<long, string> statusMembers = members;
             var wal = Directory.Exists(raftDirectory) && Directory.EnumerateFiles(raftDirectory, "wal-*.log").Any()
                 ? WriteAheadLog.Open(raftDirectory)
-                : WriteAheadLog.Bootstrap(raftDirectory, new ClusterMembership(memberIds));
+                : WriteAheadLog.Bootstrap(raftDirectory, new ClusterMembership(members.Keys));
             disposables.Push(new DisposeAction(() => wal.Dispose()));
             var seed = OperationNameSeed(raftDirectory);
 
             // Every client write is acknowledged once on two heads; a blob another head holds is served here too.
             var peerChannels = new GrpcChannels(HeadConnection.ChannelSettings);
             disposables.Push(new DisposeAction(peerChannels.Dispose));
-            var peers = new List<string>();
-            foreach (var (id, address) in options.Members)
+            var peers = new Dictionary<long, string>();
+            foreach (var (id, address) in members)
             {
                 if (id != options.NodeId)
                 {
-                    peers.Add(address);
+                    peers.Add(id, address);
                 }
             }
 
-            var blobs = new ReplicatedBlobStore(store, peers, peerChannels, options.BlobReplication, loggerFactory.CreateLogger<ReplicatedBlobStore>());
+            var blobs = new ReplicatedBlobStore(store, [.. peers.Values], peerChannels, options.BlobReplication, loggerFactory.CreateLogger<ReplicatedBlobStore>());
             disposables.Push(blobs);
 
             var raftLogger = loggerFactory.CreateLogger("RaftHead.Raft");
             var transportOptions = new RaftTransportOptions();
             var transport = new RaftPeerTransport(options.NodeId, transportOptions, raftLogger);
             disposables.Push(transport);
-            foreach (var (id, address) in options.Members)
+            foreach (var (id, address) in peers)
             {
-                if (id != options.NodeId)
-                {
-                    transport.SetPeer(id, address);
-                }
+                transport.SetPeer(id, address);
             }
 
             var machine = new ObservedStateMachine(new SchedulerStateMachine(options.Limits), new ChangeFeed());
@@ -149,7 +145,7 @@ public sealed class HeadNode : IAsyncDisposable
             var frontendOptions = options.Frontend with
             {
                 OperationNameSeed = options.Frontend.OperationNameSeed.Length > 0 ? options.Frontend.OperationNameSeed : seed,
-                HeadEndpoints = options.Members.Count > 0 ? options.Members.Values.ToArray() : [options.SelfAddress],
+                HeadEndpoints = [.. members.Values],
             };
             var retryDelay = TimeSpan.FromMilliseconds(frontendOptions.RetryDelayMs);
             var raftLog = new RaftSchedulerLog(driver, machine, retryDelay);
@@ -159,7 +155,6 @@ public sealed class HeadNode : IAsyncDisposable
             var frontend = new SchedulerFrontend(log, blobs, frontendOptions, options.Execution, options.TimeProvider, loggerFactory: loggerFactory);
             disposables.Push(frontend);
 
-            // Execute and its cache lookups count apart from the clients' own GetActionResult calls.
             var actionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, options.TimeProvider, retryDelay), blobs);
             var reapi = options.Reapi with { ExecutionEnabled = options.ExecutionEnabled };
             var byteStream = new ByteStreamService(blobs, reapi, options.TimeProvider, localOnly: store);

@@ -21,7 +21,6 @@ public sealed class ForwardingSchedulerLog : ISchedulerLog, IDisposable
     private readonly GrpcChannelSettings _channelSettings;
     private readonly ForwardingOptions _options;
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
-    private long _forwarded;
 
     /// <param name="local">This replica's log.</param>
     /// <param name="selfAddress">This head's host:port, so a stale hint naming it is not followed back here.</param>
@@ -44,9 +43,6 @@ public sealed class ForwardingSchedulerLog : ISchedulerLog, IDisposable
 
     public LeaderInfo Leader => _local.Leader;
 
-    /// <summary>Proposals this replica handed to a leader (for status and tests).</summary>
-    public long Forwarded => Interlocked.Read(ref _forwarded);
-
     public async Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken)
     {
         string? leader;
@@ -64,7 +60,6 @@ public sealed class ForwardingSchedulerLog : ISchedulerLog, IDisposable
             SchedulerResult result;
             try
             {
-                Interlocked.Increment(ref _forwarded);
                 var client = new SchedulerForwarding.SchedulerForwardingClient(ChannelTo(leader));
                 result = await client.ProposeAsync(
                     command,
