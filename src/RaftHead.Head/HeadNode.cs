@@ -155,7 +155,7 @@ public sealed class HeadNode : IAsyncDisposable
             var frontend = new SchedulerFrontend(log, blobs, frontendOptions, options.Execution, options.TimeProvider, loggerFactory: loggerFactory);
             disposables.Push(frontend);
 
-            var actionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, options.TimeProvider, retryDelay), blobs);
+            var actionCache = frontend.ActionCache;
             var reapi = options.Reapi with { ExecutionEnabled = options.ExecutionEnabled };
             var byteStream = new ByteStreamService(blobs, reapi, options.TimeProvider, localOnly: store);
             disposables.Push(byteStream);

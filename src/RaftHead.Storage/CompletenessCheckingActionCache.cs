@@ -34,8 +34,17 @@ public sealed class CompletenessCheckingActionCache : IActionCache
 
     public async ValueTask<ActionResult?> GetAsync(string instanceName, Digest actionDigest, CancellationToken cancellationToken)
     {
+        ActionResult? found = await _inner.GetAsync(instanceName, actionDigest, cancellationToken).ConfigureAwait(false);
+        return await CheckAsync(instanceName, found, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Vouches for a result found without this cache (Execute reads the replicated state itself): null when it is absent
+    /// or incomplete, counted as a lookup like <see cref="GetAsync"/>.
+    /// </summary>
+    public async ValueTask<ActionResult?> CheckAsync(string instanceName, ActionResult? result, CancellationToken cancellationToken)
+    {
         Counters counters = _counters.GetOrAdd(instanceName, static _ => new Counters());
-        ActionResult? result = await _inner.GetAsync(instanceName, actionDigest, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
             Interlocked.Increment(ref counters.Misses);

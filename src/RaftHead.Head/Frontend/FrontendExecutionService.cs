@@ -24,8 +24,14 @@ public sealed class FrontendExecutionService : Build.Bazel.Remote.Execution.V2.E
 
     public override async Task Execute(ExecuteRequest request, IServerStreamWriter<Operation> responseStream, ServerCallContext context)
     {
-        var name = await _frontend.SubmitAsync(request, ReadRequestMetadata(context), context.CancellationToken).ConfigureAwait(false);
-        await _frontend.WatchAsync(name, responseStream, context.CancellationToken).ConfigureAwait(false);
+        var submission = await _frontend.SubmitAsync(request, ReadRequestMetadata(context), context.CancellationToken).ConfigureAwait(false);
+        if (submission.Answered is { } answered)
+        {
+            await responseStream.WriteAsync(OperationView.ToOperation(answered), context.CancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await _frontend.WatchAsync(submission.Name, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 
     public override async Task WaitExecution(WaitExecutionRequest request, IServerStreamWriter<Operation> responseStream, ServerCallContext context)

@@ -62,6 +62,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         _logger = (ILogger?)loggerFactory?.CreateLogger<SchedulerFrontend>() ?? NullLogger.Instance;
         _inputs = new ActionInputs(blobs, _execution);
         Workers = new WorkerSoftState(options.BlobHintsPerWorkerMax);
+        ActionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, Time, RetryDelay), blobs);
         Duties = new LeaderDuties(this, (ILogger?)loggerFactory?.CreateLogger<LeaderDuties>() ?? NullLogger.Instance);
     }
 
@@ -75,6 +76,12 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     public WorkerSoftState Workers { get; }
 
     public LeaderDuties Duties { get; }
+
+    /// <summary>
+    /// The action cache every REAPI door of this head reads: GetActionResult through it, Execute by checking what it
+    /// found in the applied state; both count in its statistics and treat a result whose blobs are gone as a miss.
+    /// </summary>
+    public CompletenessCheckingActionCache ActionCache { get; }
 
     internal TimeSpan RetryDelay => TimeSpan.FromMilliseconds(Options.RetryDelayMs);
 
@@ -114,12 +121,13 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     }
 
     /// <summary>
-    /// Checks an Execute request against the CAS (the Action, then, unless the action cache will answer, the Command and
-    /// every input) and submits it. Returns the operation's name. Throws the REAPI status for a bad request, absent
+    /// Checks an Execute request against the CAS (the Action, then, unless the action cache answers, the Command and
+    /// every input) and submits it. Returns the operation's name, or the done operation when this head's action cache
+    /// holds a complete result (no log entry: a hit costs a lookup, not a commit). Throws the REAPI status for a bad request, absent
     /// blobs (FAILED_PRECONDITION, one MISSING violation per blob), a full queue (RESOURCE_EXHAUSTED with RetryInfo) or a
     /// replica that cannot take writes (UNAVAILABLE naming the leader).
     /// </summary>
-    internal async Task<string> SubmitAsync(ExecuteRequest request, RequestMetadata? metadata, CancellationToken cancellationToken)
+    internal async Task<Submission> SubmitAsync(ExecuteRequest request, RequestMetadata? metadata, CancellationToken cancellationToken)
     {
         ReapiErrors.CheckInstanceName(request.InstanceName);
         ReapiErrors.CheckDigest(request.ActionDigest, "action_digest");
@@ -140,26 +148,37 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         // do_not_cache: never answered from the cache either, as a result that must not be cached must not be shared.
         var skipCache = request.SkipCacheLookup || action.DoNotCache;
         var platform = action.Platform ?? new Platform();
+        if (!skipCache)
+        {
+            // A hit on this replica is a valid answer however far it lags (GetActionResult serves it the same way);
+            // a miss goes to the log, whose apply looks at the cache again.
+            var found = Log.Current.FindCachedResult(instance, digest);
+            if (await ActionCache.CheckAsync(instance, found, cancellationToken).ConfigureAwait(false) is { } hit)
+            {
+                _logger.LogInformation("Execute of {ActionDigest} in instance {InstanceName}: answered from the action cache (invocation {ToolInvocationId})", Format(digest), instance, metadata?.ToolInvocationId ?? "");
+                return new Submission(CachedAnswers.Name(instance, digest), CachedAnswers.Answer(instance, digest, hit, NowUnixMs));
+            }
+
+            // Present but with blobs gone: the log's apply must not answer with it either; the action runs again.
+            skipCache = found is not null;
+        }
+
         var pins = new List<IDisposable>();
         try
         {
-            if (skipCache || Log.Current.FindCachedResult(instance, digest) is null)
+            var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
+
+            // Action.platform (v2.2) wins; older clients put it only in the Command.
+            if (platform.Properties.Count == 0 && command.Platform is { } commandPlatform)
             {
-                var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
-
-                // Action.platform (v2.2) wins; older clients put it only in the Command.
-                if (platform.Properties.Count == 0 && command.Platform is { } commandPlatform)
-                {
-                    platform = commandPlatform;
-                }
-
-                CheckSomeWorkerOffers(Log.Current, platform);
+                platform = commandPlatform;
             }
 
+            CheckSomeWorkerOffers(Log.Current, platform);
             var name = await ProposeSubmitAsync(request, metadata, action, platform, skipCache, cancellationToken).ConfigureAwait(false);
             _pins.Hold(name, pins);
             pins = [];
-            return name;
+            return new Submission(name, null);
         }
         finally
         {
@@ -249,16 +268,31 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         throw ExecutionErrors.UnsatisfiablePlatform(problems);
     }
 
-    /// <summary>The operation, looked up here and, when this replica has not applied it yet, after a read barrier.</summary>
+    /// <summary>
+    /// The operation, looked up here and, when this replica has not applied it yet, after a read barrier; a cache hit's
+    /// answer (<see cref="CachedAnswers"/>) is rebuilt from the action cache while its entry lasts.
+    /// </summary>
     internal async Task<OperationState?> FindAsync(string name, CancellationToken cancellationToken)
+    {
+        if (Find(name) is { } operation)
+        {
+            return operation;
+        }
+
+        await Log.ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
+        return Find(name);
+    }
+
+    private OperationState? Find(string name)
     {
         if (Log.Current.FindOperation(name) is { } operation)
         {
             return operation;
         }
 
-        await Log.ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
-        return Log.Current.FindOperation(name);
+        return CachedAnswers.TryParse(name, out var instance, out var digest) && Log.Current.FindCachedResult(instance, digest) is { } result
+            ? CachedAnswers.Answer(instance, digest, result, NowUnixMs)
+            : null;
     }
 
     /// <summary>
@@ -268,6 +302,14 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     /// </summary>
     internal async Task WatchAsync(string name, IAsyncStreamWriter<Operation> responses, CancellationToken cancellationToken)
     {
+        if (CachedAnswers.TryParse(name, out _, out _))
+        {
+            // Done from the start, and outside the log: nothing to wait for.
+            var answer = Find(name) ?? throw FrontendErrors.OperationNotFound(name);
+            await responses.WriteAsync(OperationView.ToOperation(answer), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var keepAlive = Options.StreamKeepAliveMs > 0 ? TimeSpan.FromMilliseconds(Options.StreamKeepAliveMs) : Timeout.InfiniteTimeSpan;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         var sentVersion = -1L;
@@ -317,3 +359,6 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
     internal static string Format(Digest digest) => string.Create(CultureInfo.InvariantCulture, $"{digest.Hash}/{digest.SizeBytes}");
 }
+
+/// <summary>What an Execute became: an operation to watch by <paramref name="Name"/>, or an <paramref name="Answered"/> one, already done.</summary>
+internal readonly record struct Submission(string Name, OperationState? Answered);

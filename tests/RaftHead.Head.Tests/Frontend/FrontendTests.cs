@@ -45,7 +45,9 @@ public sealed class FrontendTests
         Assert.Equal(Stage.Executing, Stage(executing));
         Assert.Equal(queued.Name, executing.Name);
 
+        // The worker stores stdout before it completes: a result naming a blob the CAS lacks is not served.
         var result = ResultFor("hello\n");
+        await f.PutAsync(System.Text.Encoding.UTF8.GetBytes("hello\n"));
         var completed = await f.Workers.CompleteAsync(new WorkerCompleteRequest { WorkerId = worker, OperationName = lease.OperationName, Attempt = lease.Attempt, Result = result });
         Assert.True(completed.Accepted);
         var done = await ReadUntilDoneAsync(call.ResponseStream);
@@ -91,6 +93,67 @@ public sealed class FrontendTests
         Assert.Equal(ResultFor("s"), Response(await ReadUntilDoneAsync(first.ResponseStream)).Result);
         Assert.Equal(ResultFor("s"), Response(await ReadUntilDoneAsync(second.ResponseStream)).Result);
         Assert.Single(f.State.Operations);
+    }
+
+    [Fact]
+    public async Task A_cache_hit_is_answered_without_a_log_entry_and_its_name_finds_it_again()
+    {
+        await using var f = await StartAsync();
+        var (action, _) = await f.PutActionAsync("hit");
+        var worker = await f.RegisterAsync("w1");
+        var stdout = System.Text.Encoding.UTF8.GetBytes("hit\n");
+        await f.PutAsync(stdout);
+        using (var call = f.Execute(action))
+        {
+            var lease = await f.LeaseAsync(worker);
+            Assert.True((await f.Workers.CompleteAsync(new WorkerCompleteRequest { WorkerId = worker, OperationName = lease.OperationName, Attempt = 1, Result = ResultFor("hit\n") })).Accepted);
+            await ReadUntilDoneAsync(call.ResponseStream);
+        }
+
+        var applied = f.Driver.Status.LastIndex;
+        var operations = f.State.Operations.Count;
+        using var again = f.Execute(action);
+        var hit = await ReadUntilDoneAsync(again.ResponseStream);
+        Assert.True(Response(hit).CachedResult);
+        Assert.Equal(ResultFor("hit\n"), Response(hit).Result);
+        Assert.Equal(applied, f.Driver.Status.LastIndex);
+        Assert.Equal(operations, f.State.Operations.Count);
+        Assert.Equal(1, f.Frontend.ActionCache.GetStats().Hits);
+
+        // The answer's name works like any operation's: GetOperation and WaitExecution answer it, done.
+        var got = await f.Rpc.Operations.GetOperationAsync(new GetOperationRequest { Name = hit.Name });
+        Assert.True(got.Done);
+        Assert.Equal(ResultFor("hit\n"), Response(got).Result);
+        using var wait = f.Rpc.Execution.WaitExecution(new WaitExecutionRequest { Name = hit.Name }, deadline: DateTime.UtcNow + WaitLimit);
+        Assert.True(Response(await ReadUntilDoneAsync(wait.ResponseStream)).CachedResult);
+
+        // A name of that form for an action the cache does not hold is NOT_FOUND, like any unknown operation.
+        var other = CachedAnswers.Name("", Digests.Compute(stdout));
+        var missing = await Assert.ThrowsAsync<RpcException>(() => f.Rpc.Operations.GetOperationAsync(new GetOperationRequest { Name = other }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_cached_result_whose_blobs_are_gone_is_not_served_and_the_action_runs_again()
+    {
+        await using var f = await StartAsync();
+        var (action, _) = await f.PutActionAsync("lost");
+        var worker = await f.RegisterAsync("w1");
+        using (var call = f.Execute(action))
+        {
+            // Stdout is named by digest but never stored (as if evicted since).
+            var lease = await f.LeaseAsync(worker);
+            Assert.True((await f.Workers.CompleteAsync(new WorkerCompleteRequest { WorkerId = worker, OperationName = lease.OperationName, Attempt = 1, Result = ResultFor("lost\n") })).Accepted);
+            await ReadUntilDoneAsync(call.ResponseStream);
+        }
+
+        Assert.NotNull(f.State.FindCachedResult("", action));
+        using var again = f.Execute(action);
+        var queued = await NextAsync(again.ResponseStream);
+        Assert.False(queued.Done);
+        var rerun = await f.LeaseAsync(worker);
+        Assert.Equal(queued.Name, rerun.OperationName);
+        Assert.Equal(1, f.Frontend.ActionCache.GetStats().Incomplete);
     }
 
     [Fact]
