@@ -169,13 +169,16 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
 
             // Action.platform (v2.2) wins; older clients put it only in the Command.
+            var platformField = "action.platform";
             if (platform.Properties.Count == 0 && command.Platform is { } commandPlatform)
             {
                 platform = commandPlatform;
+                platformField = "command.platform";
             }
 
-            CheckSomeWorkerOffers(Log.Current, platform);
-            var name = await ProposeSubmitAsync(request, metadata, action, platform, skipCache, cancellationToken).ConfigureAwait(false);
+            (platform, var resources) = ResourceProperties.Split(platform, platformField);
+            CheckSomeWorkerOffers(Log.Current, platform, resources);
+            var name = await ProposeSubmitAsync(request, metadata, action, platform, resources, skipCache, cancellationToken).ConfigureAwait(false);
             _pins.Hold(name, pins);
             pins = [];
             return new Submission(name, null);
@@ -189,7 +192,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         }
     }
 
-    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, bool skipCache, CancellationToken cancellationToken)
+    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, bool skipCache, CancellationToken cancellationToken)
     {
         var instance = request.InstanceName;
         var digest = request.ActionDigest;
@@ -205,7 +208,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             ActionDigest = digest,
             Platform = platform,
             Priority = request.ExecutionPolicy?.Priority ?? 0,
-            Resources = new ResourceRequest(),
+            Resources = resources,
             DoNotCache = action.DoNotCache,
             SkipCacheLookup = skipCache,
         };
@@ -219,9 +222,10 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
     /// <summary>
     /// FAILED_PRECONDITION naming the properties no registered worker offers (or, when each is offered somewhere, all of
-    /// them, as no single worker offers the set): queued, such work would wait until a fitting worker joins.
+    /// them, as no single worker offers the set), or the resources no worker offering the platform has in all:
+    /// queued, such work would wait until a fitting worker joins.
     /// </summary>
-    private static void CheckSomeWorkerOffers(SchedulerState state, Platform platform)
+    private static void CheckSomeWorkerOffers(SchedulerState state, Platform platform, ResourceRequest resources)
     {
         if (state.Workers.IsEmpty)
         {
@@ -229,12 +233,23 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             return;
         }
 
+        var platformOffered = false;
         foreach (var worker in state.Workers.Values)
         {
             if (!worker.Retiring && PlatformRules.Satisfies(worker.Platform, platform))
             {
-                return;
+                if (ResourceProperties.CouldEverFit(worker, resources))
+                {
+                    return;
+                }
+
+                platformOffered = true;
             }
+        }
+
+        if (platformOffered)
+        {
+            throw ExecutionErrors.UnsatisfiablePlatform([(Describe(resources), "no registered worker offering the platform has that much in all")]);
         }
 
         var problems = new List<(string Property, string Reason)>();
@@ -266,6 +281,27 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         }
 
         throw ExecutionErrors.UnsatisfiablePlatform(problems);
+    }
+
+    private static string Describe(ResourceRequest resources)
+    {
+        var parts = new List<string>(3);
+        if (resources.CpuMillis > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{ResourceProperties.Cpu}={resources.CpuMillis / 1000m:0.###}"));
+        }
+
+        if (resources.MemoryBytes > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{ResourceProperties.Memory}={resources.MemoryBytes}"));
+        }
+
+        if (resources.GpuMillis > 0)
+        {
+            parts.Add(ResourceProperties.Gpu + "=" + GpuRequest.Format(resources.GpuMillis));
+        }
+
+        return string.Join(",", parts);
     }
 
     /// <summary>

@@ -335,6 +335,74 @@ public sealed class FrontendTests
         Assert.Empty(f.State.Operations);
     }
 
+    private static async Task<Digest> PutActionWithPlatformAsync(FrontendFixture f, string name, params (string Name, string Value)[] properties)
+    {
+        var platform = new Platform();
+        foreach (var (key, value) in properties)
+        {
+            platform.Properties.Add(new Platform.Types.Property { Name = key, Value = value });
+        }
+
+        var command = new Command { Arguments = { "/bin/echo", name } };
+        var action = new Build.Bazel.Remote.Execution.V2.Action { CommandDigest = await f.PutAsync(command), InputRootDigest = await f.PutAsync(new Build.Bazel.Remote.Execution.V2.Directory()), Platform = platform };
+        return await f.PutAsync(action);
+    }
+
+    [Fact]
+    public async Task Resource_properties_size_the_placement_and_leave_the_platform_the_worker_must_match()
+    {
+        await using var f = await StartAsync();
+        await f.Workers.RegisterAsync(new WorkerRegisterRequest
+        {
+            WorkerId = "gpu-box", Slots = 4, Incarnation = "1", PeerEndpoint = "gpu-box:1", CpuMillis = 8000, MemoryBytes = 16UL << 30, Gpus = 2,
+            Platform = new Platform { Properties = { new Platform.Types.Property { Name = "OSFamily", Value = "Linux" } } },
+        });
+        var action = await PutActionWithPlatformAsync(f, "sized", ("OSFamily", "linux"), ("cpu", "1.5"), ("memory", "2GiB"), ("gpu", "0.5"));
+        using var call = f.Execute(action);
+        var queued = await NextAsync(call.ResponseStream);
+        var operation = f.State.FindOperation(queued.Name)!;
+        Assert.Equal(1500u, operation.Resources.CpuMillis);
+        Assert.Equal(2UL << 30, operation.Resources.MemoryBytes);
+        Assert.Equal(500u, operation.Resources.GpuMillis);
+        Assert.Equal("OSFamily", Assert.Single(operation.Platform.Properties).Name);
+
+        var lease = await f.LeaseAsync("gpu-box");
+        Assert.Equal(queued.Name, lease.OperationName);
+        Assert.Single(lease.GpuDevices);
+    }
+
+    [Theory]
+    [InlineData("gpu", "1.5", "0.1, 0.2")]
+    [InlineData("gpu", "9", "1, 2, 3, 4, 5, 6, 7, 8 (whole devices)")]
+    [InlineData("cpu", "two", "millicores")]
+    [InlineData("memory", "1.5G", "512MiB")]
+    public async Task A_resource_amount_the_server_cannot_read_is_invalid_argument_naming_what_is_allowed(string name, string value, string allowedPart)
+    {
+        await using var f = await StartAsync();
+        await f.RegisterAsync("w1");
+        var action = await PutActionWithPlatformAsync(f, "bad " + name, (name, value));
+        using var call = f.Execute(action);
+        var error = await Assert.ThrowsAsync<RpcException>(() => NextAsync(call.ResponseStream));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains($"{name}={value}", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains(allowedPart, error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("action.platform", Assert.Single(error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations).Field);
+        Assert.Empty(f.State.Operations);
+    }
+
+    [Fact]
+    public async Task More_cpu_than_any_worker_has_is_failed_precondition_not_a_queue_that_never_moves()
+    {
+        await using var f = await StartAsync();
+        await f.Workers.RegisterAsync(new WorkerRegisterRequest { WorkerId = "small", Slots = 2, Incarnation = "1", PeerEndpoint = "small:1", CpuMillis = 2000 });
+        var action = await PutActionWithPlatformAsync(f, "big", ("cpu", "64"));
+        using var call = f.Execute(action);
+        var error = await Assert.ThrowsAsync<RpcException>(() => NextAsync(call.ResponseStream));
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("cpu=64", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(f.State.Operations);
+    }
+
     [Fact]
     public async Task A_lease_poll_without_work_answers_empty_when_its_wait_is_over()
     {
