@@ -354,7 +354,13 @@ public sealed class FrontendTests
         await using var f = await StartAsync();
         await f.Workers.RegisterAsync(new WorkerRegisterRequest
         {
-            WorkerId = "gpu-box", Slots = 4, Incarnation = "1", PeerEndpoint = "gpu-box:1", CpuMillis = 8000, MemoryBytes = 16UL << 30, Gpus = 2,
+            WorkerId = "gpu-box",
+            Slots = 4,
+            Incarnation = "1",
+            PeerEndpoint = "gpu-box:1",
+            CpuMillis = 8000,
+            MemoryBytes = 16UL << 30,
+            Gpus = 2,
             Platform = new Platform { Properties = { new Platform.Types.Property { Name = "OSFamily", Value = "Linux" } } },
         });
         var action = await PutActionWithPlatformAsync(f, "sized", ("OSFamily", "linux"), ("cpu", "1.5"), ("memory", "2GiB"), ("gpu", "0.5"));
