@@ -110,6 +110,8 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                         ExpiresAtUnixMs = operation.Lease.ExpiresAtUnixMs,
                         GpuDevices = { operation.Lease.GpuDevices },
                         Resources = operation.Resources,
+                        AssignedIndex = state.AppliedIndex,
+                        QueuedAtUnixMs = operation.SubmittedAtUnixMs,
                     });
                 }
             }
@@ -170,6 +172,13 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
 
         foreach (var running in request.Running)
         {
+            // A leader that has not applied the assignment yet (new in its term, still catching up) would find the lease
+            // unknown or queued and cancel a run that is valid: no judgement until it has caught up.
+            if (running.AssignedIndex > state.AppliedIndex)
+            {
+                continue;
+            }
+
             if (state.FindOperation(running.OperationName) is not { Phase: OperationPhase.Leased } operation
                 || operation.Attempt != running.Attempt
                 || operation.Lease.WorkerId != request.WorkerId)

@@ -181,7 +181,7 @@ internal sealed class FrontendFixture : IAsyncDisposable
         var request = new WorkerHeartbeatRequest { WorkerId = workerId, Incarnation = incarnation };
         foreach (var lease in running)
         {
-            request.Running.Add(new LeaseRef { OperationName = lease.OperationName, Attempt = lease.Attempt });
+            request.Running.Add(new LeaseRef { OperationName = lease.OperationName, Attempt = lease.Attempt, AssignedIndex = lease.AssignedIndex });
         }
 
         return await Workers.HeartbeatAsync(request);
