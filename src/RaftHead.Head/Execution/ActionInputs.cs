@@ -46,7 +46,10 @@ internal sealed class ActionInputs
     /// </summary>
     /// <param name="pins">Receives a pin on every input blob, taken before its presence is checked, so nothing the
     /// action needs is evicted while it waits and runs. The caller owns and releases them.</param>
-    public async ValueTask<Command> FetchCommandCheckingInputsAsync(string instanceName, ReapiAction action, List<IDisposable> pins, CancellationToken cancellationToken)
+    /// <param name="largestFiles">Receives the largest input files worth placing the action near (locality hints):
+    /// at most <see cref="ExecutionOptions.LocalityHintsMax"/>, each at least <see cref="ExecutionOptions.LocalityHintMinBytes"/>,
+    /// largest first.</param>
+    public async ValueTask<Command> FetchCommandCheckingInputsAsync(string instanceName, ReapiAction action, List<IDisposable> pins, List<Digest> largestFiles, CancellationToken cancellationToken)
     {
         var missing = new List<(Digest, string)>();
         var command = await ReadMessageAsync(instanceName, action.CommandDigest, Command.Parser, "action.command_digest", cancellationToken).ConfigureAwait(false);
@@ -55,7 +58,7 @@ internal sealed class ActionInputs
             missing.Add((action.CommandDigest, "the Command"));
         }
 
-        await CollectMissingInputsAsync(instanceName, action.InputRootDigest, missing, pins, cancellationToken).ConfigureAwait(false);
+        await CollectMissingInputsAsync(instanceName, action.InputRootDigest, missing, pins, largestFiles, cancellationToken).ConfigureAwait(false);
         if (missing.Count > 0)
         {
             throw ExecutionErrors.MissingBlobs(missing, _options.MissingBlobsListedMax);
@@ -64,7 +67,7 @@ internal sealed class ActionInputs
         return command!;
     }
 
-    private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, List<IDisposable> pins, CancellationToken cancellationToken)
+    private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, List<IDisposable> pins, List<Digest> largestFiles, CancellationToken cancellationToken)
     {
         var seenDirectories = new HashSet<(string, long)> { (root.Hash, root.SizeBytes) };
         var seenFiles = new HashSet<(string, long)>();
@@ -118,6 +121,7 @@ internal sealed class ActionInputs
                         if (seenFiles.Add((file.Digest.Hash, file.Digest.SizeBytes)))
                         {
                             files.Add(file.Digest);
+                            KeepIfLargest(largestFiles, file.Digest);
                         }
                     }
 
@@ -149,6 +153,33 @@ internal sealed class ActionInputs
         {
             missing.Add((digest, "an input file"));
         }
+    }
+
+    /// <summary>Keeps <paramref name="largest"/> the biggest files seen so far, largest first, ties in walk order.</summary>
+    private void KeepIfLargest(List<Digest> largest, Digest file)
+    {
+        if (file.SizeBytes < _options.LocalityHintMinBytes || _options.LocalityHintsMax == 0)
+        {
+            return;
+        }
+
+        if (largest.Count == _options.LocalityHintsMax)
+        {
+            if (file.SizeBytes <= largest[^1].SizeBytes)
+            {
+                return;
+            }
+
+            largest.RemoveAt(largest.Count - 1);
+        }
+
+        var at = largest.Count;
+        while (at > 0 && largest[at - 1].SizeBytes < file.SizeBytes)
+        {
+            at--;
+        }
+
+        largest.Insert(at, file);
     }
 
     private void Pin(string instanceName, List<Digest> digests, List<IDisposable> pins)

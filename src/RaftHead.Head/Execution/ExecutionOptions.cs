@@ -29,6 +29,15 @@ public sealed record ExecutionOptions
     /// <summary>Blobs read at once while walking an input root.</summary>
     public int InputWalkConcurrencyMax { get; init; } = 16;
 
+    /// <summary>
+    /// The largest input files a submit names for the leader's locality scoring; at most the scheduler's
+    /// <c>InputHintsMax</c> (8). 0 turns locality hints off.
+    /// </summary>
+    public int LocalityHintsMax { get; init; } = 4;
+
+    /// <summary>Smaller input files are not worth placing work near: fetching them costs little.</summary>
+    public long LocalityHintMinBytes { get; init; } = 64 * 1024;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ActionTimeoutDefaultMs, nameof(ActionTimeoutDefaultMs));
@@ -37,5 +46,8 @@ public sealed record ExecutionOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(InputDirectoriesMax, nameof(InputDirectoriesMax));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MessageBlobMaxBytes, nameof(MessageBlobMaxBytes));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(InputWalkConcurrencyMax, nameof(InputWalkConcurrencyMax));
+        ArgumentOutOfRangeException.ThrowIfNegative(LocalityHintsMax, nameof(LocalityHintsMax));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(LocalityHintsMax, 8, nameof(LocalityHintsMax));
+        ArgumentOutOfRangeException.ThrowIfNegative(LocalityHintMinBytes, nameof(LocalityHintMinBytes));
     }
 }

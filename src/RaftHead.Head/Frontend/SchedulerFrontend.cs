@@ -164,9 +164,10 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         }
 
         var pins = new List<IDisposable>();
+        var largestFiles = new List<Digest>();
         try
         {
-            var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, cancellationToken).ConfigureAwait(false);
+            var command = await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, largestFiles, cancellationToken).ConfigureAwait(false);
 
             // Action.platform (v2.2) wins; older clients put it only in the Command.
             var platformField = "action.platform";
@@ -178,7 +179,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
             (platform, var resources) = ResourceProperties.Split(platform, platformField);
             CheckSomeWorkerOffers(Log.Current, platform, resources);
-            var name = await ProposeSubmitAsync(request, metadata, action, platform, resources, skipCache, cancellationToken).ConfigureAwait(false);
+            var name = await ProposeSubmitAsync(request, metadata, action, platform, resources, largestFiles, skipCache, cancellationToken).ConfigureAwait(false);
             _pins.Hold(name, pins);
             pins = [];
             return new Submission(name, null);
@@ -192,7 +193,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         }
     }
 
-    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, bool skipCache, CancellationToken cancellationToken)
+    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, List<Digest> inputHints, bool skipCache, CancellationToken cancellationToken)
     {
         var instance = request.InstanceName;
         var digest = request.ActionDigest;
@@ -211,6 +212,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             Resources = resources,
             DoNotCache = action.DoNotCache,
             SkipCacheLookup = skipCache,
+            InputHints = { inputHints },
         };
         var result = await ProposeAsync(new SchedulerCommand { Submit = submit }, cancellationToken).ConfigureAwait(false);
         var name = result.Submit.OperationName;

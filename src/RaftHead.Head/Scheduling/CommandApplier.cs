@@ -78,7 +78,8 @@ internal sealed class CommandApplier
             ?? CheckLength(submit.InstanceName, "instance_name")
             ?? PlatformRules.Validate(submit.Platform, "platform")
             ?? CheckGpu(submit.Resources?.GpuMillis ?? 0)
-            ?? CheckAmounts(submit.Resources?.CpuMillis ?? 0, submit.Resources?.MemoryBytes ?? 0, "resources.");
+            ?? CheckAmounts(submit.Resources?.CpuMillis ?? 0, submit.Resources?.MemoryBytes ?? 0, "resources.")
+            ?? CheckInputHints(submit.InputHints);
         if (invalid is not null)
         {
             return Error(SchedulerResultCode.InvalidArgument, invalid);
@@ -548,6 +549,7 @@ internal sealed class CommandApplier
             ChangedVersion = _nextVersion,
         };
         operation.RequestIds.Add(submit.RequestId);
+        operation.InputHints.Add(submit.InputHints);
         _s = _s with { Requests = _s.Requests.Add(submit.RequestId, name) };
         return operation;
     }
@@ -772,6 +774,24 @@ internal sealed class CommandApplier
         cpuMillis > _limits.CpuMillisMax ? Invariant($"{prefix}cpu_millis {cpuMillis} is above the maximum of {_limits.CpuMillisMax}")
         : memoryBytes > _limits.MemoryBytesMax ? Invariant($"{prefix}memory_bytes {memoryBytes} is above the maximum of {_limits.MemoryBytesMax}")
         : null;
+
+    private string? CheckInputHints(Google.Protobuf.Collections.RepeatedField<Build.Bazel.Remote.Execution.V2.Digest> hints)
+    {
+        if (hints.Count > _limits.InputHintsMax)
+        {
+            return Invariant($"input_hints: {hints.Count} digests, more than the {_limits.InputHintsMax} allowed");
+        }
+
+        foreach (var hint in hints)
+        {
+            if (Digests.Validate(hint) is { } problem)
+            {
+                return "input_hints: " + problem;
+            }
+        }
+
+        return null;
+    }
 
     private static string? CheckGpu(uint millis) =>
         GpuRequest.IsAllowed(millis) ? null : $"resources.gpu_millis: {GpuRequest.Format(millis)} GPU is not an allowed amount; allowed: {GpuRequest.AllowedValues}";

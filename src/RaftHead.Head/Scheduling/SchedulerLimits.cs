@@ -30,6 +30,9 @@ public sealed record SchedulerLimits
 
     public int ReasonLengthMax { get; init; } = 4_096;
 
+    /// <summary>Input files a submit may name for locality scoring (SubmitAction.input_hints).</summary>
+    public int InputHintsMax { get; init; } = 8;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(UnfinishedOperationsMax, 1);
@@ -41,5 +44,6 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MemoryBytesMax, ulong.MaxValue / (ulong)WorkerSlotsMax);
         ArgumentOutOfRangeException.ThrowIfLessThan(IdLengthMax, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReasonLengthMax, 16);
+        ArgumentOutOfRangeException.ThrowIfLessThan(InputHintsMax, 0);
     }
 }

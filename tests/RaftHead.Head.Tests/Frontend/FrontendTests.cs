@@ -377,6 +377,26 @@ public sealed class FrontendTests
         Assert.Single(lease.GpuDevices);
     }
 
+    [Fact]
+    public async Task A_submit_names_its_largest_input_files_for_locality_and_leaves_small_ones_out()
+    {
+        await using var f = await StartAsync();
+        await f.RegisterAsync("w1");
+        var big = await f.PutAsync(new byte[300 * 1024]);
+        var medium = await f.PutAsync(Enumerable.Repeat((byte)1, 100 * 1024).ToArray());
+        var small = await f.PutAsync(new byte[1024]);
+        var sub = new Build.Bazel.Remote.Execution.V2.Directory { Files = { new FileNode { Name = "m.bin", Digest = medium } } };
+        var root = new Build.Bazel.Remote.Execution.V2.Directory
+        {
+            Files = { new FileNode { Name = "a.bin", Digest = small }, new FileNode { Name = "b.bin", Digest = big } },
+            Directories = { new DirectoryNode { Name = "sub", Digest = await f.PutAsync(sub) } },
+        };
+        var action = await f.PutAsync(new Build.Bazel.Remote.Execution.V2.Action { CommandDigest = await f.PutAsync(new Command { Arguments = { "/bin/true" } }), InputRootDigest = await f.PutAsync(root) });
+        using var call = f.Execute(action);
+        var queued = await NextAsync(call.ResponseStream);
+        Assert.Equal([big, medium], f.State.FindOperation(queued.Name)!.InputHints);
+    }
+
     [Theory]
     [InlineData("gpu", "1.5", "0.1, 0.2")]
     [InlineData("gpu", "9", "1, 2, 3, 4, 5, 6, 7, 8 (whole devices)")]

@@ -165,6 +165,8 @@ public sealed class SubmitTests
         { "control character", s => s.Platform = Platform("os=lin\u001fux"), "control character" },
         { "absurd cpu", s => s.Resources.CpuMillis = 2_000_000, "resources.cpu_millis 2000000 is above" },
         { "absurd memory", s => s.Resources.MemoryBytes = 1UL << 51, "resources.memory_bytes" },
+        { "too many input hints", s => s.InputHints.Add(Enumerable.Range(0, 9).Select(i => RaftHead.Protocol.Digests.Compute(new[] { (byte)i }))), "input_hints: 9 digests" },
+        { "bad input hint", s => s.InputHints.Add(new Build.Bazel.Remote.Execution.V2.Digest { Hash = "xyz", SizeBytes = 1 }), "input_hints:" },
     };
 
     [Theory]
