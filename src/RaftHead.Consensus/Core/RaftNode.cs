@@ -9,9 +9,21 @@ namespace RaftHead.Consensus.Core;
 /// <summary>
 /// The Raft protocol as a deterministic state machine. Inputs: <see cref="Step"/>, <see cref="Tick"/>,
 /// <see cref="Propose"/>, <see cref="ProposeMembershipChange"/>, <see cref="ReadIndex"/>,
-/// <see cref="TransferLeadership"/>; output: <see cref="GetReady"/>, acknowledged with <see cref="Advance"/>.
+/// <see cref="TransferLeadership"/>; output: <see cref="GetReady"/>, acknowledged with <see cref="Advance"/> and, once
+/// its writes are durable, <see cref="ReportPersisted"/>.
 /// No clock, thread, socket or file: time is ticks, randomness is the injected <see cref="Random"/>, and I/O is
 /// the driver's job. Not thread-safe; the driver serializes all calls.
+/// <para>
+/// Invariants. Committed means durable on a majority of voters' disks: a follower's acknowledgement of an entry leaves
+/// only after the sync of the Ready that writes it (as does a vote), and the leader counts itself in the commit quorum
+/// only up to what the driver reported durable through <see cref="ReportPersisted"/>, never for entries it merely
+/// appended. Its own match index is that reported position, so the leader's appends, heartbeats and snapshot chunks may
+/// leave before its own sync: every commit index they carry is already durable on a majority, whether or not on this
+/// node. The persisted position only moves down when the log is replaced (a new leader truncates a suffix, or a
+/// snapshot replaces the log), and a report for an entry since replaced is ignored. A ReadIndex is answered only once
+/// an entry of the leader's own term has committed, by a sole voter too: until then its commit index may lag the true
+/// one.
+/// </para>
 /// </summary>
 public sealed class RaftNode
 {
@@ -37,6 +49,11 @@ public sealed class RaftNode
     private HardState _previousHardState;
     private SoftState _previousSoftState;
     private bool _readyOutstanding;
+
+    // The last log position the driver reported durable (ReportPersisted), or (0, 0) when unknown since the log
+    // was replaced; everything at or below it is on this node's disk. The leader counts itself up to here only.
+    private long _persistedIndex;
+    private long _persistedTerm;
 
     public RaftNode(RaftConfig config, IRaftStorage storage, Random random)
     {
@@ -77,6 +94,10 @@ public sealed class RaftNode
             if (membership.Validate(change) is null) membership = membership.Apply(change);
             _membershipIndex = entry.Index;
         }
+        // What the storage holds when we start survived the last stop, and reopening it made it durable (the
+        // write-ahead log syncs its recovered tail): a leader may count itself for all of it.
+        _persistedIndex = _log.LastIndex;
+        _persistedTerm = _log.TermOrZero(_persistedIndex);
         _tracker.SetMembership(membership, _log.LastIndex);
         BecomeFollower(Term, 0);
         _previousHardState = HardState;
@@ -359,6 +380,33 @@ public sealed class RaftNode
         }
     }
 
+    /// <summary>
+    /// The driver made the log durable up to (<paramref name="index"/>, <paramref name="term"/>), the last position
+    /// of a Ready it synced (<see cref="Ready.PersistedThrough"/>). Only now does a leader count itself in the commit
+    /// quorum for those entries; a sole voter commits them here. Ignored when the entry at that index has since been
+    /// replaced (a new leader truncated it) or the position is already known durable. Call it between Readies.
+    /// </summary>
+    public void ReportPersisted(long index, long term)
+    {
+        if (index <= _persistedIndex || !_log.MatchTerm(index, term)) return;
+        _persistedIndex = index;
+        _persistedTerm = term;
+        if (Role != RaftRole.Leader || _tracker.Get(Id) is not { } self || !self.MaybeUpdate(index)) return;
+        if (MaybeCommit())
+        {
+            OnCommitAdvanced();
+            BroadcastAppend();
+        }
+    }
+
+    /// <summary>The log replaced entries above <paramref name="keptIndex"/>: what was reported durable above it is gone.</summary>
+    private void ForgetPersistedAbove(long keptIndex)
+    {
+        if (_persistedIndex <= keptIndex || _log.MatchTerm(_persistedIndex, _persistedTerm)) return;
+        _persistedIndex = keptIndex;
+        _persistedTerm = _log.TermOrZero(keptIndex);
+    }
+
     // ---------------------------------------------------------------- roles
 
     private void Reset(long term)
@@ -375,7 +423,7 @@ public sealed class RaftNode
         _leadTransferee = 0;
         _pendingMembershipIndex = 0;
         _tracker.ResetVotes();
-        _tracker.ResetAll(_log.LastIndex, Id);
+        _tracker.ResetAll(_log.LastIndex, Id, _persistedIndex);
         _reads.Clear();
         _readsAwaitingTermCommit.Clear();
     }
@@ -635,6 +683,8 @@ public sealed class RaftNode
         var lastNew = _log.MaybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries);
         if (lastNew is { } matched)
         {
+            // Entries up to m.Index matched and were kept; a conflict could only replace entries above it.
+            ForgetPersistedAbove(m.Index);
             Send(new Message { Type = MessageType.AppendResponse, To = m.From, Index = matched });
             return;
         }
@@ -708,6 +758,9 @@ public sealed class RaftNode
             return false;
         }
         _log.Restore(snapshot);
+        // The whole log was replaced; the snapshot itself is durable once the driver reports it.
+        _persistedIndex = 0;
+        _persistedTerm = 0;
         _tracker.SetMembership(snapshot.Metadata.Membership, _log.LastIndex);
         _membershipIndex = snapshot.Index;
         if (Role is RaftRole.Follower or RaftRole.Learner) Role = _tracker.Membership.IsLearner(Id) ? RaftRole.Learner : RaftRole.Follower;
@@ -727,13 +780,15 @@ public sealed class RaftNode
     private void AppendEntries(EntryType type, ReadOnlyMemory<byte> data)
     {
         Debug.Assert(Role == RaftRole.Leader);
-        var entry = new LogEntry(Term, _log.LastIndex + 1, type, data);
-        _log.Append([entry]);
-        _tracker.Get(Id)?.MaybeUpdate(entry.Index);
-        if (MaybeCommit()) OnCommitAdvanced();
+        _log.Append([new LogEntry(Term, _log.LastIndex + 1, type, data)]);
+        // Our own copy counts toward commit only once durable: ReportPersisted, not here.
     }
 
-    private bool MaybeCommit() => _log.MaybeCommit(_tracker.Committed(), Term);
+    private bool MaybeCommit()
+    {
+        Debug.Assert(Role != RaftRole.Leader || _tracker.Get(Id) is not { } self || self.Match <= _persistedIndex, "a leader counts only what it reported durable");
+        return _log.MaybeCommit(_tracker.Committed(), Term);
+    }
 
     private void OnCommitAdvanced()
     {
@@ -826,16 +881,18 @@ public sealed class RaftNode
 
     private bool LeaderReadIndex(long from, ReadOnlyMemory<byte> context)
     {
-        if (_tracker.Membership.Voters.Count == 1 && _tracker.Membership.IsVoter(Id))
-        {
-            RespondToRead(from, _log.Committed, context);
-            return true;
-        }
-        // Until an entry of this term commits, our commit index may lag the true one (§8 of the paper).
+        // Until an entry of this term commits, our commit index may lag the true one (§8 of the paper). A sole voter
+        // too: a restart resumes from the persisted commit, which a commit-only change does not sync, and its own
+        // new entry commits only once its sync is reported.
         if (_log.TermOrZero(_log.Committed) != Term)
         {
             if (_readsAwaitingTermCommit.Count >= _config.MaxPendingReads) return false;
             _readsAwaitingTermCommit.Add((from, context));
+            return true;
+        }
+        if (_tracker.Membership.Voters.Count == 1 && _tracker.Membership.IsVoter(Id))
+        {
+            RespondToRead(from, _log.Committed, context);
             return true;
         }
         if (_reads.Count >= _config.MaxPendingReads) return false;

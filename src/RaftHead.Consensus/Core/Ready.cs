@@ -2,11 +2,12 @@ namespace RaftHead.Consensus.Core;
 
 /// <summary>
 /// Work the driver must do, in this order: persist <see cref="Snapshot"/>, <see cref="Entries"/> and
-/// <see cref="HardState"/> and make them durable (one sync); then send <see cref="Messages"/> (a leader's appends,
-/// heartbeats and snapshot chunks may leave before the sync when the commit index they carry is already durable,
-/// provided no other input is stepped until the sync returned); then apply
-/// <see cref="Snapshot"/> and <see cref="CommittedEntries"/> to the state machine; then call
-/// <see cref="RaftNode.Advance"/>.
+/// <see cref="HardState"/> and make them durable (one sync, when <see cref="MustSync"/>); then send
+/// <see cref="Messages"/>; then apply <see cref="Snapshot"/> and <see cref="CommittedEntries"/> to the state machine;
+/// then call <see cref="RaftNode.Advance"/> and report <see cref="PersistedThrough"/> with
+/// <see cref="RaftNode.ReportPersisted"/>. A leader's appends, heartbeats, snapshot chunks and TimeoutNow may
+/// leave before the sync: they promise nothing about this node's disk, and the commit index they carry counts
+/// this node only for what an earlier report made durable. Votes and acknowledgements must wait for the sync.
 /// </summary>
 public sealed record Ready
 {
@@ -37,4 +38,14 @@ public sealed record Ready
     /// recovery replays committed entries either way; syncing it cost every commit a second fsync on every node.
     /// </summary>
     public bool MustSync => TermOrVoteChanged || Entries.Count > 0 || Snapshot is not null;
+
+    /// <summary>
+    /// The last log position this Ready writes (its last entry, else its snapshot), null when it writes none: once
+    /// synced, the driver reports it with <see cref="RaftNode.ReportPersisted"/>, and only then does a leader count
+    /// itself for these entries.
+    /// </summary>
+    public (long Index, long Term)? PersistedThrough =>
+        Entries.Count > 0 ? (Entries[^1].Index, Entries[^1].Term)
+        : Snapshot is not null ? (Snapshot.Index, Snapshot.Term)
+        : null;
 }

@@ -14,8 +14,9 @@ namespace RaftHead.Consensus.Driver;
 /// needs no clock, thread or queue. For each Ready it sends a leader's replication traffic, persists snapshot,
 /// entries and hard state, syncs only when <see cref="Ready.MustSync"/>, then sends the rest (votes,
 /// acknowledgements), then applies to the <see cref="IStateMachine"/>, completing each
-/// proposal whose entry committed at the index <em>and</em> term it was appended with, then advances the core and
-/// completes reads whose index is applied. It also owns the pending proposals and the ReadIndex rounds. The
+/// proposal whose entry committed at the index <em>and</em> term it was appended with, then advances the core, reports
+/// what the sync made durable (only then does a leader count its own copy toward commit), and completes reads whose
+/// index is applied. It also owns the pending proposals and the ReadIndex rounds. The
 /// driver runs it on its loop; the simulator runs the same class for every simulated node, so what the
 /// simulator checks is the driver's own handling of the protocol's output.
 /// Not thread-safe: one caller at a time, which also owns the <see cref="RaftNode"/>.
@@ -164,12 +165,12 @@ public sealed class ReadyProcessor
         var ready = node.GetReady();
 
         // 1. A leader's replication leaves before its own fsync (§10.2.1 of the Raft thesis): followers write and
-        // acknowledge while we flush. Safe because it promises nothing about our disk, and because their acks
-        // are only stepped after this Ready's sync returned, so the leader's count of itself is then durable.
-        var durable = _storage.LastIndex;
+        // acknowledge while we flush. Safe because it promises nothing about our disk, and the core counts us in
+        // the commit quorum only for what step 6 reports durable, so any commit index it carries is durable on a
+        // majority already.
         foreach (var message in ready.Messages)
         {
-            if (LeavesBeforeSync(message, durable)) _transport.Send(message);
+            if (LeavesBeforeSync(message)) _transport.Send(message);
         }
 
         // 2. Durable before anything that depends on it leaves: one sync covers the whole Ready.
@@ -181,7 +182,7 @@ public sealed class ReadyProcessor
         // 3. Send the rest: votes, acknowledgements, read answers.
         foreach (var message in ready.Messages)
         {
-            if (!LeavesBeforeSync(message, durable)) _transport.Send(message);
+            if (!LeavesBeforeSync(message)) _transport.Send(message);
         }
 
         // 4. Apply.
@@ -216,6 +217,9 @@ public sealed class ReadyProcessor
 
         node.Advance(ready);
 
+        // 6. Our own copy now counts toward commit (a sole voter commits here; the commit comes in the next Ready).
+        if (ready.PersistedThrough is { } persisted) node.ReportPersisted(persisted.Index, persisted.Term);
+
         // Membership changes take effect in Advance: report the membership they produced.
         if (membershipDone is not null)
         {
@@ -236,13 +240,11 @@ public sealed class ReadyProcessor
     }
 
     /// <summary>
-    /// Only a leader's traffic to followers may overtake the sync, and only when the commit index it carries is
-    /// already durable here: a sole voter commits its own fresh entries at once, and a learner told that commit
-    /// could apply an entry this node then loses in a crash.
+    /// Only a leader's traffic to followers may overtake the sync: it promises nothing about this node's disk.
+    /// Votes and acknowledgements promise what the sync makes durable.
     /// </summary>
-    private static bool LeavesBeforeSync(Message message, long durableLastIndex) =>
-        message.Type is MessageType.Append or MessageType.Heartbeat or MessageType.SnapshotChunk or MessageType.TimeoutNow
-        && message.Commit <= durableLastIndex;
+    private static bool LeavesBeforeSync(Message message) =>
+        message.Type is MessageType.Append or MessageType.Heartbeat or MessageType.SnapshotChunk or MessageType.TimeoutNow;
 
     private void Track(ProposeResult result, PendingProposal pending)
     {

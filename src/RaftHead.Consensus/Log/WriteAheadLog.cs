@@ -248,10 +248,11 @@ public sealed class WriteAheadLog : IRaftStorage, IDisposable
         }
         memory.SetHardState(hardState);
 
-        if (tornAt >= 0)
+        // Synced even when nothing was cut: after a process crash the recovered tail may sit only in the page cache,
+        // and a node counts what it starts with as durable (a leader counts itself toward commit for it).
+        using (var stream = new FileStream(last.Path, FileMode.Open, FileAccess.Write, FileShare.None))
         {
-            using var stream = new FileStream(last.Path, FileMode.Open, FileAccess.Write, FileShare.None);
-            stream.SetLength(tornAt);
+            if (tornAt >= 0) stream.SetLength(tornAt);
             stream.Flush(options.FlushToDisk);
         }
         foreach (var (index, path) in SnapshotFile.List(directory).ToList())

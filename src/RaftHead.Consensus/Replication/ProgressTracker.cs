@@ -41,12 +41,16 @@ public sealed class ProgressTracker
         }
     }
 
-    public void ResetAll(long lastIndex, long selfId)
+    /// <summary>
+    /// Fresh progress for every member; <paramref name="selfMatch"/> is how much of the log is durable on
+    /// <paramref name="selfId"/> (at most <paramref name="lastIndex"/>), which is all the leader may count for itself.
+    /// </summary>
+    public void ResetAll(long lastIndex, long selfId, long selfMatch)
     {
         foreach (var (id, pr) in _progress.ToList())
         {
             var fresh = new Progress(lastIndex + 1, _maxInflightMessages, pr.IsLearner);
-            if (id == selfId) fresh.ResetMatch(lastIndex, lastIndex + 1);
+            if (id == selfId) fresh.ResetMatch(Math.Min(selfMatch, lastIndex), lastIndex + 1);
             _progress[id] = fresh;
         }
     }

@@ -168,7 +168,7 @@ public sealed class Network
         return batch.Count;
     }
 
-    /// <summary>Runs the driver loop for one node: persist, send, apply, advance.</summary>
+    /// <summary>Runs the driver loop for one node: persist, send, apply, advance, report what is persisted.</summary>
     public void Flush(long id)
     {
         var peer = _peers[id];
@@ -188,6 +188,7 @@ public sealed class Network
             foreach (var entry in ready.CommittedEntries) peer.Apply(entry);
             peer.ReadStates.AddRange(ready.ReadStates);
             peer.Node.Advance(ready);
+            if (ready.PersistedThrough is { } persisted) peer.Node.ReportPersisted(persisted.Index, persisted.Term);
         }
     }
 

@@ -509,6 +509,7 @@ public sealed class WriteAheadLogTests
             if (ready.HardState is { } hs) wal.SetHardState(hs);
             if (ready.MustSync) wal.Sync();
             node.Advance(ready);
+            if (ready.PersistedThrough is { } persisted) node.ReportPersisted(persisted.Index, persisted.Term);
         }
     }
 

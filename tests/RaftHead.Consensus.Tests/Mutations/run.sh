@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Plants each known Raft bug (one *.patch here per bug) in a scratch copy of the working tree, builds it, runs the
 # seeded simulator over seeds in order until the first failure, and prints one table row per mutation. Seed s runs
-# the random fault schedule and, below FIGURE8_SEEDS, the Figure 8 script, as CI does.
+# the random fault schedule, below FIGURE8_SEEDS the Figure 8 script and below SOLE_VOTER_SEEDS the one-voter run,
+# as CI does.
 #
 #   tests/RaftHead.Consensus.Tests/Mutations/run.sh                      # every mutation, up to 2000 seeds each
 #   tests/RaftHead.Consensus.Tests/Mutations/run.sh 03-send-before-sync  # one mutation (name or patch path)
-#   SEEDS=500 FIGURE8_SEEDS=50 .../run.sh                                 # other seed bounds (CI: 2000 and 100)
+#   SEEDS=500 FIGURE8_SEEDS=50 .../run.sh                                 # other seed bounds (CI: 2000, 100, 300)
 #   BASELINE=1 tests/RaftHead.Consensus.Tests/Mutations/run.sh           # also run the unmodified code first
 #   STRICT=1 tests/RaftHead.Consensus.Tests/Mutations/run.sh             # exit 1 unless every mutation is caught
 #                                                                         # (CI; those named in EQUIVALENT excepted)
@@ -17,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
 seeds=${SEEDS:-2000}
 figure8=${FIGURE8_SEEDS:-100}
+sole_voter=${SOLE_VOTER_SEEDS:-300}
 
 patches=()
 if [ $# -eq 0 ]; then
@@ -44,7 +46,7 @@ hunt() { # name -> prints a table row
     echo "| $name | build failed | - | - | - | $(grep -m1 -o 'error [A-Z]*[0-9]*:.*' "$log.build" | cut -c1-100) |"
     return
   fi
-  timeout 900 dotnet "$dll" sim-hunt --seeds "$seeds" --figure8-seeds "$figure8" > "$log" 2>&1 || true
+  timeout 900 dotnet "$dll" sim-hunt --seeds "$seeds" --figure8-seeds "$figure8" --sole-voter-seeds "$sole_voter" > "$log" 2>&1 || true
   end=$(date +%s)
   local summary caught seed run what
   summary=$(head -n1 "$log")
@@ -61,7 +63,7 @@ equivalent=$(grep -v '^#' "$here/EQUIVALENT" 2>/dev/null || true)
 missed=()
 last_caught=
 
-echo "simulator seeds bound: $seeds random + $figure8 Figure 8 (in-memory disk), $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD)"
+echo "simulator seeds bound: $seeds random + $figure8 Figure 8 + $sole_voter one-voter (in-memory disk), $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD)"
 echo
 echo "| mutation | caught | first failing seed | seeds run | time (build + run) | first violation |"
 echo "| --- | --- | --- | --- | --- | --- |"

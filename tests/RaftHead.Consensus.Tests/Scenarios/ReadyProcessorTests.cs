@@ -8,8 +8,8 @@ namespace RaftHead.Consensus.Tests.Scenarios;
 
 /// <summary>
 /// The driver's per-Ready order (thesis §10.2.1): a leader's appends leave before its own fsync, so followers
-/// write in parallel; everything that promises something about the local disk (votes, acknowledgements) and
-/// any commit index not yet durable here leaves only after it.
+/// write in parallel; everything that promises something about the local disk (votes, acknowledgements) leaves
+/// only after it, and the leader counts its own copy toward commit only once the sync returned.
 /// </summary>
 public sealed class ReadyProcessorTests
 {
@@ -49,18 +49,31 @@ public sealed class ReadyProcessorTests
     }
 
     [Fact]
-    public void A_commit_index_that_is_not_durable_yet_waits_for_the_sync()
+    public void A_sole_voter_commits_only_after_its_sync_and_never_tells_a_learner_a_commit_it_could_lose()
     {
-        // A sole voter commits its fresh entry at once; telling a learner so before the entry is durable here
-        // would let the learner apply an entry this node may lose in a crash.
+        // A learner told a commit index applies up to it; if that entry were only in this node's unsynced tail,
+        // a crash would lose it here while the learner keeps it applied.
         var leader = new Node(1, new ClusterMembership([1], [2]));
         leader.CampaignUntil(RaftRole.Leader);
-        leader.Events.Clear();
-        leader.Processor.Propose(new byte[] { 7 }, new TaskCompletionSource<byte[]>());
         leader.HandleReadies();
-        var append = leader.Sent.Last(m => m.To == 2 && m.Type == MessageType.Append);
-        Assert.True(append.Commit > 0);
-        Assert.True(leader.Events.IndexOf("sync") < leader.Events.IndexOf("send Append to 2"), string.Join(", ", leader.Events));
+        // The learner answers the leader's probe, so the leader replicates to it without waiting.
+        leader.Raft.Step(new Message { Type = MessageType.AppendResponse, From = 2, To = 1, Term = leader.Raft.Term, Index = leader.Raft.Log.LastIndex });
+        leader.HandleReadies();
+        leader.Events.Clear();
+        var completion = new TaskCompletionSource<byte[]>();
+        leader.Processor.Propose(new byte[] { 7 }, completion);
+        var index = leader.Raft.Log.LastIndex;
+        leader.HandleReadies();
+
+        // The entry leaves before the sync (the learner writes while we flush), carrying the old commit.
+        var firstAppend = leader.Events.FindIndex(e => e == "send Append to 2");
+        Assert.True(firstAppend >= 0 && firstAppend < leader.Events.IndexOf("sync"), string.Join(", ", leader.Events));
+        Assert.Contains(leader.Sent, m => m.To == 2 && m.Type == MessageType.Append && m.Entries.Any(e => e.Index == index) && m.Commit < index);
+        // After the sync the leader counts itself, commits, and tells the learner.
+        Assert.Equal(index, leader.Raft.Log.Committed);
+        Assert.Contains(leader.Sent, m => m.To == 2 && m.Type == MessageType.Append && m.Commit == index);
+        Assert.True(completion.Task.IsCompletedSuccessfully);
+        Assert.All(leader.SentWithDurable, s => Assert.True(s.Message.Commit <= s.Durable, $"{s.Message} left with only {s.Durable} durable"));
     }
 
     private sealed class Node : IRaftTransport, IStateMachine
@@ -75,6 +88,9 @@ public sealed class ReadyProcessorTests
         public List<string> Events { get; } = new();
 
         public List<Message> Sent { get; } = new();
+
+        /// <summary>Every message with the last index that was durable here when it left.</summary>
+        public List<(Message Message, long Durable)> SentWithDurable { get; } = new();
 
         public RaftNode Raft { get; }
 
@@ -111,6 +127,7 @@ public sealed class ReadyProcessorTests
         {
             Events.Add($"send {message.Type} to {message.To}");
             Sent.Add(message);
+            SentWithDurable.Add((message, Storage.DurableLastIndex));
             return true;
         }
 
@@ -127,6 +144,9 @@ public sealed class ReadyProcessorTests
 
     private sealed class RecordingStorage(MemoryRaftStorage inner, List<string> events) : IRaftStorage
     {
+        /// <summary>The last index as of the last <see cref="Sync"/>: what a crash could not take away.</summary>
+        public long DurableLastIndex { get; private set; } = inner.LastIndex;
+
         public long FirstIndex => inner.FirstIndex;
 
         public long LastIndex => inner.LastIndex;
@@ -155,6 +175,10 @@ public sealed class ReadyProcessorTests
 
         public void Compact(Snapshot snapshot) => inner.Compact(snapshot);
 
-        public void Sync() => events.Add("sync");
+        public void Sync()
+        {
+            events.Add("sync");
+            DurableLastIndex = inner.LastIndex;
+        }
     }
 }

@@ -118,6 +118,8 @@ public sealed class Simulator
         _crashWhileSendingProbability = _random.NextDouble() * 0.002;
         // How often a node, like the driver's loop, steps several inputs (ticks, messages) before its next Ready.
         _batchProbability = _random.NextDouble() * 0.5;
+        // A sole voter's leader is the one whose sync bounds every commit: cut its power there often.
+        if (_options.SoleVoter) _crashBeforeSyncProbability = 0.01 + (_random.NextDouble() * 0.04);
         if (_options.Figure8)
         {
             // The script crashes exactly the nodes it needs and restarts them itself.
@@ -132,10 +134,13 @@ public sealed class Simulator
         // Mostly the production settings; sometimes without the election dampers, for more term churn.
         _preVote = _random.Next(4) != 0;
         _checkQuorum = _random.Next(4) != 0;
-        var membership = new ClusterMembership(Enumerable.Range(1, voters).Select(i => (long)i));
-        for (var id = 1; id <= voters; id++) StartNode(id, membership);
-        _nextNodeId = voters + 1;
-        _lastSpareId = voters + _options.SpareNodesMax;
+        var membership = _options.SoleVoter
+            ? new ClusterMembership([1], [2, 3])
+            : new ClusterMembership(Enumerable.Range(1, voters).Select(i => (long)i));
+        var founders = membership.Voters.Count + membership.Learners.Count;
+        for (var id = 1; id <= founders; id++) StartNode(id, membership);
+        _nextNodeId = founders + 1;
+        _lastSpareId = founders + _options.SpareNodesMax;
 
         if (_options.Figure8) Schedule(ScriptStepMs, new SimEvent(SimEventKind.Script));
         else Schedule(_random.Next(50, 300), new SimEvent(SimEventKind.Fault));
@@ -626,9 +631,9 @@ public sealed class Simulator
         if (spare != 0)
         {
             options.Add(new MembershipChange(MembershipChangeKind.AddLearner, spare));
-            if (membership.Voters.Count < 5) options.Add(new MembershipChange(MembershipChangeKind.AddVoter, spare));
+            if (membership.Voters.Count < 5 && !_options.SoleVoter) options.Add(new MembershipChange(MembershipChangeKind.AddVoter, spare));
         }
-        if (membership.Voters.Count < 5) options.AddRange(membership.Learners.Select(l => new MembershipChange(MembershipChangeKind.PromoteLearner, l)));
+        if (membership.Voters.Count < 5 && !_options.SoleVoter) options.AddRange(membership.Learners.Select(l => new MembershipChange(MembershipChangeKind.PromoteLearner, l)));
         options.AddRange(membership.Learners.Select(l => new MembershipChange(MembershipChangeKind.Remove, l)));
         // Keep three voters so the cluster can always make progress again once healed.
         if (membership.Voters.Count > 3) options.AddRange(membership.Voters.Select(v => new MembershipChange(MembershipChangeKind.Remove, v)));

@@ -4,10 +4,10 @@ using System.Globalization;
 namespace RaftHead.Consensus.Tests.Simulation;
 
 /// <summary>
-/// <c>dotnet RaftHead.Consensus.Tests.dll sim-hunt [--first S] [--seeds N] [--figure8-seeds M] [--wal DIR]</c>:
+/// <c>dotnet RaftHead.Consensus.Tests.dll sim-hunt [--first S] [--seeds N] [--figure8-seeds M] [--sole-voter-seeds V] [--wal DIR]</c>:
 /// runs seeds in order (in parallel waves) until one fails, and prints one line,
-/// <c>caught=yes|no first_failing_seed=F seeds_run=R</c>, then the failure. Seed s runs the random fault schedule
-/// and, while s is below M, the Figure 8 script too (as CI does). Used to measure how fast the simulator catches a
+/// <c>caught=yes|no first_failing_seed=F seeds_run=R</c>, then the failure. Seed s runs the random fault schedule,
+/// while s is below M the Figure 8 script too, and while s is below V the one-voter run (as CI does). Used to measure how fast the simulator catches a
 /// planted bug.
 /// </summary>
 public static class SimulatorHunt
@@ -17,6 +17,7 @@ public static class SimulatorHunt
         var first = 0;
         var count = 2_000;
         var figure8Seeds = 0;
+        var soleVoterSeeds = 0;
         string? walRoot = null;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -25,6 +26,7 @@ public static class SimulatorHunt
                 case "--first": first = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--seeds": count = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--figure8-seeds": figure8Seeds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--sole-voter-seeds": soleVoterSeeds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--wal": walRoot = args[i + 1]; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -41,6 +43,7 @@ public static class SimulatorHunt
                 {
                     new Simulator(seed, options).Run();
                     if (seed < figure8Seeds) new Simulator(seed, SimulatorOptions.Figure8Script(options)).Run();
+                    if (seed < soleVoterSeeds) new Simulator(seed, SimulatorOptions.SoleVoterRun(options)).Run();
                 }
                 catch (SimulationFailedException e)
                 {

@@ -22,6 +22,17 @@ public sealed record SimulatorOptions
     /// <summary>Instead of random faults, play Figure 8 of the Raft paper (five voters, seeded timing), then heal.</summary>
     public bool Figure8 { get; init; }
 
+    /// <summary>
+    /// One voter and two learners, the voter never joined by another: it commits on its own sync alone, so its own
+    /// durability is the whole commit quorum, and power cuts inside its sync are frequent. Learners apply what they
+    /// are told is committed, so a commit index that left before the voter's entry was durable shows up as an entry
+    /// a learner applied and the restarted voter no longer has.
+    /// </summary>
+    public bool SoleVoter { get; init; }
+
+    public static SimulatorOptions SoleVoterRun(SimulatorOptions? options = null) =>
+        (options ?? new SimulatorOptions()) with { SoleVoter = true };
+
     /// <summary>The Figure 8 script; it is over within a few virtual seconds, so the active phase is shorter.</summary>
     public static SimulatorOptions Figure8Script(SimulatorOptions? options = null) =>
         (options ?? new SimulatorOptions()) with { Figure8 = true, ActiveMs = 5_000 };
