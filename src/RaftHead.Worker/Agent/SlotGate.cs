@@ -28,6 +28,15 @@ internal sealed class SlotGate
         }
     }
 
+    /// <summary>Takes a free slot if one is free and nobody waits for it (give it back with <see cref="Release"/>).</summary>
+    public bool TryTake()
+    {
+        lock (_lock)
+        {
+            return TakeFreeLocked();
+        }
+    }
+
     /// <summary>
     /// True once a slot is taken (give it back with <see cref="Release"/>); false when <paramref name="cancellationToken"/>
     /// ended the wait first, and then no slot is held.
@@ -37,10 +46,8 @@ internal sealed class SlotGate
         LinkedListNode<TaskCompletionSource<bool>> node;
         lock (_lock)
         {
-            // A free slot is taken at once only when nobody is in line: a newcomer never overtakes a waiter.
-            if (_free > 0 && _waiting.Count == 0)
+            if (TakeFreeLocked())
             {
-                _free--;
                 return true;
             }
 
@@ -69,6 +76,18 @@ internal sealed class SlotGate
         }
 
         next?.TrySetResult(true);
+    }
+
+    /// <summary>A newcomer takes a free slot only when nobody is in line: it never overtakes a waiter.</summary>
+    private bool TakeFreeLocked()
+    {
+        if (_free > 0 && _waiting.Count == 0)
+        {
+            _free--;
+            return true;
+        }
+
+        return false;
     }
 
     private void Leave(LinkedListNode<TaskCompletionSource<bool>> node)

@@ -276,6 +276,11 @@ public sealed class WorkerAgent : IAsyncDisposable
     /// </summary>
     private async Task<bool> TakeSlotAsync(WorkLease lease, Run run)
     {
+        if (_slots.TryTake())
+        {
+            return true;
+        }
+
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel.Token, _stopLeasing.Token);
         if (await _slots.TakeAsync(wait.Token).ConfigureAwait(false))
         {
