@@ -15,6 +15,7 @@ internal static class WorkerCommand
     {
         var heads = new Option<string?>("--heads") { Description = $"Heads to work for, comma-separated host:port (any replicas; the worker moves between them). Default: --endpoint, $RH_ENDPOINT, else {Defaults.Endpoint}." };
         var slots = new Option<int>("--slots") { Description = "Actions run at once.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var leaseAhead = new Option<int?>("--lease-ahead") { Description = "Leases held beyond --slots, queued until a slot frees so the next action starts at once (0: none). Default: one per slot." };
         var data = new Option<string?>("--data") { Description = $"Data directory (worker id, file cache, sandboxes); the run-as user must be able to reach it. Default: {DefaultDataDirectory()}." };
         var platform = new Option<string[]>("--platform") { Description = "A platform property offered, name=value; repeat for more. A name given replaces the machine's default (OSFamily, ISA).", AllowMultipleArgumentsPerToken = false };
         var runAs = new Option<string>("--run-as") { Description = "Unprivileged account actions run as when rh runs as root (scripts/setup-worker.sh creates it).", DefaultValueFactory = _ => Defaults.RunAsUser };
@@ -22,6 +23,7 @@ internal static class WorkerCommand
         var worker = new Command("worker", "Run actions for a cluster of heads: register, lease work, run it sandboxed, store the outputs on a head, report.");
         worker.Options.Add(heads);
         worker.Options.Add(slots);
+        worker.Options.Add(leaseAhead);
         worker.Options.Add(data);
         worker.Options.Add(platform);
         worker.Options.Add(runAs);
@@ -34,11 +36,17 @@ internal static class WorkerCommand
                 throw new UsageException($"--slots {result.GetValue(slots)} must be at least 1");
             }
 
+            if (result.GetValue(leaseAhead) is < 0)
+            {
+                throw new UsageException($"--lease-ahead {result.GetValue(leaseAhead)} must not be negative");
+            }
+
             var dataDirectory = Path.GetFullPath(result.GetValue(data) ?? DefaultDataDirectory());
             var options = new WorkerAgentOptions
             {
                 DataDirectory = dataDirectory,
                 Slots = result.GetValue(slots),
+                LeaseAhead = result.GetValue(leaseAhead),
                 Platform = MachinePlatform.Merge(MachinePlatform.Default(), ParsePlatform(result.GetValue(platform) ?? Array.Empty<string>())),
                 Gpus = result.GetValue(gpus),
             };
@@ -71,7 +79,7 @@ internal static class WorkerCommand
                 throw new InvalidOperationException($"{connection.Current} does not serve the worker protocol: it is not a cluster head (rh serve runs its own actions; workers join heads started with rh head or rh up)");
             }
 
-            Console.WriteLine($"execution: {options.Slots} slot(s); {runner.Isolation.Describe()}");
+            Console.WriteLine($"execution: {options.Slots} slot(s), {options.LeaseAheadCount} lease(s) ahead; {runner.Isolation.Describe()}");
             Console.WriteLine($"ready: worker {agent.WorkerId} heads={string.Join(',', endpoints)} data={dataDirectory}");
             try
             {

@@ -47,6 +47,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
             CpuMillis = request.CpuMillis,
             MemoryBytes = request.MemoryBytes,
             Gpus = request.Gpus,
+            LeaseAhead = request.LeaseAhead,
             RegisteredAtUnixMs = now,
         };
         await _frontend.ProposeAsync(new SchedulerCommand { RegisterWorker = register }, context.CancellationToken).ConfigureAwait(false);

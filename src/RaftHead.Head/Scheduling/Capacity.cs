@@ -10,13 +10,19 @@ namespace RaftHead.Head.Scheduling;
 public static class Capacity
 {
     /// <summary>
+    /// Leases the worker may hold: its slots plus the leases it queues ahead of a free slot. CPU, memory and GPUs are
+    /// not relaxed by lease-ahead, so a queued lease holds its share of them as a running one does.
+    /// </summary>
+    public static int LeaseSlots(WorkerState worker) => (int)worker.Slots + (int)worker.LeaseAhead;
+
+    /// <summary>
     /// The devices the request would take, or null when it does not fit. A share goes to the fullest device it still
     /// fits on (best fit, lowest index on ties), keeping whole devices free for whole-device requests; whole devices
     /// are the lowest-indexed idle ones.
     /// </summary>
     public static uint[]? TryFit(WorkerState worker, WorkerUsage usage, ResourceRequest resources)
     {
-        if (usage.Slots + 1 > worker.Slots)
+        if (usage.Slots + 1 > LeaseSlots(worker))
         {
             return null;
         }

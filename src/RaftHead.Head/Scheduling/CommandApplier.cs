@@ -150,6 +150,11 @@ internal sealed class CommandApplier
         {
             invalid = string.Create(CultureInfo.InvariantCulture, $"slots {register.Slots} is above the maximum of {_limits.WorkerSlotsMax}");
         }
+        else if (invalid is null && (ulong)register.Slots + register.LeaseAhead > (ulong)_limits.WorkerSlotsMax)
+        {
+            // Every lease held adds to the usage sums, so slots and lease-ahead together keep the bound that keeps them exact.
+            invalid = string.Create(CultureInfo.InvariantCulture, $"slots {register.Slots} plus lease_ahead {register.LeaseAhead} is above the maximum of {_limits.WorkerSlotsMax}");
+        }
         else if (invalid is null && register.Gpus > _limits.WorkerGpusMax)
         {
             invalid = string.Create(CultureInfo.InvariantCulture, $"gpus {register.Gpus} is above the maximum of {_limits.WorkerGpusMax}");
@@ -169,6 +174,7 @@ internal sealed class CommandApplier
             MemoryBytes = register.MemoryBytes,
             Gpus = register.Gpus,
             RegisteredAtUnixMs = register.RegisteredAtUnixMs,
+            LeaseAhead = register.LeaseAhead,
         };
         var usage = WorkerUsage.For(register.Gpus);
         if (_s.FindWorker(register.WorkerId) is { } existing)
@@ -798,7 +804,7 @@ internal sealed class CommandApplier
 
     private static string? HeldBeyond(WorkerUsage held, WorkerState worker)
     {
-        if (held.Slots > worker.Slots)
+        if (held.Slots > Capacity.LeaseSlots(worker))
         {
             return Invariant($"{held.Slots} slots in use");
         }

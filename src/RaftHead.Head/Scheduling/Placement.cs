@@ -14,7 +14,9 @@ namespace RaftHead.Head.Scheduling;
 /// <para>
 /// Scoring among the workers that fit: the most input bytes already held (locality), then, for an operation that
 /// needs no GPU, a worker without GPUs (GPU machines stay free for GPU work), then the most free slots (spread load);
-/// equal scores take turns, starting after the worker chosen last.
+/// equal scores take turns, starting after the worker chosen last. A worker with lease-ahead also takes work with no
+/// slot free, to queue (see <see cref="Capacity.LeaseSlots"/>); its free slots are then zero or fewer, so an idle slot
+/// elsewhere wins.
 /// </para>
 /// </summary>
 public static class Placement
@@ -116,7 +118,7 @@ public static class Placement
         {
             if (!workers[i].Retiring && PlatformRules.Satisfies(workers[i].Platform, sample))
             {
-                candidates.Add(i, workers[i], (int)workers[i].Slots - usage[i].Slots);
+                candidates.Add(i, workers[i], Capacity.LeaseSlots(workers[i]) - usage[i].Slots, (int)workers[i].Slots - usage[i].Slots);
             }
         }
 
@@ -148,11 +150,12 @@ public static class Placement
             var at = (candidates.Cursor + step) % count;
             var i = candidates.Positions[at];
             var worker = workers[i];
-            var free = (int)worker.Slots - usage[i].Slots;
-            if (free <= 0)
+            if (usage[i].Slots >= Capacity.LeaseSlots(worker))
             {
                 continue;
             }
+
+            var free = (int)worker.Slots - usage[i].Slots;
 
             var devices = Capacity.TryFit(worker, usage[i], operation.Resources);
             if (devices is null)
@@ -199,9 +202,9 @@ public static class Placement
     }
 
     /// <summary>
-    /// The workers one platform may use (positions in id order) and what this plan has left of them: free slots in all
-    /// (none left: the platform's queues are skipped), and how many GPU-less workers have each number of free slots, which
-    /// gives the best free-slot count such a worker has.
+    /// The workers one platform may use (positions in id order) and what this plan has left of them: leases they may
+    /// still take in all (none left: the platform's queues are skipped), and how many GPU-less workers have each number
+    /// of free slots, which gives the best free-slot count such a worker has.
     /// </summary>
     private sealed class CandidateSet
     {
@@ -223,11 +226,11 @@ public static class Placement
         /// <summary>Where the next scan starts in <see cref="Positions"/>.</summary>
         public int Cursor { get; set; }
 
-        public void Add(int position, WorkerState worker, int free)
+        public void Add(int position, WorkerState worker, int leasesFree, int free)
         {
             Positions.Add(position);
             _contains[position] = true;
-            FreeSlots += free;
+            FreeSlots += leasesFree;
             if (worker.Gpus == 0 && free > 0)
             {
                 _gpulessByFree[free]++;
@@ -243,7 +246,7 @@ public static class Placement
             }
 
             FreeSlots--;
-            if (worker.Gpus != 0)
+            if (worker.Gpus != 0 || freeBefore <= 0)
             {
                 return;
             }

@@ -156,12 +156,17 @@ public static class SchedulerInvariants
                 return $"worker {worker.WorkerId}'s usage does not match its leases";
             }
 
-            // Never over-committed.
-            if (expected.Slots > worker.Slots
+            if (worker.Slots == 0 || (ulong)worker.Slots + worker.LeaseAhead > (ulong)limits.WorkerSlotsMax)
+            {
+                return Invariant($"worker {worker.WorkerId} holds {worker.Slots} slots plus {worker.LeaseAhead} leased ahead, outside 1..{limits.WorkerSlotsMax}");
+            }
+
+            // Never over-committed: lease-ahead relaxes the lease count only; CPU, memory and GPUs count every lease held.
+            if (expected.Slots > Capacity.LeaseSlots(worker)
                 || (worker.CpuMillis > 0 && expected.CpuMillis > worker.CpuMillis)
                 || (worker.MemoryBytes > 0 && expected.MemoryBytes > worker.MemoryBytes))
             {
-                return Invariant($"worker {worker.WorkerId} is over-committed: {expected.Slots}/{worker.Slots} slots, {expected.CpuMillis}/{worker.CpuMillis} CPU millis, {expected.MemoryBytes}/{worker.MemoryBytes} bytes");
+                return Invariant($"worker {worker.WorkerId} is over-committed: {expected.Slots}/{worker.Slots}+{worker.LeaseAhead} leases, {expected.CpuMillis}/{worker.CpuMillis} CPU millis, {expected.MemoryBytes}/{worker.MemoryBytes} bytes");
             }
 
             foreach (var millis in expected.GpuMillisByDevice)

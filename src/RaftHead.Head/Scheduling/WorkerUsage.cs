@@ -6,7 +6,8 @@ namespace RaftHead.Head.Scheduling;
 /// <summary>
 /// What a worker's live leases hold, and which operations they are (so a worker's leases are found without a scan of
 /// every operation: at a thousand workers that scan ran on every lease change). Derived from the leases; never encoded
-/// on its own.
+/// on its own. <see cref="Slots"/> counts the leases held, running or queued on the worker ahead of a free slot, so it
+/// may exceed the worker's slots by up to its lease-ahead (see <see cref="Capacity.LeaseSlots"/>).
 /// </summary>
 public sealed record WorkerUsage(int Slots, long CpuMillis, ulong MemoryBytes, ImmutableArray<uint> GpuMillisByDevice, ImmutableSortedSet<string> Leases)
 {

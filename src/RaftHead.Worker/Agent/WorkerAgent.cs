@@ -13,9 +13,13 @@ using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 namespace RaftHead.Worker.Agent;
 
 /// <summary>
-/// A worker behind the worker protocol: registers with the heads, runs one lease loop per slot (long-poll Lease, run
-/// the action, Complete with its result once the runner has stored the outputs on a head, or Fail with the reason),
-/// and beats its heart, killing the runs a head names. Stopping stops leasing, lets running work finish within
+/// A worker behind the worker protocol: registers with the heads, runs one lease loop per lease it may hold (long-poll
+/// Lease, wait for a run slot, run the action, Complete with its result once the runner has stored the outputs on a
+/// head, or Fail with the reason), and beats its heart, killing the runs a head names. It holds up to
+/// <see cref="WorkerAgentOptions.Slots"/> plus <see cref="WorkerAgentOptions.LeaseAhead"/> leases but runs at most
+/// <see cref="WorkerAgentOptions.Slots"/> at once: the rest wait in line for a slot (<see cref="SlotGate"/>), so a
+/// freed slot starts the next action without a round through the heads. Stopping stops leasing, hands back the leases
+/// still waiting (reported failed, so the heads requeue them at once), lets running work finish within
 /// <see cref="WorkerAgentOptions.StopGraceMs"/>, then kills what is left and reports it failed.
 /// </summary>
 public sealed class WorkerAgent : IAsyncDisposable
@@ -29,7 +33,10 @@ public sealed class WorkerAgent : IAsyncDisposable
     /// <summary>How many finished leases the worker remembers, so a lease handed out again after its run is not run twice.</summary>
     private const int FinishedRememberedMax = 4_096;
 
-    private readonly ConcurrentDictionary<(string Operation, uint Attempt), Run> _running = new();
+    /// <summary>Every lease held: waiting for a slot, running, or being reported. Heartbeats list them all.</summary>
+    private readonly ConcurrentDictionary<(string Operation, uint Attempt), Run> _held = new();
+
+    private readonly SlotGate _slots;
 
     /// <summary>
     /// Leases that ran here lately. A head hands a lease out once by its own record, but that record is soft state of
@@ -47,6 +54,7 @@ public sealed class WorkerAgent : IAsyncDisposable
     private Task? _heartbeatLoop;
     private int _heartbeatIntervalMs;
     private int _stopped;
+    private int _runningCount;
 
     /// <param name="options">Capacity, pacing and data directory.</param>
     /// <param name="heads">The heads, for the worker protocol.</param>
@@ -64,6 +72,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = options.TimeProvider;
         _heartbeatIntervalMs = options.HeartbeatIntervalMs;
+        _slots = new SlotGate(options.Slots);
         WorkerId = WorkerIdentity.LoadOrCreate(options.DataDirectory);
         Incarnation = WorkerIdentity.NewIncarnation();
     }
@@ -72,8 +81,11 @@ public sealed class WorkerAgent : IAsyncDisposable
 
     public string Incarnation { get; }
 
-    /// <summary>Actions running now.</summary>
-    public int RunningCount => _running.Count;
+    /// <summary>Actions running now (holding a slot).</summary>
+    public int RunningCount => Volatile.Read(ref _runningCount);
+
+    /// <summary>Leases held ahead, waiting for a slot.</summary>
+    public int QueuedCount => _slots.Waiting;
 
     /// <summary>Ends when every loop has ended (after <see cref="StopAsync"/>); faults if a loop failed unexpectedly.</summary>
     public Task Completion => _leaseLoops is null ? Task.CompletedTask : Task.WhenAll(_leaseLoops, _heartbeatLoop!);
@@ -90,7 +102,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         }
 
         await RegisterAsync(cancellationToken).ConfigureAwait(false);
-        var loops = new Task[_options.Slots];
+        var loops = new Task[_options.Slots + _options.LeaseAheadCount];
         for (var slot = 0; slot < loops.Length; slot++)
         {
             loops[slot] = Task.Run(() => LeaseLoopAsync(), CancellationToken.None);
@@ -112,7 +124,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             return;
         }
 
-        _logger.LogInformation("Worker {Worker} stopping: {Running} action(s) running", WorkerId, _running.Count);
+        _logger.LogInformation("Worker {Worker} stopping: {Running} action(s) running, {Queued} queued", WorkerId, RunningCount, QueuedCount);
         await _stopLeasing.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -120,7 +132,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            _logger.LogWarning("Worker {Worker}: {Running} action(s) still running after the stop grace; killing them", WorkerId, _running.Count);
+            _logger.LogWarning("Worker {Worker}: {Running} action(s) still running after the stop grace; killing them", WorkerId, RunningCount);
             await _abortRuns.CancelAsync().ConfigureAwait(false);
             await _leaseLoops.ConfigureAwait(false);
         }
@@ -157,6 +169,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             CpuMillis = _options.CpuMillis,
             MemoryBytes = _options.MemoryBytes,
             Gpus = _options.Gpus,
+            LeaseAhead = (uint)_options.LeaseAheadCount,
             Platform = new Platform(),
         };
         foreach (var (name, value) in _options.Platform)
@@ -177,8 +190,8 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
 
             _logger.LogInformation(
-                "Worker {Worker} ({Incarnation}) registered with {Head}: {Slots} slot(s), heartbeat every {IntervalMs} ms",
-                WorkerId, Incarnation, _heads.Current, _options.Slots, Volatile.Read(ref _heartbeatIntervalMs));
+                "Worker {Worker} ({Incarnation}) registered with {Head}: {Slots} slot(s), {LeaseAhead} lease(s) ahead, heartbeat every {IntervalMs} ms",
+                WorkerId, Incarnation, _heads.Current, _options.Slots, _options.LeaseAheadCount, Volatile.Read(ref _heartbeatIntervalMs));
         }
         finally
         {
@@ -215,68 +228,117 @@ public sealed class WorkerAgent : IAsyncDisposable
                 continue;
             }
 
-            // One loop is one slot: leases beyond the one asked for run after it, never beside it.
+            // One loop holds one lease: leases beyond the one asked for are held after it, never beside it.
             foreach (var lease in response.Leases)
             {
-                await RunLeaseAsync(lease).ConfigureAwait(false);
+                await HoldLeaseAsync(lease).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task RunLeaseAsync(WorkLease lease)
+    private async Task HoldLeaseAsync(WorkLease lease)
     {
         var key = (lease.OperationName, lease.Attempt);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abortRuns.Token);
         var run = new Run(cancel);
-        if (!_running.TryAdd(key, run))
+        if (!_held.TryAdd(key, run))
         {
-            _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} is already running here; ignored", WorkerId, lease.OperationName, lease.Attempt);
+            _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} is already held here; ignored", WorkerId, lease.OperationName, lease.Attempt);
             return;
         }
 
-        // A run ending marks itself finished before it leaves _running, so one of the two checks sees it.
+        // A run ending marks itself finished before it leaves _held, so one of the two checks sees it.
         if (_finished.ContainsKey(key))
         {
-            _running.TryRemove(key, out _);
+            _held.TryRemove(key, out _);
             _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} already ran here; ignored", WorkerId, lease.OperationName, lease.Attempt);
             return;
         }
 
-        _logger.LogInformation("Worker {Worker} runs {Operation} attempt {Attempt} (action {Action})", WorkerId, lease.OperationName, lease.Attempt, lease.ActionDigest?.Hash);
         try
         {
-            ActionRunResult result;
-            try
+            if (await TakeSlotAsync(lease, run).ConfigureAwait(false))
             {
-                var (request, failure) = await LoadAsync(lease, cancel.Token).ConfigureAwait(false);
-                result = request is null ? failure! : await _runner.RunAsync(request, cancel.Token).ConfigureAwait(false);
+                await RunAsync(lease, run).ConfigureAwait(false);
             }
-            catch (Exception) when (cancel.IsCancellationRequested)
-            {
-                // Whatever the run was doing when it was cancelled (a process, a gRPC fetch that ends as CANCELLED).
-                if (run.CancelledByHead)
-                {
-                    // The head asked for this: it knows the lease is over and expects no report.
-                    _logger.LogInformation("Worker {Worker} killed {Operation} attempt {Attempt}: cancelled by the head", WorkerId, lease.OperationName, lease.Attempt);
-                    return;
-                }
-
-                await FailAsync(lease, "the worker stopped before the action finished").ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e)
-            {
-                await FailAsync(lease, e.Message).ConfigureAwait(false);
-                return;
-            }
-
-            await CompleteAsync(lease, result).ConfigureAwait(false);
         }
         finally
         {
             RememberFinished(key);
-            _running.TryRemove(key, out _);
+            _held.TryRemove(key, out _);
         }
+    }
+
+    /// <summary>
+    /// Waits in line for a run slot. False when the lease ended while it waited: cancelled by the head (which expects no
+    /// report), or the worker stopping or aborting (reported failed, so the heads requeue it at once rather than after
+    /// its TTL); then it never ran and holds no slot.
+    /// </summary>
+    private async Task<bool> TakeSlotAsync(WorkLease lease, Run run)
+    {
+        if (_slots.TryTake())
+        {
+            return true;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel.Token, _stopLeasing.Token);
+        if (await _slots.TakeAsync(wait.Token).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        if (run.CancelledByHead)
+        {
+            _logger.LogInformation("Worker {Worker} dropped queued {Operation} attempt {Attempt}: cancelled by the head", WorkerId, lease.OperationName, lease.Attempt);
+            return false;
+        }
+
+        await FailAsync(lease, "the worker stopped before the action started").ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>Runs a lease that holds a slot; the slot is given back as soon as the run ends, before the report.</summary>
+    private async Task RunAsync(WorkLease lease, Run run)
+    {
+        var cancel = run.Cancel;
+        ActionRunResult? result = null;
+        string? failure = null;
+        Interlocked.Increment(ref _runningCount);
+        _logger.LogInformation("Worker {Worker} runs {Operation} attempt {Attempt} (action {Action})", WorkerId, lease.OperationName, lease.Attempt, lease.ActionDigest?.Hash);
+        try
+        {
+            var (request, missing) = await LoadAsync(lease, cancel.Token).ConfigureAwait(false);
+            result = request is null ? missing! : await _runner.RunAsync(request, cancel.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (cancel.IsCancellationRequested)
+        {
+            // Whatever the run was doing when it was cancelled (a process, a gRPC fetch that ends as CANCELLED).
+            if (run.CancelledByHead)
+            {
+                // The head asked for this: it knows the lease is over and expects no report.
+                _logger.LogInformation("Worker {Worker} killed {Operation} attempt {Attempt}: cancelled by the head", WorkerId, lease.OperationName, lease.Attempt);
+                return;
+            }
+
+            failure = "the worker stopped before the action finished";
+        }
+        catch (Exception e)
+        {
+            failure = e.Message;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningCount);
+            _slots.Release();
+        }
+
+        if (failure is not null)
+        {
+            await FailAsync(lease, failure).ConfigureAwait(false);
+            return;
+        }
+
+        await CompleteAsync(lease, result!).ConfigureAwait(false);
     }
 
     private void RememberFinished((string Operation, uint Attempt) key)
@@ -393,7 +455,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
 
             var request = new WorkerHeartbeatRequest { WorkerId = WorkerId, Incarnation = Incarnation };
-            foreach (var key in _running.Keys)
+            foreach (var key in _held.Keys)
             {
                 request.Running.Add(new LeaseRef { OperationName = key.Operation, Attempt = key.Attempt });
             }
@@ -417,7 +479,7 @@ public sealed class WorkerAgent : IAsyncDisposable
 
             foreach (var cancel in response.Cancel)
             {
-                if (_running.TryGetValue((cancel.OperationName, cancel.Attempt), out var run))
+                if (_held.TryGetValue((cancel.OperationName, cancel.Attempt), out var run))
                 {
                     run.CancelledByHead = true;
                     await run.Cancel.CancelAsync().ConfigureAwait(false);

@@ -6,8 +6,17 @@ public sealed record WorkerAgentOptions
     /// <summary>Holds the worker's id (stable across restarts) and, by convention, the runner's work directory.</summary>
     public required string DataDirectory { get; init; }
 
-    /// <summary>Actions run at once; each slot is one lease loop.</summary>
+    /// <summary>Actions run at once.</summary>
     public int Slots { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Leases held beyond <see cref="Slots"/>, queued here until a slot frees, so the next action starts without waiting
+    /// for the head to commit the last one's end and place another; null: one per slot; 0: none.
+    /// </summary>
+    public int? LeaseAhead { get; init; }
+
+    /// <summary><see cref="LeaseAhead"/> with its default applied.</summary>
+    public int LeaseAheadCount => LeaseAhead ?? Slots;
 
     /// <summary>REAPI platform properties offered (a name listed once per value); <see cref="MachinePlatform.Default"/> unless given.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Platform { get; init; } = MachinePlatform.Default();
@@ -42,6 +51,7 @@ public sealed record WorkerAgentOptions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Slots);
+        ArgumentOutOfRangeException.ThrowIfNegative(LeaseAheadCount, nameof(LeaseAhead));
         ArgumentNullException.ThrowIfNull(Platform);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseWaitMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(HeartbeatIntervalMs);

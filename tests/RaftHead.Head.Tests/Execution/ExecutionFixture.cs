@@ -43,6 +43,9 @@ internal sealed class ExecutionFixture : IAsyncDisposable
 
     public FakeActionRunner Runner { get; }
 
+    /// <summary>The in-process worker's agent; null once stopped.</summary>
+    public WorkerAgent? Agent => _worker?.Agent;
+
     public GrpcChannel Channel { get; }
 
     public ReapiClients Rpc { get; }
@@ -54,7 +57,8 @@ internal sealed class ExecutionFixture : IAsyncDisposable
     /// <param name="frontend">Frontend timings (keep-alive, retry delay, backoff).</param>
     /// <param name="execution">Execute's input checks.</param>
     /// <param name="platform">What the worker offers; the machine's OSFamily and ISA by default.</param>
-    public static async Task<ExecutionFixture> StartAsync(int slots = 2, SchedulerLimits? limits = null, FrontendOptions? frontend = null, ExecutionOptions? execution = null, IReadOnlyList<KeyValuePair<string, string>>? platform = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20)
+    /// <param name="leaseAhead">Leases the worker holds beyond its slots: none unless given, so work beyond the slots waits in the head's queue where a test can watch it.</param>
+    public static async Task<ExecutionFixture> StartAsync(int slots = 2, SchedulerLimits? limits = null, FrontendOptions? frontend = null, ExecutionOptions? execution = null, IReadOnlyList<KeyValuePair<string, string>>? platform = null, long casMaxBytes = 1L << 30, long segmentBytes = 1L << 20, int leaseAhead = 0)
     {
         var data = new TempDirectory("rh-exec-test-");
         HeadNode? head = null;
@@ -78,7 +82,7 @@ internal sealed class ExecutionFixture : IAsyncDisposable
                 [head.Address.Authority],
                 head.Blobs,
                 runner,
-                new WorkerAgentOptions { DataDirectory = data.Combine("worker"), Slots = slots, Platform = platform ?? MachinePlatform.Default(), StopGraceMs = 0 },
+                new WorkerAgentOptions { DataDirectory = data.Combine("worker"), Slots = slots, LeaseAhead = leaseAhead, Platform = platform ?? MachinePlatform.Default(), StopGraceMs = 0 },
                 CancellationToken.None);
             return new ExecutionFixture(data, head, worker, runner);
         }

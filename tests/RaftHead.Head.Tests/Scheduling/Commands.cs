@@ -57,7 +57,7 @@ internal static class Commands
             },
         });
 
-    public static SchedulerCommand Register(string worker, uint slots = 2, uint gpus = 0, uint cpuMillis = 0, ulong memoryBytes = 0, Platform? platform = null, long at = 1_000) =>
+    public static SchedulerCommand Register(string worker, uint slots = 2, uint gpus = 0, uint cpuMillis = 0, ulong memoryBytes = 0, Platform? platform = null, long at = 1_000, uint leaseAhead = 0) =>
         Wrap(new SchedulerCommand
         {
             RegisterWorker = new RegisterWorker
@@ -69,6 +69,7 @@ internal static class Commands
                 MemoryBytes = memoryBytes,
                 Platform = platform ?? new Platform(),
                 RegisteredAtUnixMs = at,
+                LeaseAhead = leaseAhead,
             },
         });
 

@@ -152,7 +152,8 @@ internal sealed class RandomCommandStream
             gpus: (uint)_random.Next(0, 3),
             cpuMillis: (uint)(_random.Next(2) * 4_000),
             platform: platform,
-            at: _nowUnixMs);
+            at: _nowUnixMs,
+            leaseAhead: (uint)_random.Next(0, 3));
     }
 
     private SchedulerCommand Garbage() => _random.Next(3) switch

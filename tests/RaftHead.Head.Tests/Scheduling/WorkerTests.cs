@@ -42,6 +42,8 @@ public sealed class WorkerTests
         { "long id", r => r.WorkerId = new string('w', 300), "worker_id is 300" },
         { "no slots", r => r.Slots = 0, "slots must be at least 1" },
         { "too many slots", r => r.Slots = 1_025, "slots 1025 is above" },
+        { "too many leases ahead", r => (r.Slots, r.LeaseAhead) = (1_000, 25), "slots 1000 plus lease_ahead 25 is above the maximum of 1024" },
+        { "lease_ahead past uint", r => r.LeaseAhead = uint.MaxValue, "plus lease_ahead 4294967295 is above" },
         { "too many gpus", r => r.Gpus = 65, "gpus 65 is above" },
         { "nameless property", r => r.Platform = Platform("=x"), "a property has no name" },
         { "absurd cpu", r => r.CpuMillis = 2_000_000, "cpu_millis 2000000 is above" },

@@ -56,9 +56,10 @@ internal sealed class AgentTestBed : IAsyncDisposable
 
     /// <param name="before">Worker protocol endpoints tried before the fake one (dead ones, a follower).</param>
     /// <param name="runnerFactory">Replaces the real runner.</param>
-    /// <param name="slots">Lease loops.</param>
+    /// <param name="slots">Actions run at once.</param>
     /// <param name="stopGraceMs">How long a stop waits for running work.</param>
-    public static async Task<AgentTestBed> StartAsync(string[]? before = null, Func<IBlobStore, IActionRunner>? runnerFactory = null, int slots = 2, int stopGraceMs = 5_000)
+    /// <param name="leaseAhead">Leases held beyond the slots; null: the agent's default (one per slot).</param>
+    public static async Task<AgentTestBed> StartAsync(string[]? before = null, Func<IBlobStore, IActionRunner>? runnerFactory = null, int slots = 2, int stopGraceMs = 5_000, int? leaseAhead = null)
     {
         var root = new TempDirectory("rh-agent-test-");
         File.SetUnixFileMode(root.Path, (UnixFileMode)0x1ED); // the run-as user walks down to the sandboxes
@@ -71,7 +72,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
             ?? new ActionRunner(store, new RunnerOptions { WorkDirectory = root.Combine("worker", "work"), WorkerId = "agent-test", WarmSandboxes = slots });
         var workerHeads = new HeadConnection([.. before ?? Array.Empty<string>(), TestServers.Endpoint(server)], channels, new HeadConnectionOptions { UnavailableBudgetMs = 10_000 });
         var agent = new WorkerAgent(
-            new WorkerAgentOptions { DataDirectory = root.Combine("worker"), Slots = slots, LeaseWaitMs = 2_000, StopGraceMs = stopGraceMs },
+            new WorkerAgentOptions { DataDirectory = root.Combine("worker"), Slots = slots, LeaseAhead = leaseAhead, LeaseWaitMs = 2_000, StopGraceMs = stopGraceMs },
             workerHeads,
             runner,
             store);
