@@ -240,7 +240,7 @@ public sealed class WorkerAgent : IAsyncDisposable
     {
         var key = (lease.OperationName, lease.Attempt);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abortRuns.Token);
-        var run = new Run(cancel);
+        var run = new Run(cancel, lease.AssignedIndex);
         if (!_held.TryAdd(key, run))
         {
             _logger.LogWarning("Worker {Worker}: lease {Operation} attempt {Attempt} is already held here; ignored", WorkerId, lease.OperationName, lease.Attempt);
@@ -369,7 +369,8 @@ public sealed class WorkerAgent : IAsyncDisposable
             return (null, Missing(action.CommandDigest));
         }
 
-        return (new ActionRunRequest(lease.InstanceName, lease.ActionDigest, action, command), null);
+        var queuedAt = lease.QueuedAtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(lease.QueuedAtUnixMs) : default;
+        return (new ActionRunRequest(lease.InstanceName, lease.ActionDigest, action, command) { QueuedAt = queuedAt }, null);
     }
 
     private async Task<T?> ReadMessageAsync<T>(string instanceName, Digest? digest, MessageParser<T> parser, CancellationToken cancellationToken)
@@ -455,9 +456,9 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
 
             var request = new WorkerHeartbeatRequest { WorkerId = WorkerId, Incarnation = Incarnation };
-            foreach (var key in _held.Keys)
+            foreach (var (key, held) in _held)
             {
-                request.Running.Add(new LeaseRef { OperationName = key.Operation, Attempt = key.Attempt });
+                request.Running.Add(new LeaseRef { OperationName = key.Operation, Attempt = key.Attempt, AssignedIndex = held.AssignedIndex });
             }
 
             WorkerHeartbeatResponse response;
@@ -521,9 +522,12 @@ public sealed class WorkerAgent : IAsyncDisposable
         }
     }
 
-    private sealed class Run(CancellationTokenSource cancel)
+    private sealed class Run(CancellationTokenSource cancel, long assignedIndex)
     {
         public CancellationTokenSource Cancel { get; } = cancel;
+
+        /// <summary>Echoed in heartbeats: a head that has not applied this far does not judge the lease.</summary>
+        public long AssignedIndex { get; } = assignedIndex;
 
         public volatile bool CancelledByHead;
     }
