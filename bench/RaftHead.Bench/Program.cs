@@ -14,11 +14,12 @@ internal static class Program
         "usage: RaftHead.Bench rpc [--seconds N] [--rounds N] [--callers N] [--out FILE] [--profile-alloc] [--skip-streaming]\n" +
         "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]\n" +
         "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]\n" +
-        "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-failover] [--skip-scale] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-execute] [--skip-failover] [--skip-scale] [--drain N] [--drain-seconds N] [--temp DIR] [--out FILE]\n" +
+        "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -31,6 +32,7 @@ internal static class Program
                 "rpc" => await RunRpcAsync(args, ParseRpc(args.AsSpan(1))).ConfigureAwait(false),
                 "storage" => await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false),
                 "cluster" => await RunClusterAsync(args, ParseCluster(args.AsSpan(1))).ConfigureAwait(false),
+                "dispatch" => await RunDispatchAsync(ParseDispatch(args.AsSpan(1))).ConfigureAwait(false),
                 _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
             };
         }
@@ -91,6 +93,12 @@ internal static class Program
         var wall = TimeProvider.System.GetUtcNow() - started;
         var markdown = ClusterReport.ToMarkdown(options, results, CommandLine(args), started, wall, machine);
         await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunDispatchAsync(DispatchMicroOptions options)
+    {
+        await EmitAsync(DispatchMicro.Run(options), options.OutPath, CancellationToken.None).ConfigureAwait(false);
         return 0;
     }
 
@@ -204,9 +212,31 @@ internal static class Program
                 "--cpu-seconds" => options with { CpuWindowSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 120) },
                 "--base-port" => options with { BasePort = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1_024, 65_000) },
                 "--rh" => options with { RhPath = Value(args, ref i) },
+                "--skip-execute" => options with { SkipExecute = true },
                 "--skip-failover" => options with { SkipFailover = true },
                 "--skip-scale" => options with { SkipScale = true },
+                "--drain" => options with { DrainOperations = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0, 100_000) },
+                "--drain-seconds" => options with { DrainSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 300) },
                 "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static DispatchMicroOptions ParseDispatch(ReadOnlySpan<string> args)
+    {
+        var options = new DispatchMicroOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--workers" => options with { Workers = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 4, 16_384) },
+                "--queued" => options with { Queued = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 1_000_000) },
+                "--grants" => options with { GrantsMax = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 100_000) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),
             };

@@ -41,6 +41,15 @@ internal sealed record ClusterOptions
 
     public bool SkipScale { get; init; }
 
+    /// <summary>Skips the Execute and failover cases (the single node and <c>rh up</c> are not started): the scale phase alone.</summary>
+    public bool SkipExecute { get; init; }
+
+    /// <summary>Operations the drain case queues with leasing paused (within <see cref="UnfinishedOperationsMax"/>); 0 skips it.</summary>
+    public int DrainOperations { get; init; } = 9_000;
+
+    /// <summary>The drain case stops here, drained or not.</summary>
+    public double DrainSeconds { get; init; } = 60;
+
     /// <summary>The whole run stops here, whatever is left.</summary>
     public TimeSpan RunLimit { get; init; } = TimeSpan.FromMinutes(15);
 

@@ -66,8 +66,11 @@ internal static class ClusterReport
             L($"- replicated no-op p50 ≤ 5 ms and ≤ 2x single node: leader {leader1.P50Us / 1000:0.00} ms ({ratio:0.00}x of {single1.P50Us / 1000:0.00} ms), follower {follower1.P50Us / 1000:0.00} ms ({follower1.P50Us / single1.P50Us:0.00}x) — **{Met(leader1.P50Us <= 5_000 && ratio <= 2)}** (at the leader).");
         }
 
-        var worstCached = r.Cached.Count == 0 ? double.NaN : r.Cached.Max(x => x.P50Us);
-        L($"- cache-hit p50 ≤ 1 ms: {string.Join(", ", r.Cached.Select(x => FormattableString.Invariant($"{x.Case} {x.P50Us / 1000:0.00} ms")))} — **{Met(worstCached <= 1_000)}**.");
+        if (r.Cached.Count > 0)
+        {
+            var worstCached = r.Cached.Max(x => x.P50Us);
+            L($"- cache-hit p50 ≤ 1 ms: {string.Join(", ", r.Cached.Select(x => FormattableString.Invariant($"{x.Case} {x.P50Us / 1000:0.00} ms")))} — **{Met(worstCached <= 1_000)}**.");
+        }
         if (r.Spawn is { } spawn && leaderMany is not null && followerMany is not null && singleMany is not null)
         {
             L($"- replicated actions/s ≥ 50% of the spawn path ({spawn.PerSecond:0}/s on {o.Slots} slots): leader {leaderMany.PerSecond:0}/s ({leaderMany.PerSecond / spawn.PerSecond:P0}), follower {followerMany.PerSecond:0}/s ({followerMany.PerSecond / spawn.PerSecond:P0}); single node {singleMany.PerSecond:0}/s ({singleMany.PerSecond / spawn.PerSecond:P0}); replicated/single {leaderMany.PerSecond / singleMany.PerSecond:0.00}x — **{Met(leaderMany.PerSecond >= 0.5 * spawn.PerSecond)}**.");
@@ -98,9 +101,19 @@ internal static class ClusterReport
                 L($"Dispatch with the flow: {r.GrantsPerSecond:0} grants/s and {r.CompletionsPerSecond:0} completions/s at the simulated workers; the clients saw {flow.Calls:N0} Executes done at {flow.PerSecond:0}/s (p50 {flow.P50Us / 1000:0.0} ms, p99 {flow.P99Us / 1000:0.0} ms), {flow.Errors} failed{(flow.LastError is null ? "" : $" (last: {flow.LastError})")}.");
             }
 
+            if (r.DrainQueued > 0)
+            {
+                L($"");
+                L($"Drain (dispatch capacity): with leasing paused, {r.DrainQueued:N0} no-op operations queued in {r.DrainFillSeconds:0.0} s; then all {o.SimulatedWorkers:N0} workers lease (free slots = their slots, 500 ms wait) and complete each lease at once: {r.DrainGranted:N0} leases received and {r.DrainCompleted:N0} completions accepted in {r.DrainSeconds:0.00} s (at most {o.DrainSeconds:0} s){(r.DrainStalled > 0 ? FormattableString.Invariant($"; {r.DrainStalled:N0} were never completed (leases lost in a leader change wait for their expiry), so the rates end at the last completion") : "")}; term after: {r.DrainTermAfter} (term {r.ScaleTermBefore} when the scale phase began; the workers followed {r.DrainLeaderMoves} leader change(s), as real workers do).");
+                L($"");
+                L($"| drain | grants/s (leases received) | completions/s | leader CPU, share of one core | leader CPU µs a grant | three heads' CPU | simulated workers' CPU | failed worker calls | load average after |");
+                L($"|---|---:|---:|---:|---:|---:|---:|---:|---|");
+                L($"| {o.SimulatedWorkers:N0} workers, {r.DrainQueued:N0} queued | {r.DrainGranted / r.DrainSeconds:0} | {r.DrainCompleted / r.DrainSeconds:0} | {r.DrainCpu:P1} | {r.DrainCpu * r.DrainWindowSeconds * 1e6 / Math.Max(1, r.DrainGranted):0} | {r.DrainHeadsCpu:P1} | {r.DrainBenchCpu:P1} | {r.DrainFailures} | `{r.DrainLoad}` |");
+            }
+
             L($"");
             L($"- heartbeat CPU ≤ 10% of a core: {heartbeatCpu:P1} — **{Met(heartbeatCpu <= 0.10)}**.");
-            L($"- ≥ 10,000 dispatch decisions/s: {r.GrantsPerSecond:0}/s — **{Met(r.GrantsPerSecond >= 10_000)}**.");
+            L($"- ≥ 10,000 dispatch decisions/s: with the flow {r.GrantsPerSecond:0}/s (bounded by the {o.Clients} clients' submits){(r.DrainQueued > 0 ? FormattableString.Invariant($"; draining a deep queue {r.DrainGranted / r.DrainSeconds:0}/s") : "")} — **{Met(Math.Max(r.GrantsPerSecond, r.DrainQueued > 0 ? r.DrainGranted / r.DrainSeconds : 0) >= 10_000)}**.");
             L($"- full queue: with leasing stopped, {r.QueueAccepted:N0} submits accepted then {r.QueueRefused:N0} answered RESOURCE_EXHAUSTED with RetryInfo (every one checked), refusals p50 {r.QueueRefusedP50Us / 1000:0.00} ms, p99 {r.QueueRefusedP99Us / 1000:0.00} ms; {r.QueueSeconds:0.0} s in all — **{Met(r.QueueRefused > 0)}**.");
         }
 

@@ -52,6 +52,39 @@ internal sealed class ClusterResults
 
     public double CompletionsPerSecond { get; set; }
 
+    /// <summary>The drain case: operations queued with leasing paused, then leased and completed by every simulated worker.</summary>
+    public long DrainQueued { get; set; }
+
+    public double DrainFillSeconds { get; set; }
+
+    public long DrainGranted { get; set; }
+
+    public long DrainCompleted { get; set; }
+
+    public double DrainSeconds { get; set; }
+
+    public double DrainCpu { get; set; }
+
+    public long DrainTermAfter { get; set; }
+
+    /// <summary>CPU of all three heads and of this process (the simulated workers) over the drain, shares of one core.</summary>
+    public double DrainHeadsCpu { get; set; }
+
+    public double DrainBenchCpu { get; set; }
+
+    public long DrainFailures { get; set; }
+
+    /// <summary>Operations still unfinished when the drain stopped making progress (0: all done); the rates end at the last progress.</summary>
+    public long DrainStalled { get; set; }
+
+    /// <summary>The CPU window: until all were done, or the stall was noticed.</summary>
+    public double DrainWindowSeconds { get; set; }
+
+    /// <summary>Leader changes the simulated workers followed (by the end of the drain).</summary>
+    public int DrainLeaderMoves { get; set; }
+
+    public string DrainLoad { get; set; } = "";
+
     public long QueueAccepted { get; set; }
 
     public long QueueRefused { get; set; }

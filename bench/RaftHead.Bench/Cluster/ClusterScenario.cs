@@ -28,11 +28,26 @@ internal sealed class ClusterScenario(ClusterOptions options)
         using var dir = new TempDirectory(options.TempRoot, "cluster");
         ExecutePhase.Traversable(dir.Path);
 
-        _r.Spawn = await SpawnRate.RunAsync(options, cancellationToken).ConfigureAwait(false);
+        if (!options.SkipExecute)
+        {
+            _r.Spawn = await SpawnRate.RunAsync(options, cancellationToken).ConfigureAwait(false);
+            await ExecuteAndFailoverAsync(rh, dir.Path, cancellationToken).ConfigureAwait(false);
+        }
 
+        if (!options.SkipScale)
+        {
+            await ScaleAsync(rh, dir.Path, cancellationToken).ConfigureAwait(false);
+        }
+
+        _r.LoadAfter = ProcStat.LoadAverage();
+        return _r;
+    }
+
+    private async Task ExecuteAndFailoverAsync(string rh, string root, CancellationToken cancellationToken)
+    {
         var servePort = options.BasePort + 5;
-        await using (var serve = await RhProcess.StartAsync("rh serve", rh, ["serve", "--exec", "--slots", Str(options.Slots), "--port", Str(servePort), "--data", Path.Combine(dir.Path, "serve")], TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false))
-        await using (var up = await RhProcess.StartAsync("rh up", rh, ["up", "--data", Path.Combine(dir.Path, "up"), "--base-port", Str(options.BasePort), "--workers", "1", "--slots", Str(options.Slots)], TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false))
+        await using (var serve = await RhProcess.StartAsync("rh serve", rh, ["serve", "--exec", "--slots", Str(options.Slots), "--port", Str(servePort), "--data", Path.Combine(root, "serve")], TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false))
+        await using (var up = await RhProcess.StartAsync("rh up", rh, ["up", "--data", Path.Combine(root, "up"), "--base-port", Str(options.BasePort), "--workers", "1", "--slots", Str(options.Slots)], TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false))
         {
             Console.Error.WriteLine($"cluster: {serve.ReadyLine}");
             Console.Error.WriteLine($"cluster: {up.ReadyLine}");
@@ -47,14 +62,6 @@ internal sealed class ClusterScenario(ClusterOptions options)
                 await FailoverAsync(heads, up, cancellationToken).ConfigureAwait(false);
             }
         }
-
-        if (!options.SkipScale)
-        {
-            await ScaleAsync(rh, dir.Path, cancellationToken).ConfigureAwait(false);
-        }
-
-        _r.LoadAfter = ProcStat.LoadAverage();
-        return _r;
     }
 
     private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
@@ -200,6 +207,7 @@ internal sealed class ClusterScenario(ClusterOptions options)
             var client = heads.Clients[leaderIndex];
             var flowActions = new ActionQueue(await UploadAsync(client, options.CaseCallsMax * 4, cancellationToken).ConfigureAwait(false));
             var fullActions = new ActionQueue(await UploadAsync(client, options.UnfinishedOperationsMax + 500, cancellationToken).ConfigureAwait(false));
+            var drainActions = new ActionQueue(await UploadAsync(client, options.DrainOperations, cancellationToken).ConfigureAwait(false));
             var window = TimeSpan.FromSeconds(options.CpuWindowSeconds);
 
             // The uploads can cost the leader its lease on a loaded machine; measure whoever leads now.
@@ -209,7 +217,7 @@ internal sealed class ClusterScenario(ClusterOptions options)
             _r.ScaleTermBefore = leader.Term;
 
             _r.CpuIdle = await CpuOverAsync(leader.Pid, window, cancellationToken).ConfigureAwait(false);
-            await using var sims = new SimWorkers(endpoints[leaderIndex]);
+            await using var sims = new SimWorkers(endpoints, leaderIndex);
             var registering = Stopwatch.StartNew();
             await sims.RegisterAsync(options.SimulatedWorkers, options.LeasingWorkers, cancellationToken).ConfigureAwait(false);
             _r.RegisterSeconds = registering.Elapsed.TotalSeconds;
@@ -237,7 +245,15 @@ internal sealed class ClusterScenario(ClusterOptions options)
             (leaderIndex, leader) = await heads.HealthyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             _r.ScaleTermAfter = leader.Term;
             client = heads.Clients[leaderIndex];
-            sims.StopLeasing();
+            await sims.StopLeasingAsync().ConfigureAwait(false);
+            if (options.DrainOperations > 0)
+            {
+                await DrainAsync(client, sims, leader.Pid, started.Select(h => h.Pid).ToArray(), drainActions, cancellationToken).ConfigureAwait(false);
+                (leaderIndex, leader) = await heads.HealthyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+                _r.DrainTermAfter = leader.Term;
+                client = heads.Clients[leaderIndex];
+            }
+
             await QueueFullAsync(client, fullActions, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -247,6 +263,97 @@ internal sealed class ClusterScenario(ClusterOptions options)
                 await head.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Dispatch capacity: with leasing paused, queues <see cref="ClusterOptions.DrainOperations"/> operations (placement
+    /// already grants what the workers' slots hold; the rest wait), then every simulated worker leases and completes as
+    /// fast as it can until they are all done or <see cref="ClusterOptions.DrainSeconds"/> pass. Grants are leases the
+    /// workers received, so a grant nobody polls for is not counted.
+    /// </summary>
+    private async Task DrainAsync(ReapiClients client, SimWorkers sims, int leaderPid, int[] headPids, ActionQueue actions, CancellationToken cancellationToken)
+    {
+        long accepted = 0;
+        var filling = Stopwatch.StartNew();
+        var submitters = Enumerable.Range(0, options.Clients).Select(_ => Task.Run(
+            async () =>
+            {
+                while (filling.Elapsed < TimeSpan.FromSeconds(120) && actions.TryNext(out var action))
+                {
+                    StatusCode code;
+                    try
+                    {
+                        code = await ExecuteLoad.SubmitOnlyAsync(client, action, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && filling.Elapsed < TimeSpan.FromSeconds(120))
+                    {
+                        // An election under load: go on with the next action after a pause. A refused submit that took
+                        // effect anyway only makes the queue one deeper than counted.
+                        await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (code != StatusCode.OK)
+                    {
+                        throw new InvalidOperationException("Benchmark self-check failed: the drain case's queue reached the bound on unfinished operations; lower --drain.");
+                    }
+
+                    Interlocked.Increment(ref accepted);
+                }
+            },
+            cancellationToken));
+        await Task.WhenAll(submitters).ConfigureAwait(false);
+        _r.DrainQueued = accepted;
+        _r.DrainFillSeconds = filling.Elapsed.TotalSeconds;
+        Console.Error.WriteLine(FormattableString.Invariant($"cluster: drain: {accepted} operations queued in {_r.DrainFillSeconds:0.0} s with leasing paused"));
+
+        var grantedBefore = sims.Granted;
+        var completedBefore = sims.Completed;
+        var failuresBefore = sims.LeaseFailures;
+        var cpuBefore = ProcStat.CpuSeconds(leaderPid);
+        var headsBefore = headPids.Sum(ProcStat.CpuSeconds);
+        var benchBefore = ProcStat.CpuSeconds(Environment.ProcessId);
+        var clock = Stopwatch.StartNew();
+        sims.StartLeasing(sims.Registered);
+        var limit = TimeSpan.FromSeconds(options.DrainSeconds);
+        var lastSecond = 0L;
+        var progress = (Completed: 0L, At: TimeSpan.Zero);
+        while (sims.Completed - completedBefore < accepted && clock.Elapsed < limit)
+        {
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            if (sims.Completed - completedBefore > progress.Completed)
+            {
+                progress = (sims.Completed - completedBefore, clock.Elapsed);
+            }
+            else if (clock.Elapsed - progress.At > TimeSpan.FromSeconds(3))
+            {
+                // Leases lost with a leader change wait for their expiry (minutes): the rates end at the last progress.
+                _r.DrainStalled = accepted - progress.Completed;
+                break;
+            }
+
+            if (clock.ElapsedMilliseconds / 1_000 > lastSecond)
+            {
+                lastSecond = clock.ElapsedMilliseconds / 1_000;
+                Console.Error.WriteLine($"cluster: drain: after {lastSecond} s: {sims.Granted - grantedBefore} granted, {sims.Completed - completedBefore} completed; last error: {sims.LastError ?? "none"}");
+            }
+        }
+
+        var seconds = (_r.DrainStalled > 0 ? progress.At : clock.Elapsed).TotalSeconds;
+        // CPU over the whole window (a stall's idle seconds included, which only lowers the shares).
+        var window = clock.Elapsed.TotalSeconds;
+        _r.DrainCpu = (ProcStat.CpuSeconds(leaderPid) - cpuBefore) / window;
+        _r.DrainHeadsCpu = (headPids.Sum(ProcStat.CpuSeconds) - headsBefore) / window;
+        _r.DrainBenchCpu = (ProcStat.CpuSeconds(Environment.ProcessId) - benchBefore) / window;
+        _r.DrainWindowSeconds = window;
+        _r.DrainFailures = sims.LeaseFailures - failuresBefore;
+        _r.DrainLoad = ProcStat.LoadAverage();
+        _r.DrainLeaderMoves = sims.LeaderMoves;
+        _r.DrainGranted = sims.Granted - grantedBefore;
+        _r.DrainCompleted = sims.Completed - completedBefore;
+        _r.DrainSeconds = seconds;
+        await sims.StopLeasingAsync().ConfigureAwait(false);
+        Console.Error.WriteLine(FormattableString.Invariant($"cluster: drain: {_r.DrainGranted} granted, {_r.DrainCompleted} completed in {seconds:0.00} s: {_r.DrainGranted / seconds:0} grants/s, {_r.DrainCompleted / seconds:0} completions/s, leader CPU {_r.DrainCpu:P1} ({_r.DrainCpu * window * 1e6 / Math.Max(1, _r.DrainGranted):0} µs a grant), three heads {_r.DrainHeadsCpu:P1}, this process {_r.DrainBenchCpu:P1}; {_r.DrainFailures} failed worker calls; {_r.DrainStalled} never completed; the workers moved to a new leader {sims.LeaderMoves} time(s) in the whole scale phase"));
     }
 
     /// <summary>Submits until the scheduler's bound on unfinished operations answers RESOURCE_EXHAUSTED (with RetryInfo).</summary>

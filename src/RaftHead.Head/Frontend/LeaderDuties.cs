@@ -16,6 +16,7 @@ public sealed class LeaderDuties
 {
     private readonly SchedulerFrontend _frontend;
     private readonly ILogger _logger;
+    private readonly PlacementCache _placement = new();
     private Task? _loop;
     private long _leaderTerm = -1;
     private long _leaderSinceUnixMs;
@@ -191,7 +192,7 @@ public sealed class LeaderDuties
 
         _plannedVersion = state.Version;
         _plannedAtUnixMs = now;
-        var grants = Placement.Plan(state, now, _frontend.Options.LeaseTtlMs, _frontend.Options.GrantsPerPlanMax);
+        var grants = Placement.Plan(state, now, _frontend.Options.LeaseTtlMs, _frontend.Options.GrantsPerPlanMax, cache: _placement);
         if (grants.Count == 0)
         {
             return;

@@ -7,7 +7,7 @@ namespace RaftHead.Head.Frontend;
 
 /// <summary>
 /// The head's side of the worker protocol. Register, Retire, Complete and Fail are commands; Lease waits on
-/// the change feed for grants the leader's placement made to this worker; Heartbeat is soft state only (never a log
+/// the worker's own signal (<see cref="WorkerSoftState.WatchLeases"/>) for grants the leader's placement made to it; Heartbeat is soft state only (never a log
 /// write) and answers with the leases the worker must stop, derived from the applied state: any lease it runs that the
 /// state no longer gives it (cancelled, finished elsewhere, superseded, its worker declared dead).
 /// </summary>
@@ -68,9 +68,11 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _frontend.Stopping);
         var response = new WorkerLeaseResponse();
         WorkerUsage? scanned = null;
+        workers.StartLeaseWatcher(_frontend.Log, _frontend.Stopping);
+        using var watch = workers.WatchLeases(request.WorkerId);
         while (true)
         {
-            var changed = _frontend.Log.Changes.Next;
+            var changed = watch.Next;
             var state = _frontend.Log.Current;
             if (state.FindWorker(request.WorkerId) is null)
             {
@@ -124,7 +126,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
         }
     }
 
-    /// <summary>Waits for the next apply until the poll's end; false when the poll is over (time spent, or the head stopping).</summary>
+    /// <summary>Waits for the next change of the worker's leases until the poll's end; false when the poll is over (time spent, or the head stopping).</summary>
     private async Task<bool> WaitAsync(Task changed, long untilTimestamp, CancellationToken stopOrCaller, CancellationToken caller)
     {
         var left = _frontend.Time.GetElapsedTime(_frontend.Time.GetTimestamp(), untilTimestamp);

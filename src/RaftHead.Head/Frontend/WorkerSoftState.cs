@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Build.Bazel.Remote.Execution.V2;
+using RaftHead.Head.Scheduling;
 
 namespace RaftHead.Head.Frontend;
 
@@ -7,11 +8,18 @@ namespace RaftHead.Head.Frontend;
 /// What the leader knows of its workers without the log: when each was last heard from, its process incarnation and
 /// peer endpoint, the leases already handed to it, and which blobs it said it holds. Lost on a leader change by
 /// design: a new leader rebuilds it from the next heartbeats (and grants a grace period before judging silence).
+/// <para>
+/// Also one signal per worker for its Lease polls: a single watcher of the applied state pulses a worker's signal only
+/// when that worker's leases changed, so an apply wakes the polls it concerns and not every poll of every worker (a
+/// thousand polls woken by each of thousands of applies a second cost more than the applies).
+/// </para>
 /// </summary>
 public sealed class WorkerSoftState
 {
     private readonly ConcurrentDictionary<string, Entry> _workers = new(StringComparer.Ordinal);
     private readonly int _blobHintsPerWorkerMax;
+    private int _watching;
+    private long _leaseWakes;
 
     public WorkerSoftState(int blobHintsPerWorkerMax)
     {
@@ -73,7 +81,89 @@ public sealed class WorkerSoftState
         }
     }
 
-    public void Forget(string workerId) => _workers.TryRemove(workerId, out _);
+    /// <summary>Drops the worker; its waiting Lease polls wake (and find it gone).</summary>
+    public void Forget(string workerId)
+    {
+        if (_workers.TryRemove(workerId, out var entry))
+        {
+            entry.Leases.Pulse();
+        }
+    }
+
+    /// <summary>Signals pulsed for waiting Lease polls so far (each one wakes the polls of one worker).</summary>
+    public long LeaseWakes => Interlocked.Read(ref _leaseWakes);
+
+    /// <summary>
+    /// Registers a waiting Lease poll of the worker until disposed. Take <see cref="LeaseWatch.Next"/> before reading the
+    /// state: it completes when a later state changes the worker's leases (or the worker is forgotten).
+    /// </summary>
+    public LeaseWatch WatchLeases(string workerId)
+    {
+        var entry = _workers.GetOrAdd(workerId, static _ => new Entry());
+        Interlocked.Increment(ref entry.Polls);
+        return new LeaseWatch(entry);
+    }
+
+    /// <summary>
+    /// Pulses the signal of each worker with a waiting poll whose leases differ from those this method saw for it last.
+    /// The state's per-worker usage is a new value whenever its leases change, so a reference comparison is the test.
+    /// Called by one watcher at a time (<see cref="StartLeaseWatcher"/>, or a test).
+    /// </summary>
+    public void WakeLeaseChanges(SchedulerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        foreach (var (workerId, entry) in _workers)
+        {
+            // A worker nobody polls for is skipped; its stale record costs at most one spurious wake of its next poll.
+            if (Volatile.Read(ref entry.Polls) == 0)
+            {
+                continue;
+            }
+
+            var usage = state.UsageOf(workerId);
+            if (!ReferenceEquals(usage, entry.LeasesSeen))
+            {
+                entry.LeasesSeen = usage;
+                Interlocked.Increment(ref _leaseWakes);
+                entry.Leases.Pulse();
+            }
+        }
+    }
+
+    /// <summary>Starts the watcher behind <see cref="WakeLeaseChanges"/> once: it looks after every apply that changed any worker's leases.</summary>
+    public void StartLeaseWatcher(ISchedulerLog log, CancellationToken stopping)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        if (Interlocked.Exchange(ref _watching, 1) == 0)
+        {
+            _ = Task.Run(() => WatchAsync(log, stopping), CancellationToken.None);
+        }
+    }
+
+    private async Task WatchAsync(ISchedulerLog log, CancellationToken stopping)
+    {
+        SchedulerState? seen = null;
+        while (!stopping.IsCancellationRequested)
+        {
+            var changed = log.Changes.Next;
+            var state = log.Current;
+            // Most applies (submits, cache updates) leave every worker's leases alone: one comparison skips them.
+            if (seen is null || !ReferenceEquals(state.Usage, seen.Usage))
+            {
+                WakeLeaseChanges(state);
+            }
+
+            seen = state;
+            try
+            {
+                await changed.WaitAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
 
     /// <summary>Marks a lease as handed to its worker; false when it was already.</summary>
     public bool TryDeliver(string workerId, string operationName, uint attempt)
@@ -145,9 +235,36 @@ public sealed class WorkerSoftState
         return peers;
     }
 
-    private sealed class Entry
+    /// <summary>One waiting Lease poll of a worker; dispose when the poll ends.</summary>
+    public sealed class LeaseWatch : IDisposable
+    {
+        private Entry? _entry;
+
+        internal LeaseWatch(Entry entry) => _entry = entry;
+
+        /// <summary>Completes at the next change of the worker's leases after it is taken.</summary>
+        public Task Next => (_entry ?? throw new ObjectDisposedException(nameof(LeaseWatch))).Leases.Next;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _entry, null) is { } entry)
+            {
+                Interlocked.Decrement(ref entry.Polls);
+            }
+        }
+    }
+
+    internal sealed class Entry
     {
         public long LastSeenUnixMs;
+
+        /// <summary>Lease polls of this worker now waiting.</summary>
+        public int Polls;
+
+        /// <summary>The worker's usage as the lease watcher saw it last (only the watcher writes it).</summary>
+        public WorkerUsage? LeasesSeen;
+
+        public ChangeFeed Leases { get; } = new();
 
         public string? Incarnation { get; set; }
 

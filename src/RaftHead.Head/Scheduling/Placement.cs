@@ -22,7 +22,8 @@ namespace RaftHead.Head.Scheduling;
 public static class Placement
 {
     /// <param name="inputBytesOnWorker">Leader soft state: bytes of the operation's inputs a worker already holds; null: no hints.</param>
-    public static List<LeaseGrant> Plan(SchedulerState state, long nowUnixMs, long leaseTtlMs, int grantsMax, Func<OperationState, string, long>? inputBytesOnWorker = null)
+    /// <param name="cache">What earlier plans of the same caller derived from the same worker set; null: none kept.</param>
+    public static List<LeaseGrant> Plan(SchedulerState state, long nowUnixMs, long leaseTtlMs, int grantsMax, Func<OperationState, string, long>? inputBytesOnWorker = null, PlacementCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentOutOfRangeException.ThrowIfLessThan(leaseTtlMs, 1);
@@ -33,22 +34,17 @@ public static class Placement
         }
 
         // Workers by position (id order), with what they hold including this plan's grants so far.
-        var workers = new WorkerState[state.Workers.Count];
-        var usage = new WorkerUsage[workers.Length];
-        var position = 0;
-        foreach (var worker in state.Workers.Values)
-        {
-            workers[position] = worker;
-            usage[position] = state.Usage[worker.WorkerId];
-            position++;
-        }
+        cache ??= new PlacementCache();
+        var layout = cache.LayoutOf(state);
+        var workers = layout.Workers;
+        var usage = layout.UsageOf(state);
 
         var candidatesByPlatform = new Dictionary<string, CandidateSet>(StringComparer.Ordinal);
         foreach (var (key, level) in state.Queues)
         {
             if (!candidatesByPlatform.TryGetValue(key.PlatformKey, out var candidates))
             {
-                candidates = Candidates(state, level, workers, usage);
+                candidates = new CandidateSet(layout.CandidatesOf(state, key.PlatformKey, level), workers, usage, layout.SlotsMax);
                 candidatesByPlatform[key.PlatformKey] = candidates;
             }
 
@@ -86,7 +82,7 @@ public static class Placement
                         }
 
                         var freeBefore = (int)workers[chosen].Slots - usage[chosen].Slots;
-                        usage[chosen] = usage[chosen].Plus(operation.Name, operation.Resources, devices!);
+                        usage[chosen] = Held(usage[chosen], operation, devices!);
                         foreach (var set in candidatesByPlatform.Values)
                         {
                             set.Took(chosen, workers[chosen], freeBefore);
@@ -109,21 +105,14 @@ public static class Placement
         return grants;
     }
 
-    private static CandidateSet Candidates(SchedulerState state, QueueLevel level, WorkerState[] workers, WorkerUsage[] usage)
-    {
-        // Every operation of one queue has the same platform up to value case, which matching ignores.
-        var sample = state.Operations[level.Waiting[level.Ring[0]].First().Value].Platform;
-        var candidates = new CandidateSet(workers.Length, state.Workers.Values.Max(w => (int)w.Slots));
-        for (var i = 0; i < workers.Length; i++)
-        {
-            if (!workers[i].Retiring && PlatformRules.Satisfies(workers[i].Platform, sample))
-            {
-                candidates.Add(i, workers[i], Capacity.LeaseSlots(workers[i]) - usage[i].Slots, (int)workers[i].Slots - usage[i].Slots);
-            }
-        }
-
-        return candidates;
-    }
+    /// <summary>
+    /// What a grant adds to a worker's usage within a plan: the same amounts as the lease's apply adds, without the
+    /// lease's name (a plan never reads it, and keeping the set of names sorted was most of a grant's cost).
+    /// </summary>
+    private static WorkerUsage Held(WorkerUsage usage, OperationState operation, uint[] devices) =>
+        devices.Length > 0
+            ? usage.Plus(operation.Name, operation.Resources, devices)
+            : usage with { Slots = usage.Slots + 1, CpuMillis = usage.CpuMillis + operation.Resources.CpuMillis, MemoryBytes = usage.MemoryBytes + operation.Resources.MemoryBytes };
 
     /// <summary>
     /// The best worker for the operation, scanning the candidates from the one after the last chosen (so equal scores
@@ -144,7 +133,7 @@ public static class Placement
         (long Locality, bool GpuFit, long FreeSlots) bestScore = default;
         var wantsGpu = operation.Resources.GpuMillis > 0;
         var unbeatable = inputBytesOnWorker is null && !wantsGpu ? candidates.MaxGpulessFree : int.MaxValue;
-        var count = candidates.Positions.Count;
+        var count = candidates.Positions.Length;
         for (var step = 0; step < count; step++)
         {
             var at = (candidates.Cursor + step) % count;
@@ -211,13 +200,19 @@ public static class Placement
         private readonly bool[] _contains;
         private readonly int[] _gpulessByFree;
 
-        public CandidateSet(int workers, int slotsMax)
+        public CandidateSet(int[] positions, WorkerState[] workers, WorkerUsage[] usage, int slotsMax)
         {
-            _contains = new bool[workers];
+            Positions = positions;
+            _contains = new bool[workers.Length];
             _gpulessByFree = new int[slotsMax + 1];
+            foreach (var i in positions)
+            {
+                Add(i, workers[i], Capacity.LeaseSlots(workers[i]) - usage[i].Slots, (int)workers[i].Slots - usage[i].Slots);
+            }
         }
 
-        public List<int> Positions { get; } = new();
+        /// <summary>Positions of the platform's workers, in id order (shared with the cache: never changed here).</summary>
+        public int[] Positions { get; }
 
         public int FreeSlots { get; private set; }
 
@@ -226,9 +221,8 @@ public static class Placement
         /// <summary>Where the next scan starts in <see cref="Positions"/>.</summary>
         public int Cursor { get; set; }
 
-        public void Add(int position, WorkerState worker, int leasesFree, int free)
+        private void Add(int position, WorkerState worker, int leasesFree, int free)
         {
-            Positions.Add(position);
             _contains[position] = true;
             FreeSlots += leasesFree;
             if (worker.Gpus == 0 && free > 0)

@@ -176,4 +176,23 @@ public sealed class PlacementTests
             }
         }
     }
+
+    [Fact]
+    public void A_plan_with_the_cache_of_earlier_plans_chooses_exactly_what_a_fresh_plan_chooses()
+    {
+        // The random stream registers, retires and kills workers of several platforms and GPU counts between plans.
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var stream = new RandomCommandStream(seed);
+            var scheduler = new Scheduler(new SchedulerLimits { UnfinishedOperationsMax = 40 });
+            var cache = new PlacementCache();
+            for (var step = 0; step < 300; step++)
+            {
+                scheduler.Apply(stream.Next(scheduler.State));
+                var cached = Placement.Plan(scheduler.State, 50_000, 1_000, 50, cache: cache);
+                var fresh = Placement.Plan(scheduler.State, 50_000, 1_000, 50);
+                Assert.True(cached.SequenceEqual(fresh), $"seed {seed}, step {step}: the plans differ");
+            }
+        }
+    }
 }
