@@ -258,22 +258,22 @@ public sealed class ExecutionServiceTests
     public async Task A_platform_no_worker_can_satisfy_is_failed_precondition_naming_the_property()
     {
         await using var f = await StartAsync(slots: 1, platform: [KeyValuePair.Create("OSFamily", "linux"), KeyValuePair.Create("ISA", "x86-64")]);
-        var bad = await f.PutActionAsync("gpu", platform: new Platform
+        var bad = await f.PutActionAsync("large", platform: new Platform
         {
             Properties =
             {
                 new Platform.Types.Property { Name = "OSFamily", Value = "Linux" },
-                new Platform.Types.Property { Name = "gpu", Value = "1" },
+                new Platform.Types.Property { Name = "pool", Value = "large" },
                 new Platform.Types.Property { Name = "ISA", Value = "arm-a64" },
             },
         });
         var error = await ExecuteFailsAsync(f, bad);
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
-        Assert.Contains("gpu=1", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("pool=large", error.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("ISA=arm-a64", error.Status.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain("OSFamily", error.Status.Detail, StringComparison.Ordinal);
         var subjects = error.GetDetail<Google.Rpc.PreconditionFailure>()!.Violations.Select(v => v.Subject);
-        Assert.Equal(new[] { "gpu=1", "ISA=arm-a64" }, subjects);
+        Assert.Equal(new[] { "pool=large", "ISA=arm-a64" }, subjects);
         Assert.Empty(f.State.Operations);
 
         var good = await f.PutActionAsync("linux", platform: new Platform { Properties = { new Platform.Types.Property { Name = "OSFamily", Value = "linux" } } });
