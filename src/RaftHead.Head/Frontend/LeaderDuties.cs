@@ -192,7 +192,7 @@ public sealed class LeaderDuties
 
         _plannedVersion = state.Version;
         _plannedAtUnixMs = now;
-        var grants = Placement.Plan(state, now, _frontend.Options.LeaseTtlMs, _frontend.Options.GrantsPerPlanMax, cache: _placement);
+        var grants = Placement.Plan(state, now, _frontend.Options.LeaseTtlMs, _frontend.Options.GrantsPerPlanMax, LocalityScores.For(_frontend.Workers.Directory), _placement);
         if (grants.Count == 0)
         {
             return;

@@ -17,15 +17,16 @@ namespace RaftHead.Head.Frontend;
 public sealed class WorkerSoftState
 {
     private readonly ConcurrentDictionary<string, Entry> _workers = new(StringComparer.Ordinal);
-    private readonly int _blobHintsPerWorkerMax;
     private int _watching;
     private long _leaseWakes;
 
     public WorkerSoftState(int blobHintsPerWorkerMax)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blobHintsPerWorkerMax);
-        _blobHintsPerWorkerMax = blobHintsPerWorkerMax;
+        Directory = new BlobDirectory(blobHintsPerWorkerMax);
     }
+
+    /// <summary>The blobs workers reported holding (where-is, locality).</summary>
+    public BlobDirectory Directory { get; }
 
     /// <summary>When the worker was last heard from (ms since the epoch), or null when never since this replica led.</summary>
     public long? LastSeenUnixMs(string workerId) =>
@@ -59,8 +60,13 @@ public sealed class WorkerSoftState
             if (restarted)
             {
                 entry.Delivered.Clear();
-                entry.Blobs.Clear();
             }
+        }
+
+        if (restarted)
+        {
+            // A new process starts with an empty store.
+            Directory.Forget(workerId);
         }
 
         Seen(workerId, nowUnixMs);
@@ -88,6 +94,8 @@ public sealed class WorkerSoftState
         {
             entry.Leases.Pulse();
         }
+
+        Directory.Forget(workerId);
     }
 
     /// <summary>Signals pulsed for waiting Lease polls so far (each one wakes the polls of one worker).</summary>
@@ -190,44 +198,25 @@ public sealed class WorkerSoftState
     }
 
     /// <summary>Applies a heartbeat's blob news to the directory.</summary>
-    public void Blobs(string workerId, IEnumerable<Digest> stored, IEnumerable<Digest> evicted)
-    {
-        var entry = _workers.GetOrAdd(workerId, static _ => new Entry());
-        lock (entry)
-        {
-            foreach (var digest in evicted)
-            {
-                entry.Blobs.Remove((digest.Hash, digest.SizeBytes));
-            }
-
-            foreach (var digest in stored)
-            {
-                if (entry.Blobs.Count >= _blobHintsPerWorkerMax)
-                {
-                    break;
-                }
-
-                entry.Blobs.Add((digest.Hash, digest.SizeBytes));
-            }
-        }
-    }
+    public void Blobs(string workerId, IEnumerable<Digest> stored, IEnumerable<Digest> evicted) =>
+        Directory.Update(workerId, stored, evicted);
 
     /// <summary>Peer endpoints of workers believed to hold the blob, except <paramref name="excludeWorkerId"/>.</summary>
     public List<string> WhereIs(Digest digest, string excludeWorkerId)
     {
-        var peers = new List<string>();
-        foreach (var (id, entry) in _workers)
+        var holders = new List<string>();
+        Directory.HoldersOf(digest, holders);
+        var peers = new List<string>(holders.Count);
+        foreach (var id in holders)
         {
-            if (id == excludeWorkerId)
+            if (id != excludeWorkerId && _workers.TryGetValue(id, out var entry))
             {
-                continue;
-            }
-
-            lock (entry)
-            {
-                if (entry.PeerEndpoint.Length > 0 && entry.Blobs.Contains((digest.Hash, digest.SizeBytes)))
+                lock (entry)
                 {
-                    peers.Add(entry.PeerEndpoint);
+                    if (entry.PeerEndpoint.Length > 0)
+                    {
+                        peers.Add(entry.PeerEndpoint);
+                    }
                 }
             }
         }
@@ -271,7 +260,5 @@ public sealed class WorkerSoftState
         public string PeerEndpoint { get; set; } = "";
 
         public HashSet<(string Operation, uint Attempt)> Delivered { get; } = new();
-
-        public HashSet<(string Hash, long Size)> Blobs { get; } = new();
     }
 }

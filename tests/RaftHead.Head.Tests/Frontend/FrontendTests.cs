@@ -398,6 +398,26 @@ public sealed class FrontendTests
     }
 
     [Theory]
+    [InlineData("w1")]
+    [InlineData("w2")]
+    public async Task Work_goes_to_the_worker_that_reported_holding_its_largest_input(string holder)
+    {
+        await using var f = await StartAsync();
+        await f.RegisterAsync("w1");
+        await f.RegisterAsync("w2");
+        var big = await f.PutAsync(new byte[500 * 1024]);
+        var root = new Build.Bazel.Remote.Execution.V2.Directory { Files = { new FileNode { Name = "big.bin", Digest = big } } };
+        var action = await f.PutAsync(new Build.Bazel.Remote.Execution.V2.Action { CommandDigest = await f.PutAsync(new Command { Arguments = { "/bin/wc", "big.bin" } }), InputRootDigest = await f.PutAsync(root) });
+        await f.Workers.HeartbeatAsync(new WorkerHeartbeatRequest { WorkerId = holder, Incarnation = "1", Stored = { big } });
+
+        using var call = f.Execute(action);
+        var queued = await NextAsync(call.ResponseStream);
+        var lease = await f.LeaseAsync(holder);
+        Assert.Equal(queued.Name, lease.OperationName);
+        Assert.Equal(holder, f.State.FindOperation(queued.Name)!.Lease.WorkerId);
+    }
+
+    [Theory]
     [InlineData("gpu", "1.5", "0.1, 0.2")]
     [InlineData("gpu", "9", "1, 2, 3, 4, 5, 6, 7, 8 (whole devices)")]
     [InlineData("cpu", "two", "millicores")]
