@@ -37,16 +37,7 @@ public sealed class LeaderPersistenceTests
         WriteWithoutReport(node, storage);
 
         // A new leader of a later term replaces the unsynced entry before our sync returns.
-        node.Step(new Message
-        {
-            Type = MessageType.Append,
-            From = 2,
-            To = 1,
-            Term = keptTerm + 1,
-            Index = kept,
-            LogTerm = keptTerm,
-            Entries = [new LogEntry(keptTerm + 1, lost.Index, EntryType.Normal, new byte[] { 2 })],
-        });
+        ReplaceFromNewLeader(node, kept, keptTerm, lost.Index);
         Assert.Equal(keptTerm + 1, node.Log.TermOrZero(lost.Index));
         WriteWithoutReport(node, storage);
         node.ReportPersisted(lost.Index, lost.Term); // the late report of the replaced entry
@@ -66,6 +57,15 @@ public sealed class LeaderPersistenceTests
         WriteWithoutReport(node, storage);
         node.ReportPersisted(replaced.Index, replaced.Term);
 
+        ReplaceFromNewLeader(node, kept, keptTerm, replaced.Index);
+        WriteWithoutReport(node, storage);
+
+        ElectSelf(node, storage);
+        Assert.Equal(kept, node.ProgressOf(1)!.Match);
+    }
+
+    /// <summary>Node 2, leading in the next term, appends its own entry at <paramref name="index"/> after the kept prefix.</summary>
+    private static void ReplaceFromNewLeader(RaftNode node, long kept, long keptTerm, long index) =>
         node.Step(new Message
         {
             Type = MessageType.Append,
@@ -74,13 +74,8 @@ public sealed class LeaderPersistenceTests
             Term = keptTerm + 1,
             Index = kept,
             LogTerm = keptTerm,
-            Entries = [new LogEntry(keptTerm + 1, replaced.Index, EntryType.Normal, new byte[] { 2 })],
+            Entries = [new LogEntry(keptTerm + 1, index, EntryType.Normal, new byte[] { 2 })],
         });
-        WriteWithoutReport(node, storage);
-
-        ElectSelf(node, storage);
-        Assert.Equal(kept, node.ProgressOf(1)!.Match);
-    }
 
     private static (RaftNode Node, MemoryRaftStorage Storage) NewLeader()
     {
