@@ -106,8 +106,9 @@ internal sealed class ClusterScenario(ClusterOptions options)
         foreach (var (name, target, fresh, cached) in targets)
         {
             // Warm-up; the cached set runs once here so that later Executes of it are action cache hits.
+            // Four clients take actions at once: each index must go to exactly one, or an action is never filled.
             var c = -1;
-            await ExecuteLoad.RunAsync("warm-up (cache fill) " + name, target, () => ++c < cached.Length ? cached[c] : null, false, 4, TimeSpan.FromSeconds(30), CachedSet, cancellationToken).ConfigureAwait(false);
+            await ExecuteLoad.RunAsync("warm-up (cache fill) " + name, target, () => Interlocked.Increment(ref c) is var i && i < cached.Length ? cached[i] : null, false, 4, TimeSpan.FromSeconds(30), CachedSet, cancellationToken).ConfigureAwait(false);
             await ExecuteLoad.RunAsync("warm-up " + name, target, () => fresh.TryNext(out var a) ? a : null, false, options.Clients, TimeSpan.FromSeconds(5), Warmup, cancellationToken).ConfigureAwait(false);
         }
 
