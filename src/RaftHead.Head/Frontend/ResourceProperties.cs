@@ -144,18 +144,30 @@ public static class ResourceProperties
     {
         ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(resources);
-        if (worker.CpuMillis > 0 && resources.CpuMillis > worker.CpuMillis)
+        return Capacity.TryFit(worker, WorkerUsage.For(worker.Gpus), resources) is not null;
+    }
+
+    /// <summary>The request as the properties that ask for it ("cpu=1.5,gpu=0.5"), for error messages.</summary>
+    public static string Describe(ResourceRequest resources)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        var parts = new List<string>(3);
+        if (resources.CpuMillis > 0)
         {
-            return false;
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{Cpu}={resources.CpuMillis / 1000m:0.###}"));
         }
 
-        if (worker.MemoryBytes > 0 && resources.MemoryBytes > worker.MemoryBytes)
+        if (resources.MemoryBytes > 0)
         {
-            return false;
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{Memory}={resources.MemoryBytes}"));
         }
 
-        return resources.GpuMillis == 0
-            || (GpuRequest.IsShare(resources.GpuMillis) ? worker.Gpus >= 1 : worker.Gpus >= GpuRequest.WholeDevices(resources.GpuMillis));
+        if (resources.GpuMillis > 0)
+        {
+            parts.Add(Gpu + "=" + GpuRequest.Format(resources.GpuMillis));
+        }
+
+        return string.Join(",", parts);
     }
 
     private static void Once(ref string? seen, string name, string field)

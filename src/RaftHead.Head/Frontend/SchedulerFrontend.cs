@@ -251,7 +251,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
         if (platformOffered)
         {
-            throw ExecutionErrors.UnsatisfiablePlatform([(Describe(resources), "no registered worker offering the platform has that much in all")]);
+            throw ExecutionErrors.UnsatisfiablePlatform([(ResourceProperties.Describe(resources), "no registered worker offering the platform has that much in all")]);
         }
 
         var problems = new List<(string Property, string Reason)>();
@@ -283,27 +283,6 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         }
 
         throw ExecutionErrors.UnsatisfiablePlatform(problems);
-    }
-
-    private static string Describe(ResourceRequest resources)
-    {
-        var parts = new List<string>(3);
-        if (resources.CpuMillis > 0)
-        {
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{ResourceProperties.Cpu}={resources.CpuMillis / 1000m:0.###}"));
-        }
-
-        if (resources.MemoryBytes > 0)
-        {
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{ResourceProperties.Memory}={resources.MemoryBytes}"));
-        }
-
-        if (resources.GpuMillis > 0)
-        {
-            parts.Add(ResourceProperties.Gpu + "=" + GpuRequest.Format(resources.GpuMillis));
-        }
-
-        return string.Join(",", parts);
     }
 
     /// <summary>
