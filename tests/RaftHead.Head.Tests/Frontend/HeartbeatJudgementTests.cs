@@ -1,6 +1,5 @@
 using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Head.Frontend;
-using RaftHead.Head.Scheduling;
 using RaftHead.Protocol;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
@@ -18,18 +17,18 @@ public sealed class HeartbeatJudgementTests
     [Fact]
     public async Task A_leader_that_has_not_applied_the_assignment_cancels_nothing_and_judges_once_caught_up()
     {
-        var log = new FreezableLog();
-        await log.ProposeAsync(new SchedulerCommand { RegisterWorker = new RegisterWorker { WorkerId = "w", Slots = 1, RegisteredAtUnixMs = 1 } }, CancellationToken.None);
-        var submitted = await log.ProposeAsync(new SchedulerCommand
+        var log = new InstantLog();
+        await ProposeOkAsync(log, new SchedulerCommand { RegisterWorker = new RegisterWorker { WorkerId = "w", Slots = 1, RegisteredAtUnixMs = 1 } });
+        var submitted = await ProposeOkAsync(log, new SchedulerCommand
         {
             Submit = new SubmitAction { RequestId = "r1", SubmittedAtUnixMs = 1, ActionDigest = Digests.Compute("a"u8), Platform = new Platform(), Resources = new ResourceRequest() },
-        }, CancellationToken.None);
+        });
         var name = submitted.Submit.OperationName;
         var beforeAssignment = log.Current;
-        await log.ProposeAsync(new SchedulerCommand
+        await ProposeOkAsync(log, new SchedulerCommand
         {
             AssignLeases = new AssignLeases { AssignedAtUnixMs = 2, Grants = { new LeaseGrant { OperationName = name, WorkerId = "w", Attempt = 1, ExpiresAtUnixMs = 100_000 } } },
-        }, CancellationToken.None);
+        });
         var assignedIndex = log.Current.AppliedIndex;
         Assert.Equal(OperationPhase.Leased, log.Current.FindOperation(name)!.Phase);
 
@@ -49,35 +48,16 @@ public sealed class HeartbeatJudgementTests
 
         // Caught up, with the operation cancelled since: now the run must stop.
         log.Frozen = null;
-        await log.ProposeAsync(new SchedulerCommand { Cancel = new CancelOperation { OperationName = name, Reason = "test", AtUnixMs = 3 } }, CancellationToken.None);
+        await ProposeOkAsync(log, new SchedulerCommand { Cancel = new CancelOperation { OperationName = name, Reason = "test", AtUnixMs = 3 } });
         Assert.Equal(name, Assert.Single((await service.Heartbeat(Beat(running), null!)).Cancel).OperationName);
     }
 
-    private static WorkerHeartbeatRequest Beat(LeaseRef running) => new() { WorkerId = "w", Incarnation = "1", Running = { running } };
-
-    /// <summary>Applies each command at once; <see cref="Frozen"/>, when set, is what readers see instead (a replica behind).</summary>
-    private sealed class FreezableLog : ISchedulerLog
+    private static async Task<SchedulerResult> ProposeOkAsync(InstantLog log, SchedulerCommand command)
     {
-        private readonly SchedulerStateMachine _machine = new();
-        private long _index;
-
-        public SchedulerState? Frozen { get; set; }
-
-        public SchedulerState Current => Frozen ?? _machine.Current;
-
-        public ChangeFeed Changes { get; } = new();
-
-        public LeaderInfo Leader => new(true, 1, null, 1);
-
-        public Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken)
-        {
-            command.Version = SchedulerStateMachine.CommandVersion;
-            var result = _machine.Apply(++_index, command);
-            Assert.Equal(SchedulerResultCode.Ok, result.Code);
-            Changes.Pulse();
-            return Task.FromResult(result);
-        }
-
-        public Task ReadBarrierAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        var result = await log.ProposeAsync(command, CancellationToken.None);
+        Assert.Equal(SchedulerResultCode.Ok, result.Code);
+        return result;
     }
+
+    private static WorkerHeartbeatRequest Beat(LeaseRef running) => new() { WorkerId = "w", Incarnation = "1", Running = { running } };
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
 using RaftHead.Head.Frontend;
-using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
 using RaftHead.Testing;
@@ -101,39 +100,5 @@ public sealed class LeaderDutiesTests
             await _store.DisposeAsync();
             _data.Dispose();
         }
-    }
-
-    /// <summary>A log of one that applies each command as it is proposed; leadership is whatever the test says.</summary>
-    private sealed class InstantLog : ISchedulerLog
-    {
-        private readonly SchedulerStateMachine _machine = new();
-        private readonly object _gate = new();
-        private long _index;
-
-        public SchedulerState Current => _machine.Current;
-
-        public ChangeFeed Changes { get; } = new();
-
-        public LeaderInfo Leader { get; set; } = new(true, 1, null, 1);
-
-        public Task<SchedulerResult> ProposeAsync(SchedulerCommand command, CancellationToken cancellationToken)
-        {
-            if (!Leader.IsLeader)
-            {
-                throw FrontendErrors.NotLeader(Leader.LeaderId, Leader.LeaderAddress);
-            }
-
-            SchedulerResult result;
-            lock (_gate)
-            {
-                command.Version = SchedulerStateMachine.CommandVersion;
-                result = _machine.Apply(++_index, command);
-            }
-
-            Changes.Pulse();
-            return Task.FromResult(result);
-        }
-
-        public Task ReadBarrierAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
