@@ -49,6 +49,12 @@ public sealed record FrontendOptions
     /// <summary>Blobs one worker is believed to hold in the leader's soft directory, at most (older hints are dropped past it).</summary>
     public int BlobHintsPerWorkerMax { get; init; } = 1_000_000;
 
+    /// <summary>
+    /// Completions that arrive together go into one log entry, at most this many (and never more than the scheduler's
+    /// <see cref="Scheduling.SchedulerLimits.CompleteBatchMax"/>, which refuses a larger batch).
+    /// </summary>
+    public int CompleteBatchMax { get; init; } = 256;
+
     /// <summary>Heads that hold every blob, answered by WhereIs as the fallback (host:port).</summary>
     public IReadOnlyList<string> HeadEndpoints { get; init; } = Array.Empty<string>();
 
@@ -66,6 +72,7 @@ public sealed record FrontendOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseWaitMaxMs);
         ArgumentOutOfRangeException.ThrowIfNegative(StreamKeepAliveMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobHintsPerWorkerMax);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CompleteBatchMax);
         ArgumentNullException.ThrowIfNull(HeadEndpoints);
     }
 }

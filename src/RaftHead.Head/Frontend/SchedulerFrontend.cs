@@ -63,6 +63,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         _inputs = new ActionInputs(blobs, _execution);
         Workers = new WorkerSoftState(options.BlobHintsPerWorkerMax);
         ActionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, Time, RetryDelay), blobs);
+        Completions = new CompletionBatcher((command, cancellationToken) => ProposeAsync(command, cancellationToken, refusalIsAnswer: true), options.CompleteBatchMax);
         Duties = new LeaderDuties(this, (ILogger?)loggerFactory?.CreateLogger<LeaderDuties>() ?? NullLogger.Instance);
     }
 
@@ -76,6 +77,9 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     public WorkerSoftState Workers { get; }
 
     public LeaderDuties Duties { get; }
+
+    /// <summary>Workers' completions, committed together when they arrive together.</summary>
+    internal CompletionBatcher Completions { get; }
 
     /// <summary>
     /// The action cache every REAPI door of this head reads: GetActionResult through it, Execute by checking what it

@@ -205,7 +205,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
             Result = request.Result,
             Status = request.Status,
         };
-        var result = await _frontend.ProposeAsync(new SchedulerCommand { Complete = complete }, context.CancellationToken, refusalIsAnswer: true).ConfigureAwait(false);
+        var result = await _frontend.Completions.CompleteAsync(complete, context.CancellationToken).ConfigureAwait(false);
         return new WorkerCompleteResponse { Accepted = Accepted(result) };
     }
 

@@ -33,13 +33,21 @@ internal sealed class CommandApplier
     public static (SchedulerState State, SchedulerResult Result) Apply(SchedulerState state, SchedulerLimits limits, long index, SchedulerCommand command)
     {
         var applier = new CommandApplier(state, limits, index);
-        var result = command.Version != SchedulerStateMachine.CommandVersion
-            ? Error(SchedulerResultCode.UnsupportedVersion, $"command version {command.Version} is not supported; this replica applies version {SchedulerStateMachine.CommandVersion}")
+        var result = command.Version < SchedulerStateMachine.OldestCommandVersion || command.Version > SchedulerStateMachine.CommandVersion
+            ? UnsupportedVersion(command.Version)
             : applier.Dispatch(command);
         var next = applier._changed
             ? applier._s with { AppliedIndex = index, Version = applier._nextVersion }
             : state with { AppliedIndex = index };
         result.Version = next.Version;
+        if (result.DetailCase == SchedulerResult.DetailOneofCase.CompleteBatch)
+        {
+            foreach (var part in result.CompleteBatch.Results)
+            {
+                part.Version = next.Version;
+            }
+        }
+
         return (next, result);
     }
 
@@ -64,6 +72,7 @@ internal sealed class CommandApplier
         SchedulerCommand.CommandOneofCase.UpdateActionCache => UpdateActionCache(command.UpdateActionCache),
         SchedulerCommand.CommandOneofCase.DeclareWorkerDead => DeclareWorkerDead(command.DeclareWorkerDead),
         SchedulerCommand.CommandOneofCase.Prune => Prune(command.Prune),
+        SchedulerCommand.CommandOneofCase.CompleteBatch => command.Version < 2 ? UnsupportedVersion(command.Version) : CompleteBatch(command.CompleteBatch),
         _ => Error(SchedulerResultCode.InvalidArgument, "the command names no operation (empty oneof)"),
     };
 
@@ -378,6 +387,24 @@ internal sealed class CommandApplier
         }
 
         return Ok(new SchedulerResult { Complete = new CompleteOutcome { SupersededWorkerId = superseded, Cached = cacheable } });
+    }
+
+    private SchedulerResult CompleteBatch(CompleteBatch batch)
+    {
+        if (batch.Completions.Count == 0 || batch.Completions.Count > _limits.CompleteBatchMax)
+        {
+            return Error(SchedulerResultCode.InvalidArgument, Invariant($"a completion batch holds 1 to {_limits.CompleteBatchMax} completions, not {batch.Completions.Count}"));
+        }
+
+        // Each part is decided against the state the earlier parts left, exactly as separate entries would be, so
+        // batching changes how many entries the log holds and nothing else.
+        var outcome = new CompleteBatchOutcome();
+        foreach (var complete in batch.Completions)
+        {
+            outcome.Results.Add(Complete(complete));
+        }
+
+        return Ok(new SchedulerResult { CompleteBatch = outcome });
     }
 
     private SchedulerResult Fail(FailOperation fail)
@@ -836,6 +863,9 @@ internal sealed class CommandApplier
         new() { Submit = new SubmitOutcome { OperationName = name, Disposition = disposition } };
 
     private static SchedulerResult Ok(SchedulerResult? result = null) => result ?? new SchedulerResult();
+
+    private static SchedulerResult UnsupportedVersion(uint version) =>
+        Error(SchedulerResultCode.UnsupportedVersion, Invariant($"command version {version} is not supported here; this replica applies versions {SchedulerStateMachine.OldestCommandVersion} to {SchedulerStateMachine.CommandVersion}"));
 
     private static SchedulerResult Error(SchedulerResultCode code, string message) => new() { Code = code, Message = message };
 

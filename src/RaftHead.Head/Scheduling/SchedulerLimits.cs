@@ -33,6 +33,9 @@ public sealed record SchedulerLimits
     /// <summary>Input files a submit may name for locality scoring (SubmitAction.input_hints).</summary>
     public int InputHintsMax { get; init; } = 8;
 
+    /// <summary>Completions one CompleteBatch entry may carry.</summary>
+    public int CompleteBatchMax { get; init; } = 1_024;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(UnfinishedOperationsMax, 1);
@@ -45,5 +48,6 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(IdLengthMax, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReasonLengthMax, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(InputHintsMax, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(CompleteBatchMax, 1);
     }
 }

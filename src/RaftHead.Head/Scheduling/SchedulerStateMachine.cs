@@ -17,8 +17,12 @@ namespace RaftHead.Head.Scheduling;
 /// </summary>
 public sealed class SchedulerStateMachine : IStateMachine
 {
-    /// <summary>The command record format this replica writes and applies.</summary>
-    public const uint CommandVersion = 1;
+    /// <summary>The command record format this replica writes; it applies every version from <see cref="OldestCommandVersion"/> on.</summary>
+    /// <remarks>Version 2 added <see cref="CompleteBatch"/>.</remarks>
+    public const uint CommandVersion = 2;
+
+    /// <summary>The oldest record format still applied, so a log written before an upgrade replays the same.</summary>
+    public const uint OldestCommandVersion = 1;
 
     private readonly SchedulerLimits _limits;
     private SchedulerState _state = SchedulerState.Empty;

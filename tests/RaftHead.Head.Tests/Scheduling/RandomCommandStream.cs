@@ -106,6 +106,24 @@ internal sealed class RandomCommandStream
             return NewSubmit();
         }
 
+        if (_random.Next(4) == 0)
+        {
+            // Workers finishing together, as the leader batches them: the same report twice in one batch too, so the
+            // second part must see the state the first left.
+            var batch = new CompleteBatch();
+            for (var parts = _random.Next(1, 5); parts > 0; parts--)
+            {
+                batch.Completions.Add(CompleteOne(Leased(view) ?? leased).Complete);
+            }
+
+            return new SchedulerCommand { Version = SchedulerStateMachine.CommandVersion, CompleteBatch = batch };
+        }
+
+        return CompleteOne(leased);
+    }
+
+    private SchedulerCommand CompleteOne(OperationState leased)
+    {
         var exitCode = _random.Next(4) == 0 ? 1 : 0;
         if (_random.Next(6) == 0)
         {

@@ -40,7 +40,7 @@ public sealed class ReplicaReplayTests
         _output.WriteLine(string.Join(", ", totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}")));
 
         // The stream must actually reach every path it claims to test.
-        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned" })
+        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned", "batch", "batch.Ok", "batch.Stale" })
         {
             Assert.True(totals.GetValueOrDefault(path) > 0, $"the random stream never reached {path}");
         }
@@ -142,6 +142,15 @@ public sealed class ReplicaReplayTests
                 break;
             case SchedulerResult.DetailOneofCase.Prune when result.Prune.Pruned > 0:
                 Add("pruned");
+                break;
+            case SchedulerResult.DetailOneofCase.CompleteBatch:
+                Add("batch");
+                foreach (var part in result.CompleteBatch.Results)
+                {
+                    Add("batch." + part.Code);
+                    Count(counts, part);
+                }
+
                 break;
         }
     }

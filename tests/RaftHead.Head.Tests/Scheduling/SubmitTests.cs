@@ -212,8 +212,8 @@ public sealed class SubmitTests
     {
         var scheduler = new Scheduler();
         var command = Submit("r1");
-        command.Version = 2;
-        Assert.Contains("version 2", scheduler.Refused(command, SchedulerResultCode.UnsupportedVersion), StringComparison.Ordinal);
+        command.Version = SchedulerStateMachine.CommandVersion + 1;
+        Assert.Contains(FormattableString.Invariant($"version {SchedulerStateMachine.CommandVersion + 1}"), scheduler.Refused(command, SchedulerResultCode.UnsupportedVersion), StringComparison.Ordinal);
         command.Version = 0;
         scheduler.Refused(command, SchedulerResultCode.UnsupportedVersion);
     }
