@@ -12,7 +12,8 @@ internal static class MachineNote
         var memKb = ReadFirst("/proc/meminfo", "MemTotal")?.Split(':', 2)[1].Trim().Split(' ')[0];
         var memory = long.TryParse(memKb, CultureInfo.InvariantCulture, out var kb) ? $"{kb / 1024.0 / 1024:0} GB RAM" : "RAM unknown";
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
-        var free = new DriveInfo(Path.GetFullPath(tempRoot)).AvailableFreeSpace;
+        // A --temp directory that does not exist yet is made here, the first place that needs it.
+        var free = new DriveInfo(Directory.CreateDirectory(Path.GetFullPath(tempRoot)).FullName).AvailableFreeSpace;
         return string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessorCount} logical cores ({cpu}), {memory}, {RuntimeInformation.OSDescription}; load average {load} at start; {free / 1e9:0} GB free under {tempRoot}");
     }
 
