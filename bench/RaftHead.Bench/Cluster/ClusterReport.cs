@@ -87,7 +87,7 @@ internal static class ClusterReport
         {
             var heartbeatCpu = r.CpuHeartbeats - r.CpuIdle;
             L($"");
-            L($"Scale: three `rh head` processes (no real worker), {o.SimulatedWorkers:N0} simulated workers registered in {r.RegisterSeconds:0.0} s over 16 HTTP/2 connections, each heartbeating once a second ({r.HeartbeatsPerSecond:0} heartbeats/s measured, {r.HeartbeatFailures} failed); term {r.ScaleTermBefore} at the start, {r.ScaleTermAfter} after the flow; {o.LeasingWorkers} of them declare 256 slots, lease (256 free, 500 ms wait) and complete each lease at once; the others declare 1 slot, so placement (most free slots first) grants to the leasing ones.");
+            L($"Scale: three `rh head` processes (no real worker), {o.SimulatedWorkers:N0} simulated workers registered in {r.RegisterSeconds:0.0} s over 16 HTTP/2 connections, each heartbeating once a second ({r.HeartbeatsPerSecond:0} heartbeats/s measured, {r.HeartbeatFailures} failed); term {r.ScaleTermBefore} at the start, {r.ScaleTermAfter} after the flow; {o.LeasingWorkers} of them declare 256 slots and, as real workers do by default, one lease ahead per slot, lease (512 free, 500 ms wait) and complete each lease at once; the others declare 1 slot, so placement (most free slots first) grants to the leasing ones.");
             L($"");
             L($"| leader (pid {r.ScaleLeaderPid}) CPU, share of one core | |");
             L($"|---|---:|");
@@ -104,7 +104,7 @@ internal static class ClusterReport
             if (r.DrainQueued > 0)
             {
                 L($"");
-                L($"Drain (dispatch capacity): with leasing paused, {r.DrainQueued:N0} no-op operations queued in {r.DrainFillSeconds:0.0} s; then all {o.SimulatedWorkers:N0} workers lease (free slots = their slots, 500 ms wait) and complete each lease at once: {r.DrainGranted:N0} leases received and {r.DrainCompleted:N0} completions accepted in {r.DrainSeconds:0.00} s (at most {o.DrainSeconds:0} s){(r.DrainStalled > 0 ? FormattableString.Invariant($"; {r.DrainStalled:N0} were never completed (leases lost in a leader change wait for their expiry), so the rates end at the last completion") : "")}; term after: {r.DrainTermAfter} (term {r.ScaleTermBefore} when the scale phase began; the workers followed {r.DrainLeaderMoves} leader change(s), as real workers do).");
+                L($"Drain (dispatch capacity): with leasing paused, {r.DrainQueued:N0} no-op operations queued in {r.DrainFillSeconds:0.0} s; then all {o.SimulatedWorkers:N0} workers lease (free = their slots plus one lease ahead per slot, 500 ms wait) and complete each lease at once: {r.DrainGranted:N0} leases received and {r.DrainCompleted:N0} completions accepted in {r.DrainSeconds:0.00} s (at most {o.DrainSeconds:0} s){(r.DrainStalled > 0 ? FormattableString.Invariant($"; {r.DrainStalled:N0} were never completed (leases lost in a leader change wait for their expiry), so the rates end at the last completion") : "")}; term after: {r.DrainTermAfter} (term {r.ScaleTermBefore} when the scale phase began; the workers followed {r.DrainLeaderMoves} leader change(s), as real workers do).");
                 L($"");
                 L($"| drain | grants/s (leases received) | completions/s | leader CPU, share of one core | leader CPU µs a grant | three heads' CPU | simulated workers' CPU | failed worker calls | load average after |");
                 L($"|---|---:|---:|---:|---:|---:|---:|---:|---|");

@@ -151,7 +151,10 @@ internal sealed class SimWorkers : IAsyncDisposable
     private WorkerProtocol.WorkerProtocolClient Client(int n) => new(_channels[Volatile.Read(ref _leader)][n % Channels]);
 
     private WorkerRegisterRequest RegisterRequest(int n) =>
-        new() { WorkerId = Id(n), Slots = n < _wide ? LeaseSlots : 1u, CpuMillis = 64_000, MemoryBytes = 64UL << 30, Incarnation = _incarnation };
+        new() { WorkerId = Id(n), Slots = Slots(n), LeaseAhead = Slots(n), CpuMillis = 64_000, MemoryBytes = 64UL << 30, Incarnation = _incarnation };
+
+    /// <summary>Slots of worker <paramref name="n"/>; like a real worker's default it also holds one lease ahead per slot.</summary>
+    private uint Slots(int n) => n < _wide ? LeaseSlots : 1u;
 
     /// <summary>One more try at a refused completion, at the head now believed to lead, as a real worker retries.</summary>
     private async Task RetryCompleteAsync(int n, WorkLease lease, ActionResult result)
@@ -229,7 +232,7 @@ internal sealed class SimWorkers : IAsyncDisposable
     {
         var stop = _stop.Token;
         var result = new ActionResult { ExitCode = 0 };
-        var slots = n < _wide ? LeaseSlots : 1u;
+        var slots = 2 * Slots(n);
         try
         {
             while (Volatile.Read(ref _leasing) && !stop.IsCancellationRequested)
