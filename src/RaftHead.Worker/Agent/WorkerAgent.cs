@@ -399,6 +399,12 @@ public sealed class WorkerAgent : IAsyncDisposable
         return new ActionRunResult(new ActionResult(), status);
     }
 
+    /// <summary>
+    /// Reports a result until a head answers it. A result is the one thing a worker cannot make again cheaply, so a
+    /// head that is down, electing or busy is waited out (the lease stays in the heartbeats meanwhile) until the lease's
+    /// own deadline, after which the head has requeued the action anyway. A repeat the head already applied is answered
+    /// as not accepted, which is harmless.
+    /// </summary>
     private async Task CompleteAsync(WorkLease lease, ActionRunResult result)
     {
         var request = new WorkerCompleteRequest
@@ -409,21 +415,56 @@ public sealed class WorkerAgent : IAsyncDisposable
             Result = result.Result,
             Status = result.Status,
         };
-        try
+        var abort = _abortRuns.Token;
+        for (var tries = 1; ; tries++)
         {
-            var response = await _heads.CallAsync(
-                (invoker, token) => Client(invoker).CompleteAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
-                CancellationToken.None).ConfigureAwait(false);
-            _logger.LogInformation(
-                "Worker {Worker} completed {Operation} attempt {Attempt}: exit {ExitCode}, status {Status}{Dropped}",
-                WorkerId, lease.OperationName, lease.Attempt, result.Result.ExitCode, (StatusCode)result.Status.Code, response.Accepted ? "" : " (not accepted: finished elsewhere or superseded)");
-        }
-        catch (Exception e) when (e is RpcException or HeadsUnavailableException)
-        {
-            // The lease runs out and the head requeues the action: nothing is lost but this attempt.
-            _logger.LogWarning("Worker {Worker}: Complete of {Operation} attempt {Attempt} failed: {Error}", WorkerId, lease.OperationName, lease.Attempt, e.Message);
+            try
+            {
+                var response = await _heads.CallAsync(
+                    (invoker, token) => Client(invoker).CompleteAsync(request, Options(_options.CallTimeoutMs, token)).ResponseAsync,
+                    abort).ConfigureAwait(false);
+                _logger.LogInformation(
+                    "Worker {Worker} completed {Operation} attempt {Attempt}: exit {ExitCode}, status {Status}{Dropped}",
+                    WorkerId, lease.OperationName, lease.Attempt, result.Result.ExitCode, (StatusCode)result.Status.Code, response.Accepted ? "" : " (not accepted: finished elsewhere or superseded)");
+                return;
+            }
+            catch (Exception e) when (e is HeadsUnavailableException || (e is RpcException r && WorthRepeating(r.StatusCode) && !abort.IsCancellationRequested))
+            {
+                if (lease.ExpiresAtUnixMs > 0 && _time.GetUtcNow().ToUnixTimeMilliseconds() >= lease.ExpiresAtUnixMs)
+                {
+                    _logger.LogWarning("Worker {Worker}: gave up reporting {Operation} attempt {Attempt} after {Tries} tries: its lease has expired ({Error})", WorkerId, lease.OperationName, lease.Attempt, tries, e.Message);
+                    return;
+                }
+
+                _logger.LogWarning("Worker {Worker}: Complete of {Operation} attempt {Attempt} failed (try {Tries}), trying again: {Error}", WorkerId, lease.OperationName, lease.Attempt, tries, e.Message);
+            }
+            catch (RpcException e) when (!abort.IsCancellationRequested)
+            {
+                // The head refused the report itself (a bad request): repeating it cannot help.
+                _logger.LogWarning("Worker {Worker}: Complete of {Operation} attempt {Attempt} refused: {Error}", WorkerId, lease.OperationName, lease.Attempt, e.Message);
+                return;
+            }
+            catch (Exception e) when (abort.IsCancellationRequested && e is OperationCanceledException or RpcException)
+            {
+                _logger.LogWarning("Worker {Worker}: stopped before {Operation} attempt {Attempt} was reported; its lease will run out and the head requeue it", WorkerId, lease.OperationName, lease.Attempt);
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(_options.ErrorBackoffMs), _time, abort).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("Worker {Worker}: stopped before {Operation} attempt {Attempt} was reported; its lease will run out and the head requeue it", WorkerId, lease.OperationName, lease.Attempt);
+                return;
+            }
         }
     }
+
+    /// <summary>Answers that say "not now" rather than "no".</summary>
+    private static bool WorthRepeating(StatusCode code) =>
+        code is StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled;
 
     private async Task FailAsync(WorkLease lease, string reason)
     {

@@ -67,8 +67,27 @@ internal sealed class FakeWorkerProtocol : WorkerProtocol.WorkerProtocolBase
         return Task.FromResult(response);
     }
 
+    private int _completionsToRefuse;
+    private int _completionsRefused;
+
+    /// <summary>Complete calls still to be refused as a busy head does (RESOURCE_EXHAUSTED), before any is taken.</summary>
+    public int CompletionsToRefuse
+    {
+        get => Volatile.Read(ref _completionsToRefuse);
+        set => Volatile.Write(ref _completionsToRefuse, value);
+    }
+
+    /// <summary>Complete calls refused so far.</summary>
+    public int CompletionsRefused => Volatile.Read(ref _completionsRefused);
+
     public override Task<WorkerCompleteResponse> Complete(WorkerCompleteRequest request, ServerCallContext context)
     {
+        if (Interlocked.Decrement(ref _completionsToRefuse) >= 0)
+        {
+            Interlocked.Increment(ref _completionsRefused);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "the log is busy; retry shortly"));
+        }
+
         Completions.Writer.TryWrite(request);
         return Task.FromResult(new WorkerCompleteResponse { Accepted = true });
     }

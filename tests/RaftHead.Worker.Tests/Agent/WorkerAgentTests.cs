@@ -56,6 +56,21 @@ public sealed class WorkerAgentTests
     }
 
     [Fact]
+    public async Task A_result_the_head_cannot_take_yet_is_reported_again_until_it_is_taken()
+    {
+        await using var bed = await AgentTestBed.StartAsync();
+        bed.Fake.CompletionsToRefuse = 2;
+        var lease = await bed.EnqueueAsync(RunnerFixture.Shell("echo kept"));
+
+        var complete = await TestServers.NextAsync(bed.Fake.Completions, Deadline);
+
+        Assert.Equal(2, bed.Fake.CompletionsRefused);
+        Assert.Equal(lease.OperationName, complete.OperationName);
+        Assert.Equal("kept\n", Encoding.UTF8.GetString(await bed.ReadFromHeadAsync(complete.Result.StdoutDigest) ?? Array.Empty<byte>()));
+        Assert.Equal(0, bed.Fake.Failures.Reader.Count);
+    }
+
+    [Fact]
     public async Task A_runner_error_is_reported_with_Fail_and_its_reason()
     {
         await using var bed = await AgentTestBed.StartAsync(runnerFactory: _ => new ThrowingRunner("the sandbox pool is exhausted"));
