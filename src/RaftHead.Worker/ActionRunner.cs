@@ -246,50 +246,58 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     /// </summary>
     private async Task<(int ExitCode, bool TimedOut)> ExecuteDirectAsync(Spawner spawner, ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
-        using var stdoutPipe = OutputPipe.Open();
-        using var stderrPipe = OutputPipe.Open();
-        var spawn = new SpawnRequest(request.Command.Arguments, request.Command.EnvironmentVariables, workingPath, stdoutPipe.WriteFd, stderrPipe.WriteFd);
-        int pid;
+        await using var stdoutReader = OutputPipe.Open(out var stdoutWrite);
+        await using var stderrReader = OutputPipe.Open(out var stderrWrite);
+        SpawnRequest spawn;
         try
         {
-            spawner.Submit(spawn);
-            pid = await spawn.Started.Task.ConfigureAwait(false);
+            spawn = new SpawnRequest(request.Command.Arguments, request.Command.EnvironmentVariables, workingPath, stdoutWrite, stderrWrite);
         }
-        catch (SpawnException e)
+        catch
         {
-            // As the helper programs answered: the shell's codes for a program missing (127) or not runnable (126).
-            var message = System.Text.Encoding.UTF8.GetBytes($"failed to execute {request.Command.Arguments[0]}: {e.Message}\n");
-            await stderr.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-            return (e.Errno == LibC.ENOENT ? 127 : 126, false);
-        }
-        finally
-        {
-            // The child holds its own copies now; ours must go, or the pumps would never see the end.
-            stdoutPipe.CloseWriteEnd();
-            stderrPipe.CloseWriteEnd();
+            _ = LibC.Close(stdoutWrite);
+            _ = LibC.Close(stderrWrite);
+            throw;
         }
 
-        var pumpOut = stdoutPipe.Reader.CopyToAsync(stdout, CancellationToken.None);
-        var pumpErr = stderrPipe.Reader.CopyToAsync(stderr, CancellationToken.None);
+        // Not waiting for the start on its own saves a thread hop: the pumps can read before the child exists.
+        spawner.Submit(spawn);
+        var pumpOut = stdoutReader.CopyToAsync(stdout, CancellationToken.None);
+        var pumpErr = stderrReader.CopyToAsync(stderr, CancellationToken.None);
 
         using var timeout = new CancellationTokenSource(Timeout(request.Action), _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         var timedOut = false;
         try
         {
-            await spawn.Exited.Task.WaitAsync(either.Token).ConfigureAwait(false);
+            await spawn.Exited.WaitAsync(either.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
         }
-        finally
+        catch (SpawnException)
         {
-            // Whatever the outcome, nothing the action started may outlive it.
-            KillGroup(pid);
+            // Told below, through the start.
         }
 
-        var status = await spawn.Exited.Task.ConfigureAwait(false);
+        int pid;
+        try
+        {
+            pid = await spawn.Started.ConfigureAwait(false);
+        }
+        catch (SpawnException e)
+        {
+            await Task.WhenAll(pumpOut, pumpErr).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            // As the helper programs answered: the shell's codes for a program missing (127) or not runnable (126).
+            await stderr.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"failed to execute {request.Command.Arguments[0]}: {e.Message}\n"), cancellationToken).ConfigureAwait(false);
+            return (e.Errno == LibC.ENOENT ? 127 : 126, false);
+        }
+
+        // Whatever the outcome, nothing the action started may outlive it.
+        KillGroup(pid);
+        var status = await spawn.Exited.ConfigureAwait(false);
         await Task.WhenAll(pumpOut, pumpErr).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         return (timedOut ? -1 : Spawner.ExitCode(status), timedOut);

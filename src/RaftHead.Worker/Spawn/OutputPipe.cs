@@ -5,23 +5,13 @@ using RaftHead.Worker.Sandbox;
 namespace RaftHead.Worker.Spawn;
 
 /// <summary>A pipe for an action's stdout or stderr: the write end for the child, the read end as a stream for us.</summary>
-internal sealed unsafe class OutputPipe : IDisposable
+internal static unsafe class OutputPipe
 {
-    private int _writeFd;
-
-    private OutputPipe(int readFd, int writeFd)
-    {
-        _writeFd = writeFd;
-        // The same stream type .NET's Process reads a child's output through.
-        Reader = new AnonymousPipeClientStream(PipeDirection.In, new SafePipeHandle(readFd, ownsHandle: true));
-    }
-
-    public Stream Reader { get; }
-
-    public int WriteFd => _writeFd;
-
-    /// <summary>Both ends close on exec: a child gets only the copy posix_spawn puts on its fd 1 or 2.</summary>
-    public static OutputPipe Open()
+    /// <summary>
+    /// Both ends close on exec: a child gets only the copy posix_spawn puts on its fd 1 or 2. The reader is the same
+    /// stream type .NET's Process reads a child's output through.
+    /// </summary>
+    public static Stream Open(out int writeFd)
     {
         var fds = stackalloc int[2];
         if (SpawnNative.Pipe2(fds, SpawnNative.O_CLOEXEC) != 0)
@@ -29,21 +19,7 @@ internal sealed unsafe class OutputPipe : IDisposable
             throw new IOException($"pipe2 failed: {SpawnNative.Describe(LibC.LastError)}");
         }
 
-        return new OutputPipe(fds[0], fds[1]);
-    }
-
-    public void CloseWriteEnd()
-    {
-        if (_writeFd >= 0)
-        {
-            _ = SpawnNative.Close(_writeFd);
-            _writeFd = -1;
-        }
-    }
-
-    public void Dispose()
-    {
-        CloseWriteEnd();
-        Reader.Dispose();
+        writeFd = fds[1];
+        return new AnonymousPipeClientStream(PipeDirection.In, new SafePipeHandle(fds[0], ownsHandle: true));
     }
 }

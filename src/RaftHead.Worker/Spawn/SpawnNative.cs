@@ -110,9 +110,6 @@ internal static unsafe partial class SpawnNative
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
 
-    [LibraryImport("libc", EntryPoint = "close")]
-    public static partial int Close(int fd);
-
     /// <summary>Integer arguments only: passed as a fixed signature, which the x64 and arm64 Linux conventions allow.</summary>
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long a, long b, long c);

@@ -2,15 +2,19 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Google.Protobuf.Collections;
 using Build.Bazel.Remote.Execution.V2;
+using RaftHead.Worker.Sandbox;
 
 namespace RaftHead.Worker.Spawn;
 
 /// <summary>
 /// One action to start: its arguments, environment and working directory laid out once in native memory, as
-/// posix_spawn takes them, and the two tasks that follow it (started with a process id, exited with a wait status).
+/// posix_spawn takes them, the write ends of its output pipes (owned from here on), and the two tasks that follow it
+/// (started with a process id, exited with a wait status).
 /// </summary>
 internal sealed unsafe class SpawnRequest
 {
+    private readonly TaskCompletionSource<int> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte* _block;
 
     public SpawnRequest(RepeatedField<string> arguments, RepeatedField<Command.Types.EnvironmentVariable> environment, string workingDirectory, int stdoutFd, int stderrFd)
@@ -85,15 +89,39 @@ internal sealed unsafe class SpawnRequest
 
     public int StderrFd { get; }
 
-    public TaskCompletionSource<int> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The process id; a <see cref="SpawnException"/> when the program could not be started.</summary>
+    public Task<int> Started => _started.Task;
 
-    public TaskCompletionSource<int> Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The wait status; faults as <see cref="Started"/> does when there was no process.</summary>
+    public Task<int> Exited => _exited.Task;
 
-    /// <summary>Once the process is started (or could not be), the layout is not needed any more.</summary>
-    public void Free()
+    public void Spawned(int pid)
+    {
+        Release();
+        _started.TrySetResult(pid);
+    }
+
+    public void Fail(Exception error)
+    {
+        Release();
+        _started.TrySetException(error);
+        _exited.TrySetException(error);
+    }
+
+    public void Ended(int status) => _exited.TrySetResult(status);
+
+    public void EndedUnknown(Exception error) => _exited.TrySetException(error);
+
+    /// <summary>
+    /// Once the process is started (or could not be), the layout is not needed any more, and our copies of the pipes'
+    /// write ends must go, or the readers would never see the end.
+    /// </summary>
+    private void Release()
     {
         NativeMemory.Free(_block);
         _block = null;
+        _ = LibC.Close(StdoutFd);
+        _ = LibC.Close(StderrFd);
     }
 
     private static int Size(string value) => Encoding.UTF8.GetByteCount(value) + 1;

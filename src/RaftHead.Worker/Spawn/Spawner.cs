@@ -70,7 +70,7 @@ internal sealed unsafe class Spawner : IDisposable
             return null;
         }
 
-        _ = SpawnNative.Close(self);
+        _ = LibC.Close(self);
         if (!SupportsSetSid())
         {
             whyNot = "this glibc has no POSIX_SPAWN_SETSID (glibc 2.26 or later has)";
@@ -104,8 +104,7 @@ internal sealed unsafe class Spawner : IDisposable
     {
         if (_stopping)
         {
-            request.Free();
-            request.Started.TrySetException(new ObjectDisposedException(nameof(Spawner)));
+            request.Fail(new ObjectDisposedException(nameof(Spawner)));
             return;
         }
 
@@ -122,7 +121,7 @@ internal sealed unsafe class Spawner : IDisposable
             _thread.Join();
         }
 
-        _ = SpawnNative.Close(_wakeFd);
+        _ = LibC.Close(_wakeFd);
         _ready.Dispose();
     }
 
@@ -154,20 +153,28 @@ internal sealed unsafe class Spawner : IDisposable
         var signals = stackalloc byte[SpawnNative.SigsetBytes];
         var mask = stackalloc byte[SpawnNative.SigsetBytes];
         // A fresh session (so a process group the runner kills whole), no blocked signals and every disposition at
-        // its default: the worker ignores SIGPIPE, and an ignored signal would survive the exec.
+        // its default: an ignored signal would survive the exec (.NET ignores SIGPIPE, which the helper programs
+        // passed on to every action).
         if (SpawnNative.AttrInit(attributes) != 0
             || SpawnNative.AttrSetFlags(attributes, SpawnNative.POSIX_SPAWN_SETSID | SpawnNative.POSIX_SPAWN_SETSIGMASK | SpawnNative.POSIX_SPAWN_SETSIGDEF) != 0
             || SpawnNative.SigEmptySet(mask) != 0
             || SpawnNative.SigFillSet(signals) != 0
-            || SpawnNative.AttrSetSigMask(attributes, mask) != 0
-            || SpawnNative.AttrSetSigDefault(attributes, signals) != 0)
+            || SpawnNative.AttrSetSigMask(attributes, mask) != 0)
         {
             _startFailure = "posix_spawnattr_t could not be set up";
             _ready.Set();
             return;
         }
 
-        if (!Enter())
+        // glibc's two internal signals (32 and 33), which sigfillset leaves out, are otherwise set to ignored in the
+        // child; set to default here they are not inherited ignored by the action. Bits 31 and 32 of the first word.
+        ((ulong*)signals)[0] |= 3UL << 31;
+        if (SpawnNative.AttrSetSigDefault(attributes, signals) != 0)
+        {
+            _startFailure = "posix_spawnattr_t could not be set up";
+        }
+
+        if (_startFailure is not null || !Enter())
         {
             _ = SpawnNative.AttrDestroy(attributes);
             _ready.Set();
@@ -237,7 +244,7 @@ internal sealed unsafe class Spawner : IDisposable
                         LibC.Kill(-pid, LibC.SIGKILL);
                         int status;
                         SpawnNative.WaitPid(pid, &status, 0);
-                        request.Exited.TrySetResult(status);
+                        request.Ended(status);
                         continue;
                     }
 
@@ -256,14 +263,13 @@ internal sealed unsafe class Spawner : IDisposable
             _ = SpawnNative.AttrDestroy(attributes);
             while (_queue.TryDequeue(out var request))
             {
-                request.Free();
-                request.Started.TrySetException(new ObjectDisposedException(nameof(Spawner)));
+                request.Fail(new ObjectDisposedException(nameof(Spawner)));
             }
 
             for (var i = 0; i < count; i++)
             {
-                _ = SpawnNative.Close(running[i].PidFd);
-                running[i].Request.Exited.TrySetException(new ObjectDisposedException(nameof(Spawner)));
+                _ = LibC.Close(running[i].PidFd);
+                running[i].Request.EndedUnknown(new ObjectDisposedException(nameof(Spawner)));
             }
         }
     }
@@ -302,8 +308,7 @@ internal sealed unsafe class Spawner : IDisposable
         var error = SpawnNative.FileActionsInit(actions);
         if (error != 0)
         {
-            request.Free();
-            request.Started.TrySetException(new SpawnException(error, SpawnNative.Describe(error)));
+            request.Fail(new SpawnException(error, SpawnNative.Describe(error)));
             return 0;
         }
 
@@ -334,17 +339,16 @@ internal sealed unsafe class Spawner : IDisposable
 
             if (error != 0)
             {
-                request.Started.TrySetException(new SpawnException(error, SpawnNative.Describe(error)));
+                request.Fail(new SpawnException(error, SpawnNative.Describe(error)));
                 return 0;
             }
 
-            request.Started.TrySetResult(pid);
+            request.Spawned(pid);
             return pid;
         }
         finally
         {
             _ = SpawnNative.FileActionsDestroy(actions);
-            request.Free();
         }
     }
 
@@ -423,14 +427,14 @@ internal sealed unsafe class Spawner : IDisposable
             waited = SpawnNative.WaitPid(pid, &status, 0);
         }
 
-        _ = SpawnNative.Close(pidFd);
+        _ = LibC.Close(pidFd);
         if (waited == pid)
         {
-            request.Exited.TrySetResult(status);
+            request.Ended(status);
         }
         else
         {
-            request.Exited.TrySetException(new InvalidOperationException(
+            request.EndedUnknown(new InvalidOperationException(
                 $"the exit status of process {pid} was taken by another waiter (errno {(waited < 0 ? LibC.LastError : 0)})"));
         }
     }
