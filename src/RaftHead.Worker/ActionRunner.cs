@@ -276,9 +276,9 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         {
             timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
         }
-        catch (SpawnException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Told below, through the start.
+            // A start that failed is told below; any other fault surfaces from the second wait, after the kill.
         }
 
         int pid;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Google.Protobuf.Collections;
 using Build.Bazel.Remote.Execution.V2;
+using Google.Protobuf.Collections;
 using RaftHead.Worker.Sandbox;
 
 namespace RaftHead.Worker.Spawn;

@@ -102,14 +102,13 @@ internal sealed unsafe class Spawner : IDisposable
     /// <summary>Hands the request to the spawning thread; <see cref="SpawnRequest.Started"/> completes with the pid or a <see cref="SpawnException"/>.</summary>
     public void Submit(SpawnRequest request)
     {
-        if (_stopping)
-        {
-            request.Fail(new ObjectDisposedException(nameof(Spawner)));
-            return;
-        }
-
         _queue.Enqueue(request);
         Wake();
+        if (_stopping)
+        {
+            // The thread may have drained the queue before this request arrived.
+            FailQueued();
+        }
     }
 
     public void Dispose()
@@ -139,6 +138,14 @@ internal sealed unsafe class Spawner : IDisposable
         var supported = SpawnNative.AttrSetFlags(attributes, SpawnNative.POSIX_SPAWN_SETSID) == 0;
         _ = SpawnNative.AttrDestroy(attributes);
         return supported;
+    }
+
+    private void FailQueued()
+    {
+        while (_queue.TryDequeue(out var request))
+        {
+            request.Fail(new ObjectDisposedException(nameof(Spawner)));
+        }
     }
 
     private void Wake()
@@ -260,11 +267,9 @@ internal sealed unsafe class Spawner : IDisposable
         }
         finally
         {
+            _stopping = true;
             _ = SpawnNative.AttrDestroy(attributes);
-            while (_queue.TryDequeue(out var request))
-            {
-                request.Fail(new ObjectDisposedException(nameof(Spawner)));
-            }
+            FailQueued();
 
             for (var i = 0; i < count; i++)
             {
