@@ -13,11 +13,12 @@ namespace RaftHead.Worker.Spawn;
 /// spawns, so an action starts with one clone and one exec: no helper programs, and no namespace made per action
 /// (making one costs about 3 ms here). The cost is that the actions of one worker share one empty network namespace
 /// (its loopback down, as a fresh one is; they still share the abstract unix socket names, as they share /tmp).
-/// The thread runs no managed work beyond spawning and waiting, and nothing it does is repeated as root.
+/// The thread runs nothing but spawning and waiting, and never holds root again once it has dropped it.
 /// </remarks>
 internal sealed unsafe class Spawner : IDisposable
 {
-    private const int ExitedNormally = 0x7f;
+    /// <summary>The wait status bits that hold the signal that ended a process (0: it exited).</summary>
+    private const int TermSignalMask = 0x7f;
 
     private static readonly byte[] DevNull = "/dev/null\0"u8.ToArray();
     private static readonly byte[] DefaultSearchPath = "/bin:/usr/bin\0"u8.ToArray();
@@ -102,6 +103,12 @@ internal sealed unsafe class Spawner : IDisposable
     /// <summary>Hands the request to the spawning thread; <see cref="SpawnRequest.Started"/> completes with the pid or a <see cref="SpawnException"/>.</summary>
     public void Submit(SpawnRequest request)
     {
+        if (_stopping)
+        {
+            request.Fail(new ObjectDisposedException(nameof(Spawner)));
+            return;
+        }
+
         _queue.Enqueue(request);
         Wake();
         if (_stopping)
@@ -125,7 +132,7 @@ internal sealed unsafe class Spawner : IDisposable
     }
 
     /// <summary>A wait status as .NET's Process reports it: the exit code, or 128 + the signal that ended the process.</summary>
-    public static int ExitCode(int status) => (status & ExitedNormally) == 0 ? (status >> 8) & 0xff : 128 + (status & ExitedNormally);
+    public static int ExitCode(int status) => (status & TermSignalMask) == 0 ? (status >> 8) & 0xff : 128 + (status & TermSignalMask);
 
     private static bool SupportsSetSid()
     {
@@ -247,11 +254,12 @@ internal sealed unsafe class Spawner : IDisposable
                     var pidFd = (int)SpawnNative.Syscall(SpawnNative.SysPidfdOpen, pid, 0, 0);
                     if (pidFd < 0)
                     {
-                        // Cannot happen for a child not yet waited for; never leave one running unwatched.
-                        LibC.Kill(-pid, LibC.SIGKILL);
+                        // Out of file descriptors, say: an action nobody watches must not run on.
+                        var error = LibC.LastError;
+                        _ = LibC.Kill(-pid, LibC.SIGKILL);
                         int status;
-                        SpawnNative.WaitPid(pid, &status, 0);
-                        request.Ended(status);
+                        _ = SpawnNative.WaitPid(pid, &status, 0);
+                        request.EndedUnknown(new IOException($"pidfd_open failed ({SpawnNative.Describe(error)}); the action was killed at its start"));
                         continue;
                     }
 
