@@ -15,11 +15,12 @@ internal static class Program
         "       RaftHead.Bench storage [--seconds N] [--rounds N] [--callers N] [--population N] [--index-counts N,N,...] [--index-seconds N] [--index-writers N] [--skip-index] [--skip-redis] [--temp DIR] [--out FILE]\n" +
         "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]\n" +
         "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-execute] [--skip-failover] [--skip-scale] [--drain N] [--drain-seconds N] [--temp DIR] [--out FILE]\n" +
-        "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]";
+        "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]\n" +
+        "       RaftHead.Bench spawn [--runs N] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch" or "spawn"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -33,6 +34,7 @@ internal static class Program
                 "storage" => await RunStorageAsync(args, ParseStorage(args.AsSpan(1))).ConfigureAwait(false),
                 "cluster" => await RunClusterAsync(args, ParseCluster(args.AsSpan(1))).ConfigureAwait(false),
                 "dispatch" => await RunDispatchAsync(ParseDispatch(args.AsSpan(1))).ConfigureAwait(false),
+                "spawn" => await RunSpawnAsync(ParseSpawn(args.AsSpan(1))).ConfigureAwait(false),
                 _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
             };
         }
@@ -99,6 +101,13 @@ internal static class Program
     private static async Task<int> RunDispatchAsync(DispatchMicroOptions options)
     {
         await EmitAsync(DispatchMicro.Run(options), options.OutPath, CancellationToken.None).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunSpawnAsync(SpawnCompareOptions options)
+    {
+        using var run = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await EmitAsync(await SpawnCompare.RunAsync(options, run.Token).ConfigureAwait(false), options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
 
@@ -237,6 +246,24 @@ internal static class Program
                 "--workers" => options with { Workers = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 4, 16_384) },
                 "--queued" => options with { Queued = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 1_000_000) },
                 "--grants" => options with { GrantsMax = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 100_000) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static SpawnCompareOptions ParseSpawn(ReadOnlySpan<string> args)
+    {
+        var options = new SpawnCompareOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--runs" => options with { Runs = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 100_000) },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),
             };

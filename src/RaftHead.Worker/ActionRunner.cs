@@ -7,6 +7,7 @@ using RaftHead.Durability;
 using RaftHead.Protocol.Runner;
 using RaftHead.Storage;
 using RaftHead.Worker.Sandbox;
+using RaftHead.Worker.Spawn;
 
 namespace RaftHead.Worker;
 
@@ -23,6 +24,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly DataDirectoryLock _lock;
+    private readonly Spawner? _spawner;
 
     /// <summary>stdout and stderr stay in memory up to this size and spill to a file beyond it.</summary>
     private const int OutputInMemoryMaxBytes = 1 << 20;
@@ -33,10 +35,18 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _time = options.TimeProvider;
-        Isolation = Isolation.Probe(options);
-        if (Isolation.User is { } runAs)
+        Isolation = Isolation.Probe(options, out _spawner);
+        try
         {
-            CheckReachable(options.WorkDirectory, runAs);
+            if (Isolation.User is { } runAs)
+            {
+                CheckReachable(options.WorkDirectory, runAs);
+            }
+        }
+        catch
+        {
+            _spawner?.Dispose();
+            throw;
         }
 
         // Before anything in it is touched: the sandbox pool empties the ready and trash directories at start, which
@@ -52,6 +62,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         catch
         {
             _lock.Dispose();
+            _spawner?.Dispose();
             throw;
         }
 
@@ -156,6 +167,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         }
         finally
         {
+            _spawner?.Dispose();
             _lock.Dispose();
         }
     }
@@ -223,7 +235,75 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         return await uploader.UploadFileAsync(capture.SpillPath, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<(int ExitCode, bool TimedOut)> ExecuteAsync(ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    private Task<(int ExitCode, bool TimedOut)> ExecuteAsync(ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken) =>
+        _spawner is { } spawner
+            ? ExecuteDirectAsync(spawner, request, workingPath, stdout, stderr, cancellationToken)
+            : ExecuteThroughHelpersAsync(request, workingPath, stdout, stderr, cancellationToken);
+
+    /// <summary>
+    /// One clone and one exec: the spawner's thread is already in the action's user and network namespace, and
+    /// posix_spawn gives the process its own session, the working directory, stdin from /dev/null and the two pipes.
+    /// </summary>
+    private async Task<(int ExitCode, bool TimedOut)> ExecuteDirectAsync(Spawner spawner, ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
+    {
+        await using var stdoutReader = OutputPipe.Open(out var stdoutWrite);
+        await using var stderrReader = OutputPipe.Open(out var stderrWrite);
+        SpawnRequest spawn;
+        try
+        {
+            spawn = new SpawnRequest(request.Command.Arguments, request.Command.EnvironmentVariables, workingPath, stdoutWrite, stderrWrite);
+        }
+        catch
+        {
+            _ = LibC.Close(stdoutWrite);
+            _ = LibC.Close(stderrWrite);
+            throw;
+        }
+
+        // Not waiting for the start on its own saves a thread hop: the pumps can read before the child exists.
+        spawner.Submit(spawn);
+        var pumpOut = stdoutReader.CopyToAsync(stdout, CancellationToken.None);
+        var pumpErr = stderrReader.CopyToAsync(stderr, CancellationToken.None);
+
+        using var timeout = new CancellationTokenSource(Timeout(request.Action), _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        var timedOut = false;
+        try
+        {
+            await spawn.Exited.WaitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A start that failed is told below; any other fault surfaces from the second wait, after the kill.
+        }
+
+        int pid;
+        try
+        {
+            pid = await spawn.Started.ConfigureAwait(false);
+        }
+        catch (SpawnException e)
+        {
+            await Task.WhenAll(pumpOut, pumpErr).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            // As the helper programs answered: the shell's codes for a program missing (127) or not runnable (126).
+            await stderr.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"failed to execute {request.Command.Arguments[0]}: {e.Message}\n"), cancellationToken).ConfigureAwait(false);
+            return (e.Errno == LibC.ENOENT ? 127 : 126, false);
+        }
+
+        // Whatever the outcome, nothing the action started may outlive it.
+        KillGroup(pid);
+        var status = await spawn.Exited.ConfigureAwait(false);
+        await Task.WhenAll(pumpOut, pumpErr).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return (timedOut ? -1 : Spawner.ExitCode(status), timedOut);
+    }
+
+    private async Task<(int ExitCode, bool TimedOut)> ExecuteThroughHelpersAsync(ActionRunRequest request, string workingPath, OutputCapture stdout, OutputCapture stderr, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("/usr/bin/setsid")
         {
