@@ -109,8 +109,8 @@ internal sealed class ActionInputs
     private string Describe(InvalidDirectoryException e) => e.Kind switch
     {
         InvalidDirectoryKind.TooLarge => string.Create(
-            CultureInfo.InvariantCulture, $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} is larger than the {_options.MessageBlobMaxBytes}-byte limit for a {nameof(ReapiDirectory)}"),
-        InvalidDirectoryKind.Unparsable => $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} does not parse as a {nameof(ReapiDirectory)}: {e.InnerException?.Message}",
+            CultureInfo.InvariantCulture, $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} is larger than the {_options.MessageBlobMaxBytes}-byte limit for a Directory"),
+        InvalidDirectoryKind.Unparsable => $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} does not parse as a Directory: {e.InnerException?.Message}",
         _ => $"directory {e.Digest.Hash}/{e.Digest.SizeBytes} in the input root is invalid: {e.Reason}",
     };
 
