@@ -4,6 +4,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Bench.Storage;
 using RaftHead.Storage;
+using RaftHead.Storage.Merkle;
 using RaftHead.Worker.Sandbox;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
@@ -146,21 +147,12 @@ internal sealed class MaterializePhase
     {
         var steps = new List<(string, double)>();
         var clock = Stopwatch.StartNew();
-        var directories = new List<(string Relative, ReapiDirectory Directory)>();
-        var queue = new Queue<(string Relative, Digest Digest)>();
-        queue.Enqueue(("", root));
-        while (queue.Count > 0)
-        {
-            var (relative, digest) = queue.Dequeue();
-            var directory = ReapiDirectory.Parser.ParseFrom(await store.ReadAllAsync(ExecutePhase.Instance, digest, cancellationToken).ConfigureAwait(false));
-            directories.Add((relative, directory));
-            foreach (var child in directory.Directories)
-            {
-                queue.Enqueue((relative.Length == 0 ? child.Name : relative + "/" + child.Name, child.Digest));
-            }
-        }
-
-        steps.Add(($"read + parse {directories.Count} Directory messages from the CAS", clock.Elapsed.TotalSeconds));
+        // The materializer's walk, one read at a time.
+        var walker = new MerkleWalker(store, new MerkleWalkOptions { ConcurrencyMax = 1, DirectoryMaxBytes = long.MaxValue, Visit = MerkleVisitMode.EachPath });
+        var collected = new DirectoryList();
+        await walker.WalkAsync(ExecutePhase.Instance, root, collected, cancellationToken).ConfigureAwait(false);
+        var directories = collected.Directories;
+        steps.Add(($"read + parse + validate {directories.Count} Directory messages from the CAS", clock.Elapsed.TotalSeconds));
 
         var files = directories.SelectMany(d => d.Directory.Files.Select(f => (d.Relative, File: f))).ToArray();
         // A warm cache: the materializer links straight from the path the cache would hold, as here.
@@ -262,5 +254,23 @@ internal sealed class MaterializePhase
     {
         _progress.WriteLine(FormattableString.Invariant($"materialize: round {round.Round} {round.Method,-48}: {round.Seconds * 1e3,7:0.0} ms ({round.Files / round.Seconds,8:0} files/s)"));
         return round;
+    }
+
+    private sealed class DirectoryList : IMerkleVisitor
+    {
+        public List<(string Relative, ReapiDirectory Directory)> Directories { get; } = [];
+
+        public void OnLevel(ReadOnlySpan<Digest> directories)
+        {
+        }
+
+        public bool OnDirectory(Digest digest, ReapiDirectory directory, string? path)
+        {
+            Directories.Add((path!, directory));
+            return true;
+        }
+
+        public void OnMissing(Digest digest, string? path) =>
+            throw new UnreachableException("the walk stops at the first missing directory");
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Build.Bazel.Remote.Execution.V2;
 using Google.Protobuf;
 using RaftHead.Head.Reapi;
@@ -10,19 +11,31 @@ using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 namespace RaftHead.Head.Execution;
 
 /// <summary>
-/// Reads an action's messages from the CAS and checks that everything it needs is there before it is queued. Unlike
-/// <see cref="TreeWalker"/>, which stops at the first absent directory, this walk carries on and collects every absent
-/// blob, so one FAILED_PRECONDITION tells the client all it must upload.
+/// Reads an action's messages from the CAS and checks that everything it needs is there before it is queued. The walk of
+/// the input root (<see cref="MerkleWalker"/>) carries on past an absent directory and collects every absent blob, so one
+/// FAILED_PRECONDITION tells the client all it must upload.
 /// </summary>
 internal sealed class ActionInputs
 {
+    private const string InputRootField = "action.input_root_digest";
+
     private readonly IBlobStore _store;
     private readonly ExecutionOptions _options;
+    private readonly MerkleWalker _walker;
 
     public ActionInputs(IBlobStore store, ExecutionOptions options)
     {
         _store = store;
         _options = options;
+        _walker = new MerkleWalker(store, new MerkleWalkOptions
+        {
+            ConcurrencyMax = options.InputWalkConcurrencyMax,
+            DirectoryMaxBytes = options.MessageBlobMaxBytes,
+            DirectoriesMax = options.InputDirectoriesMax,
+            Visit = MerkleVisitMode.EachDigestOnce,
+            Missing = MissingDirectoryMode.Collect,
+            ProbeLevels = true,
+        });
     }
 
     /// <summary>The Action, or FAILED_PRECONDITION (MISSING) if absent, INVALID_ARGUMENT if it is not a valid Action.</summary>
@@ -31,7 +44,7 @@ internal sealed class ActionInputs
         var action = await ReadMessageAsync(instanceName, actionDigest, ReapiAction.Parser, "action_digest", cancellationToken).ConfigureAwait(false)
             ?? throw ExecutionErrors.MissingBlobs(new[] { (actionDigest, "the Action") }, _options.MissingBlobsListedMax);
         ReapiErrors.CheckDigest(action.CommandDigest, "action.command_digest");
-        ReapiErrors.CheckDigest(action.InputRootDigest, "action.input_root_digest");
+        ReapiErrors.CheckDigest(action.InputRootDigest, InputRootField);
         if (action.Timeout is { } timeout && (timeout.Seconds < 0 || timeout.Nanos < 0))
         {
             throw ReapiErrors.InvalidArgument("action.timeout", "must not be negative");
@@ -69,91 +82,37 @@ internal sealed class ActionInputs
 
     private async ValueTask CollectMissingInputsAsync(string instanceName, Digest root, List<(Digest, string)> missing, List<IDisposable> pins, List<Digest> largestFiles, CancellationToken cancellationToken)
     {
-        var seenDirectories = new HashSet<(string, long)> { (root.Hash, root.SizeBytes) };
-        var seenFiles = new HashSet<(string, long)>();
-        var files = new List<Digest>();
-        var level = new List<Digest> { root };
-        var next = new List<Digest>();
-        var absent = new List<Digest>();
-        var concurrency = _options.InputWalkConcurrencyMax;
-        var reads = new Task<ReapiDirectory?>[concurrency];
-        while (level.Count > 0)
+        var inputRoot = new InputRootVisitor(this, instanceName, missing, pins, largestFiles);
+        try
         {
-            // One index probe for the whole level first: absent directories are listed without a read attempt.
-            absent.Clear();
-            Pin(instanceName, level, pins);
-            await _store.FindMissingAsync(instanceName, level, absent, cancellationToken).ConfigureAwait(false);
-            var absentSet = absent.Select(d => (d.Hash, d.SizeBytes)).ToHashSet();
-            var present = new List<Digest>(level.Count);
-            foreach (var digest in level)
-            {
-                if (absentSet.Contains((digest.Hash, digest.SizeBytes)))
-                {
-                    missing.Add((digest, "an input directory"));
-                }
-                else
-                {
-                    present.Add(digest);
-                }
-            }
-
-            for (var start = 0; start < present.Count; start += concurrency)
-            {
-                var chunk = Math.Min(concurrency, present.Count - start);
-                for (var i = 0; i < chunk; i++)
-                {
-                    reads[i] = ReadDirectoryAsync(instanceName, present[start + i], cancellationToken);
-                }
-
-                await Task.WhenAll(reads.AsSpan(0, chunk)).ConfigureAwait(false);
-                for (var i = 0; i < chunk; i++)
-                {
-                    var directory = await reads[i].ConfigureAwait(false);
-                    if (directory is null)
-                    {
-                        // Evicted between the probe and the read.
-                        missing.Add((present[start + i], "an input directory"));
-                        continue;
-                    }
-
-                    foreach (var file in directory.Files)
-                    {
-                        if (seenFiles.Add((file.Digest.Hash, file.Digest.SizeBytes)))
-                        {
-                            files.Add(file.Digest);
-                            KeepIfLargest(largestFiles, file.Digest);
-                        }
-                    }
-
-                    foreach (var child in directory.Directories)
-                    {
-                        if (seenDirectories.Add((child.Digest.Hash, child.Digest.SizeBytes)))
-                        {
-                            if (seenDirectories.Count > _options.InputDirectoriesMax)
-                            {
-                                throw ReapiErrors.InvalidArgument(
-                                    "action.input_root_digest",
-                                    string.Create(CultureInfo.InvariantCulture, $"the input root holds more than {_options.InputDirectoriesMax} directories"));
-                            }
-
-                            next.Add(child.Digest);
-                        }
-                    }
-                }
-            }
-
-            (level, next) = (next, level);
-            next.Clear();
+            await _walker.WalkAsync(instanceName, root, inputRoot, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDirectoryException e)
+        {
+            throw ReapiErrors.InvalidArgument(InputRootField, Describe(e));
+        }
+        catch (MerkleLimitException e) when (e.Limit == MerkleLimit.Directories)
+        {
+            throw ReapiErrors.InvalidArgument(
+                InputRootField, string.Create(CultureInfo.InvariantCulture, $"the input root holds more than {_options.InputDirectoriesMax} directories"));
         }
 
-        absent.Clear();
-        Pin(instanceName, files, pins);
-        await _store.FindMissingAsync(instanceName, files, absent, cancellationToken).ConfigureAwait(false);
+        var absent = new List<Digest>();
+        Pin(instanceName, CollectionsMarshal.AsSpan(inputRoot.Files), pins);
+        await _store.FindMissingAsync(instanceName, inputRoot.Files, absent, cancellationToken).ConfigureAwait(false);
         foreach (var digest in absent)
         {
             missing.Add((digest, "an input file"));
         }
     }
+
+    private string Describe(InvalidDirectoryException e) => e.Kind switch
+    {
+        InvalidDirectoryKind.TooLarge => string.Create(
+            CultureInfo.InvariantCulture, $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} is larger than the {_options.MessageBlobMaxBytes}-byte limit for a Directory"),
+        InvalidDirectoryKind.Unparsable => $"blob {e.Digest.Hash}/{e.Digest.SizeBytes} does not parse as a Directory: {e.InnerException?.Message}",
+        _ => $"directory {e.Digest.Hash}/{e.Digest.SizeBytes} in the input root is invalid: {e.Reason}",
+    };
 
     /// <summary>Keeps <paramref name="largest"/> the biggest files seen so far, largest first, ties in walk order.</summary>
     private void KeepIfLargest(List<Digest> largest, Digest file)
@@ -182,23 +141,12 @@ internal sealed class ActionInputs
         largest.Insert(at, file);
     }
 
-    private void Pin(string instanceName, List<Digest> digests, List<IDisposable> pins)
+    private void Pin(string instanceName, ReadOnlySpan<Digest> digests, List<IDisposable> pins)
     {
         foreach (var digest in digests)
         {
             pins.Add(_store.Pin(instanceName, digest));
         }
-    }
-
-    private async Task<ReapiDirectory?> ReadDirectoryAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
-    {
-        var directory = await ReadMessageAsync(instanceName, digest, ReapiDirectory.Parser, "action.input_root_digest", cancellationToken).ConfigureAwait(false);
-        if (directory is not null && DirectoryValidator.Validate(directory) is { } problem)
-        {
-            throw ReapiErrors.InvalidArgument("action.input_root_digest", $"directory {digest.Hash}/{digest.SizeBytes} in the input root is invalid: {problem}");
-        }
-
-        return directory;
     }
 
     private async ValueTask<T?> ReadMessageAsync<T>(string instanceName, Digest digest, MessageParser<T> parser, string field, CancellationToken cancellationToken)
@@ -223,5 +171,32 @@ internal sealed class ActionInputs
         {
             throw ReapiErrors.InvalidArgument(field, $"blob {digest.Hash}/{digest.SizeBytes} does not parse as a {typeof(T).Name}: {e.Message}");
         }
+    }
+
+    /// <summary>Pins each level of the input root before it is probed, and gathers its distinct files and locality hints.</summary>
+    private sealed class InputRootVisitor(ActionInputs inputs, string instanceName, List<(Digest, string)> missing, List<IDisposable> pins, List<Digest> largestFiles)
+        : IMerkleVisitor
+    {
+        private readonly HashSet<(string, long)> _seenFiles = [];
+
+        public List<Digest> Files { get; } = [];
+
+        public void OnLevel(ReadOnlySpan<Digest> directories) => inputs.Pin(instanceName, directories, pins);
+
+        public bool OnDirectory(Digest digest, ReapiDirectory directory, string? path)
+        {
+            foreach (var file in directory.Files)
+            {
+                if (_seenFiles.Add((file.Digest.Hash, file.Digest.SizeBytes)))
+                {
+                    Files.Add(file.Digest);
+                    inputs.KeepIfLargest(largestFiles, file.Digest);
+                }
+            }
+
+            return true;
+        }
+
+        public void OnMissing(Digest digest, string? path) => missing.Add((digest, "an input directory"));
     }
 }

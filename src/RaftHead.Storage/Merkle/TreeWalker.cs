@@ -1,17 +1,16 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Build.Bazel.Remote.Execution.V2;
-using Google.Protobuf;
 using Directory = Build.Bazel.Remote.Execution.V2.Directory;
 
 namespace RaftHead.Storage.Merkle;
 
 /// <summary>
-/// Walks the Directory tree under a root digest through an <see cref="IBlobStore"/>, breadth first,
-/// fetching up to <c>concurrencyMax</c> directories at a time. Each distinct directory is returned once,
-/// in a deterministic order (BFS, children in the order their parents list them), and is validated with
-/// <see cref="DirectoryValidator"/>. GetTree pages are slices of that order; the page token encodes the
-/// root and the index of the next directory, so a page re-walks only the prefix it needs.
+/// The directories of the tree under a root digest, each distinct one once, in <see cref="MerkleWalker"/> order
+/// (breadth first, children in the order their parents list them), stopping at the first absent directory.
+/// GetTree pages are slices of that order; the page token encodes the root and the index of the next
+/// directory, so a page re-walks only the prefix it needs.
 /// </summary>
 public sealed class TreeWalker
 {
@@ -19,10 +18,7 @@ public sealed class TreeWalker
     public const int PageSizeMax = 10_000;
     private const string TokenPrefix = "rh-tree-v1:";
 
-    private readonly IBlobStore _store;
-    private readonly int _concurrencyMax;
-    private readonly long _directoryMaxBytes;
-    private readonly int _directoriesMax;
+    private readonly MerkleWalker _walker;
 
     /// <param name="store">Where directory blobs are read from.</param>
     /// <param name="concurrencyMax">Directories fetched at once.</param>
@@ -34,10 +30,14 @@ public sealed class TreeWalker
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrencyMax);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(directoryMaxBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(directoriesMax);
-        _store = store;
-        _concurrencyMax = concurrencyMax;
-        _directoryMaxBytes = directoryMaxBytes;
-        _directoriesMax = directoriesMax;
+        _walker = new MerkleWalker(store, new MerkleWalkOptions
+        {
+            ConcurrencyMax = concurrencyMax,
+            DirectoryMaxBytes = directoryMaxBytes,
+            DirectoriesMax = directoriesMax,
+            Visit = MerkleVisitMode.EachDigestOnce,
+            Missing = MissingDirectoryMode.Stop,
+        });
     }
 
     /// <summary>Every directory of the tree, root first.</summary>
@@ -67,77 +67,28 @@ public sealed class TreeWalker
 
     private async ValueTask<List<Directory>> WalkCoreAsync(string instanceName, Digest root, int stopAfter, CancellationToken cancellationToken)
     {
-        FasterBlobStore.ThrowIfInvalid(root);
-        var result = new List<Directory>();
-        var seen = new HashSet<(string Hash, long Size)> { (root.Hash, root.SizeBytes) };
-        var level = new List<Digest> { root };
-        var next = new List<Digest>();
-        var fetches = new Task<Directory>[_concurrencyMax];
-        while (level.Count > 0)
-        {
-            for (int chunkStart = 0; chunkStart < level.Count; chunkStart += _concurrencyMax)
-            {
-                int chunk = Math.Min(_concurrencyMax, level.Count - chunkStart);
-                for (int i = 0; i < chunk; i++)
-                {
-                    fetches[i] = FetchAsync(instanceName, level[chunkStart + i], cancellationToken);
-                }
-
-                await Task.WhenAll(fetches.AsSpan(0, chunk)).ConfigureAwait(false);
-                for (int i = 0; i < chunk; i++)
-                {
-                    Directory directory = await fetches[i].ConfigureAwait(false);
-                    result.Add(directory);
-                    foreach (DirectoryNode child in directory.Directories)
-                    {
-                        if (seen.Add((child.Digest.Hash, child.Digest.SizeBytes)))
-                        {
-                            if (seen.Count > _directoriesMax)
-                            {
-                                throw new InvalidOperationException(
-                                    string.Create(CultureInfo.InvariantCulture, $"tree under {root.Hash}/{root.SizeBytes} has more than {_directoriesMax} directories"));
-                            }
-
-                            next.Add(child.Digest);
-                        }
-                    }
-                }
-
-                if (result.Count >= stopAfter)
-                {
-                    return result;
-                }
-            }
-
-            (level, next) = (next, level);
-            next.Clear();
-        }
-
-        return result;
+        var collector = new Collector(stopAfter);
+        await _walker.WalkAsync(instanceName, root, collector, cancellationToken).ConfigureAwait(false);
+        return collector.Directories;
     }
 
-    private async Task<Directory> FetchAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
+    /// <summary>Keeps the directories in walk order, stopping once it holds <c>stopAfter</c> of them.</summary>
+    private sealed class Collector(int stopAfter) : IMerkleVisitor
     {
-        if (digest.SizeBytes > _directoryMaxBytes)
+        public List<Directory> Directories { get; } = [];
+
+        public void OnLevel(ReadOnlySpan<Digest> directories)
         {
-            throw new InvalidDirectoryException(digest, string.Create(CultureInfo.InvariantCulture, $"larger than the {_directoryMaxBytes}-byte limit"));
         }
 
-        byte[] bytes = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false)
-            ?? throw new MissingDirectoryException(digest);
-
-        Directory directory;
-        try
+        public bool OnDirectory(Digest digest, Directory directory, string? path)
         {
-            directory = Directory.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new InvalidDirectoryException(digest, "does not parse as a Directory: " + e.Message);
+            Directories.Add(directory);
+            return Directories.Count < stopAfter;
         }
 
-        string? error = DirectoryValidator.Validate(directory);
-        return error is null ? directory : throw new InvalidDirectoryException(digest, error);
+        public void OnMissing(Digest digest, string? path) =>
+            throw new UnreachableException("the walk stops at the first missing directory");
     }
 
     private static string MakeToken(Digest root, int index) =>

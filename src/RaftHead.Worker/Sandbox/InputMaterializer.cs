@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Build.Bazel.Remote.Execution.V2;
-using Google.Protobuf;
 using RaftHead.Protocol;
 using RaftHead.Storage;
 using RaftHead.Storage.Merkle;
@@ -18,11 +17,22 @@ public sealed class InputMaterializer
 
     private readonly IBlobStore _store;
     private readonly FileCache _cache;
+    private readonly MerkleWalker _walker;
 
     public InputMaterializer(IBlobStore store, FileCache cache)
     {
         _store = store;
         _cache = cache;
+
+        // Every path is laid out, so a directory referenced twice is read and created twice; no bounds beyond the head's.
+        _walker = new MerkleWalker(store, new MerkleWalkOptions
+        {
+            ConcurrencyMax = FetchParallelism,
+            DirectoryMaxBytes = long.MaxValue,
+            DirectoriesMax = int.MaxValue,
+            Visit = MerkleVisitMode.EachPath,
+            Missing = MissingDirectoryMode.Collect,
+        });
     }
 
     /// <param name="owner">Directories are given to this user so the action can create its outputs; null keeps ours.</param>
@@ -36,59 +46,32 @@ public sealed class InputMaterializer
             return new MaterializeResult(Array.Empty<Digest>(), null, 0, 0, 0);
         }
 
-        var missing = new List<Digest>();
-        var files = new List<(string Path, FileNode Node)>();
-        var queue = new Queue<(string Relative, Digest Digest)>();
-        queue.Enqueue(("", rootDigest));
         System.IO.Directory.CreateDirectory(root);
         Own(root, owner);
-        while (queue.Count > 0)
+        if (Digests.Validate(rootDigest) is not null)
         {
-            var (relative, digest) = queue.Dequeue();
-            var (directory, unparsable) = await ReadDirectoryAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
-            if (unparsable)
-            {
-                return Invalid($"input directory '{Display(relative)}' ({digest.Hash}/{digest.SizeBytes}) is not a Directory message");
-            }
-
-            if (directory is null)
-            {
-                missing.Add(digest);
-                continue;
-            }
-
-            if (DirectoryValidator.Validate(directory) is { } problem)
-            {
-                return Invalid($"input directory '{Display(relative)}' ({digest.Hash}/{digest.SizeBytes}): {problem}");
-            }
-
-            var here = relative.Length == 0 ? root : Path.Combine(root, relative);
-            foreach (var child in directory.Directories)
-            {
-                var childRelative = Join(relative, child.Name);
-                var path = Path.Combine(root, childRelative);
-                System.IO.Directory.CreateDirectory(path);
-                Own(path, owner);
-                queue.Enqueue((childRelative, child.Digest));
-            }
-
-            foreach (var file in directory.Files)
-            {
-                files.Add((Path.Combine(here, file.Name), file));
-            }
-
-            foreach (var link in directory.Symlinks)
-            {
-                var linkRelative = Join(relative, link.Name);
-                if (!SandboxPath.SymlinkStaysInside(linkRelative, link.Target))
-                {
-                    return Invalid($"input symlink '{linkRelative}' -> '{link.Target}' would leave the input root");
-                }
-
-                File.CreateSymbolicLink(Path.Combine(root, linkRelative), link.Target);
-            }
+            return Invalid($"input directory '.' ({rootDigest.Hash}/{rootDigest.SizeBytes}) is not a Directory message");
         }
 
+        var layout = new Layout(root, owner);
+        try
+        {
+            await _walker.WalkAsync(instanceName, rootDigest, layout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDirectoryException e)
+        {
+            return Invalid(e.Kind == InvalidDirectoryKind.BreaksRules
+                ? $"input directory '{Display(e.Path!)}' ({e.Digest.Hash}/{e.Digest.SizeBytes}): {e.Reason}"
+                : $"input directory '{Display(e.Path!)}' ({e.Digest.Hash}/{e.Digest.SizeBytes}) is not a Directory message");
+        }
+
+        if (layout.Invalid is { } invalid)
+        {
+            return Invalid(invalid);
+        }
+
+        var missing = layout.Missing;
+        var files = layout.Files;
         var linked = 0;
         var copied = 0;
         var missingFiles = new ConcurrentBag<Digest>();
@@ -152,31 +135,55 @@ public sealed class InputMaterializer
         }
     }
 
-    private static string Join(string relative, string name) => relative.Length == 0 ? name : relative + "/" + name;
-
     private static string Display(string relative) => relative.Length == 0 ? "." : relative;
 
-    /// <summary>The Directory a digest names; null when the CAS lacks it; Unparsable when its bytes are not one.</summary>
-    private async Task<(ReapiDirectory? Directory, bool Unparsable)> ReadDirectoryAsync(string instanceName, Digest digest, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates each directory's subdirectories (given to the owner) and symlinks as the walk reaches it, and lists its
+    /// files for linking afterwards; stops at the first symlink that would leave the root.
+    /// </summary>
+    private sealed class Layout(string root, UnixUser? owner) : IMerkleVisitor
     {
-        if (Digests.Validate(digest) is not null)
+        public List<Digest> Missing { get; } = [];
+
+        public List<(string Path, FileNode Node)> Files { get; } = [];
+
+        public string? Invalid { get; private set; }
+
+        public void OnLevel(ReadOnlySpan<Digest> directories)
         {
-            return (null, true);
         }
 
-        var buffer = await _store.ReadAllAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
-        if (buffer is null)
+        public bool OnDirectory(Digest digest, ReapiDirectory directory, string? path)
         {
-            return (null, false);
+            var relative = path!;
+            var here = relative.Length == 0 ? root : Path.Combine(root, relative);
+            foreach (var child in directory.Directories)
+            {
+                var childPath = Path.Combine(root, MerkleWalker.ChildPath(relative, child.Name));
+                System.IO.Directory.CreateDirectory(childPath);
+                Own(childPath, owner);
+            }
+
+            foreach (var file in directory.Files)
+            {
+                Files.Add((Path.Combine(here, file.Name), file));
+            }
+
+            foreach (var link in directory.Symlinks)
+            {
+                var linkRelative = MerkleWalker.ChildPath(relative, link.Name);
+                if (!SandboxPath.SymlinkStaysInside(linkRelative, link.Target))
+                {
+                    Invalid = $"input symlink '{linkRelative}' -> '{link.Target}' would leave the input root";
+                    return false;
+                }
+
+                File.CreateSymbolicLink(Path.Combine(root, linkRelative), link.Target);
+            }
+
+            return true;
         }
 
-        try
-        {
-            return (ReapiDirectory.Parser.ParseFrom(buffer), false);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-            return (null, true);
-        }
+        public void OnMissing(Digest digest, string? path) => Missing.Add(digest);
     }
 }
