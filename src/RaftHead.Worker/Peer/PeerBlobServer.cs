@@ -58,9 +58,10 @@ public sealed class PeerBlobServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
 
-            // Blobs stream out in 64 KiB messages; larger windows keep a fast link busy.
+            // The heads' HTTP/2 limits: blobs stream out in 256 KiB messages, and large windows and frames keep a fast link busy.
             kestrel.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
             kestrel.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
+            kestrel.Limits.Http2.MaxFrameSize = (1024 * 1024) - 1;
             kestrel.Listen(listen, options => options.Protocols = HttpProtocols.Http2);
         });
         builder.Services.AddGrpc(grpc =>

@@ -41,7 +41,8 @@ public sealed class PeerBlobReads
 /// <summary>ByteStream over the worker's blobs: Read only.</summary>
 public sealed class PeerByteStreamService(PeerBlobReads reads) : ByteStream.ByteStreamBase
 {
-    private const int ChunkBytes = 1 << 16;
+    /// <summary>As the heads read: fewer, larger messages cost less per byte than many small ones.</summary>
+    private const int ChunkBytes = 256 * 1024;
 
     public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
     {
@@ -66,7 +67,8 @@ public sealed class PeerByteStreamService(PeerBlobReads reads) : ByteStream.Byte
             var sent = 0L;
             while (sent < remaining)
             {
-                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ChunkBytes, remaining - sent)), context.CancellationToken).ConfigureAwait(false);
+                var want = (int)Math.Min(ChunkBytes, remaining - sent);
+                var n = await file.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, context.CancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
