@@ -124,6 +124,52 @@ public sealed class PeerFetchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_suspect_peer_is_tried_again_once_its_suspicion_has_run_out()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var store = new PeerFetchingBlobStore(_heads, _locator, _channels, _local, new PeerFetchOptions { PeerFetchMinBytes = 1, SuspectMs = 10_000, TimeProvider = time });
+        var (bytes, digest) = Blob(Small, 10);
+        HoldCorrupt(_cacheB, digest, bytes);
+        _heads.Hold(digest, bytes);
+        _locator.Peers = [_peerB.Endpoint];
+        Assert.NotNull(await _local.GetAsync(store, "", digest, false, CancellationToken.None));
+        Assert.True(store.IsSuspect(_peerB.Endpoint));
+
+        time.Advance(TimeSpan.FromMilliseconds(9_999));
+        Assert.True(store.IsSuspect(_peerB.Endpoint));
+        time.Advance(TimeSpan.FromMilliseconds(2));
+        Assert.False(store.IsSuspect(_peerB.Endpoint));
+
+        var (other, otherDigest) = Blob(Small, 11);
+        Hold(_cacheB, otherDigest, other);
+        Assert.NotNull(await _local.GetAsync(store, "", otherDigest, false, CancellationToken.None));
+        Assert.Equal(1, store.BlobsFromPeers);
+        Assert.Equal(2, _peerB.Reads.BlobsServed);
+    }
+
+    [Fact]
+    public async Task Peer_fetches_beyond_the_bound_wait_for_one_to_end()
+    {
+        var locator = new GatedLocator();
+        using var store = new PeerFetchingBlobStore(_heads, locator, _channels, _local, new PeerFetchOptions { PeerFetchMinBytes = 1, ConcurrentFetchesMax = 2 });
+        var reads = new List<Task<string?>>();
+        for (var i = 0; i < 5; i++)
+        {
+            var (bytes, digest) = Blob(Small, 20 + i);
+            _heads.Hold(digest, bytes);
+            reads.Add(_local.GetAsync(store, "", digest, false, CancellationToken.None));
+        }
+
+        await TestServers.EventuallyAsync(() => locator.Waiting == 2, TimeSpan.FromSeconds(10), "two fetches under way");
+        Assert.Equal(2, locator.Entered);
+        locator.Open.SetResult();
+        await Task.WhenAll(reads);
+        Assert.All(reads, read => Assert.NotNull(read.Result));
+        Assert.Equal(5, locator.Entered);
+        Assert.Equal(2, locator.MostAtOnce);
+    }
+
+    [Fact]
     public async Task With_no_peer_named_the_heads_serve()
     {
         var (bytes, digest) = Blob(Small, 5);
@@ -249,6 +295,42 @@ public sealed class PeerFetchTests : IAsyncLifetime
         public IReadOnlyList<string> Peers { get; set; } = [];
 
         public Task<IReadOnlyList<string>> PeersHoldingAsync(Digest digest, CancellationToken cancellationToken) => Task.FromResult(Peers);
+    }
+
+    /// <summary>Holds every where-is until opened, counting how many wait at once.</summary>
+    private sealed class GatedLocator : IBlobLocator
+    {
+        private int _waiting;
+        private int _entered;
+        private int _mostAtOnce;
+
+        public TaskCompletionSource Open { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public int Entered => Volatile.Read(ref _entered);
+
+        public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+
+        public async Task<IReadOnlyList<string>> PeersHoldingAsync(Digest digest, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _entered);
+            var now = Interlocked.Increment(ref _waiting);
+            int most;
+            while (now > (most = Volatile.Read(ref _mostAtOnce)) && Interlocked.CompareExchange(ref _mostAtOnce, now, most) != most)
+            {
+            }
+
+            try
+            {
+                await Open.Task.WaitAsync(cancellationToken);
+                return [];
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
     }
 
     /// <summary>The heads, in memory: every blob they hold, and how many reads they answered.</summary>
