@@ -14,7 +14,8 @@ namespace RaftHead.Worker.Peer;
 /// <summary>
 /// A worker's store: the heads' CAS (<c>heads</c>) with the worker's own blobs in front and its peers beside. A whole
 /// read of a blob is served from the worker's <see cref="FileCache"/> if it holds it, else from a peer the heads'
-/// blob directory names (verified whole, size and SHA-256, before a byte is handed on), else from the heads. A peer
+/// blob directory names (verified whole, size and SHA-256, before a byte is handed on; a large one is then kept in the
+/// cache as it is), else from the heads. A peer
 /// that sends other bytes, or cannot be reached, is skipped for a while and the next source is tried. Writes go to the
 /// heads and are kept in the cache too, so the outputs this worker produces are there for its peers to read.
 /// </summary>
@@ -191,13 +192,14 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         timeout.CancelAfter(TimeSpan.FromMilliseconds(_options.PeerReadTimeoutMs));
         var resource = instanceName.Length == 0 ? $"blobs/{Digests.ToResourceString(digest)}" : $"{instanceName}/blobs/{Digests.ToResourceString(digest)}";
         Stream? spool = null;
+        string? spoolPath = null;
         try
         {
             var client = new ByteStream.ByteStreamClient(_peers.For(peer));
             using var call = client.Read(new ReadRequest { ResourceName = resource }, cancellationToken: timeout.Token);
             spool = digest.SizeBytes <= _options.SpoolInMemoryMaxBytes
                 ? new MemoryStream(new byte[digest.SizeBytes], 0, (int)digest.SizeBytes, writable: true, publiclyVisible: true)
-                : new FileStream(_cache.NewTempPath(), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+                : new FileStream(spoolPath = _cache.NewTempPath(), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long received = 0;
             var tooLong = false;
@@ -226,9 +228,23 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
                 return null;
             }
 
-            spool.Position = 0;
-            var verified = spool;
-            spool = null;
+            Stream verified;
+            if (spoolPath is null)
+            {
+                spool.Position = 0;
+                verified = spool;
+                spool = null;
+            }
+            else
+            {
+                // A large blob is verified in the cache's own temp directory, so it is kept as it is rather than copied again.
+                await spool.DisposeAsync().ConfigureAwait(false);
+                spool = null;
+                _cache.Adopt(spoolPath, digest);
+                spoolPath = null;
+                verified = _cache.TryOpenRead(digest) ?? throw new IOException($"blob {digest.Hash}/{digest.SizeBytes} vanished from the cache as it was kept");
+            }
+
             Interlocked.Increment(ref _blobsFromPeers);
             Interlocked.Add(ref _bytesFromPeers, received);
             return verified;
@@ -251,6 +267,11 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
             if (spool is not null)
             {
                 await spool.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (spoolPath is not null)
+            {
+                File.Delete(spoolPath);
             }
         }
     }

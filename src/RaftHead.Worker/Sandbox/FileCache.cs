@@ -140,6 +140,12 @@ public sealed class FileCache
     {
         await using var source = await store.OpenReadAsync(instanceName, digest, 0, 0, cancellationToken).ConfigureAwait(false)
             ?? throw new FileNotFoundException($"blob {digest.Hash}/{digest.SizeBytes} is not in the CAS");
+        if (File.Exists(path))
+        {
+            // The store kept the blob here itself (a verified peer fetch is adopted whole rather than copied).
+            return path;
+        }
+
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = Path.Combine(_tmp, Guid.NewGuid().ToString("N"));
         try
