@@ -2,9 +2,12 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
+using RaftHead.Storage;
 using RaftHead.Storage.Remote;
 using RaftHead.Worker;
 using RaftHead.Worker.Agent;
+using RaftHead.Worker.Peer;
+using RaftHead.Worker.Sandbox;
 
 namespace RaftHead.Cli;
 
@@ -20,6 +23,8 @@ internal static class WorkerCommand
         var platform = new Option<string[]>("--platform") { Description = "A platform property offered, name=value; repeat for more. A name given replaces the machine's default (OSFamily, ISA).", AllowMultipleArgumentsPerToken = false };
         var runAs = new Option<string>("--run-as") { Description = "Unprivileged account actions run as when rh runs as root (scripts/setup-worker.sh creates it).", DefaultValueFactory = _ => Defaults.RunAsUser };
         var gpus = new Option<uint>("--gpus") { Description = "GPUs offered." };
+        var peerListen = new Option<string>("--peer-listen") { Description = "Where the worker serves its blobs to peers, ip:port (port 0: any free one); an address the other workers can reach.", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var noPeer = new Option<bool>("--no-peer") { Description = "Serve no blobs to peers and read none from them: inputs come from the heads only." };
         var worker = new Command("worker", "Run actions for a cluster of heads: register, lease work, run it sandboxed, store the outputs on a head, report.");
         worker.Options.Add(heads);
         worker.Options.Add(slots);
@@ -28,6 +33,8 @@ internal static class WorkerCommand
         worker.Options.Add(platform);
         worker.Options.Add(runAs);
         worker.Options.Add(gpus);
+        worker.Options.Add(peerListen);
+        worker.Options.Add(noPeer);
         worker.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, async () =>
         {
             var endpoints = ParseHeads(result.GetValue(heads) ?? CliOptions.ResolveEndpoint(result));
@@ -39,6 +46,19 @@ internal static class WorkerCommand
             if (result.GetValue(leaseAhead) is < 0)
             {
                 throw new UsageException($"--lease-ahead {result.GetValue(leaseAhead)} must not be negative");
+            }
+
+            System.Net.IPEndPoint? peerAddress = null;
+            if (!result.GetValue(noPeer))
+            {
+                try
+                {
+                    peerAddress = PeerBlobServer.ParseListen(result.GetValue(peerListen)!);
+                }
+                catch (FormatException e)
+                {
+                    throw new UsageException($"--peer-listen: {e.Message}");
+                }
             }
 
             var dataDirectory = Path.GetFullPath(result.GetValue(data) ?? DefaultDataDirectory());
@@ -57,19 +77,35 @@ internal static class WorkerCommand
 
             using var channels = new GrpcChannels(HeadConnection.ChannelSettings);
             var connection = new HeadConnection(endpoints, channels);
-            var store = new RemoteBlobStore(connection);
+            var remote = new RemoteBlobStore(connection);
             var workerId = WorkerIdentity.LoadOrCreate(dataDirectory);
+            var workDirectory = Path.Combine(dataDirectory, "work");
+            var cache = new FileCache(Path.Combine(workDirectory, "cache"));
+            using var logging = CliLogging.Create();
+
+            // Peers are asked first for what this worker lacks; the heads hold everything and answer the rest.
+            using var peerStore = peerAddress is null
+                ? null
+                : new PeerFetchingBlobStore(remote, new HeadBlobLocator(connection, workerId), channels, cache, logger: logging.CreateLogger<PeerFetchingBlobStore>());
+            IBlobStore store = (IBlobStore?)peerStore ?? remote;
             await using var runner = new ActionRunner(
                 store,
                 new RunnerOptions
                 {
-                    WorkDirectory = Path.Combine(dataDirectory, "work"),
+                    WorkDirectory = workDirectory,
                     WorkerId = workerId,
                     RunAsUser = result.GetValue(runAs)!,
                     WarmSandboxes = options.Slots + 1,
-                });
-            using var logging = CliLogging.Create();
-            await using var agent = new WorkerAgent(options, connection, runner, store, logging.CreateLogger<WorkerAgent>());
+                },
+                cache: cache);
+            await using var peerServer = peerAddress is null ? null : await PeerBlobServer.StartAsync(peerAddress, cache, null, linked.Token).ConfigureAwait(false);
+            await using var agent = new WorkerAgent(
+                options with { PeerEndpoint = peerServer?.Endpoint ?? "" },
+                connection,
+                runner,
+                store,
+                logging.CreateLogger<WorkerAgent>(),
+                peerServer is null ? null : new BlobReports(cache));
             try
             {
                 await agent.StartAsync(linked.Token).ConfigureAwait(false);
@@ -80,6 +116,7 @@ internal static class WorkerCommand
             }
 
             Console.WriteLine($"execution: {options.Slots} slot(s), {options.LeaseAheadCount} lease(s) ahead; {runner.Isolation.Describe()}");
+            Console.WriteLine(peerServer is null ? "peers: off" : $"peers: serving blobs on {peerServer.Endpoint}");
             Console.WriteLine($"ready: worker {agent.WorkerId} heads={string.Join(',', endpoints)} data={dataDirectory}");
             try
             {

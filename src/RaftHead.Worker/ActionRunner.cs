@@ -29,7 +29,8 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
     /// <summary>stdout and stderr stay in memory up to this size and spill to a file beyond it.</summary>
     private const int OutputInMemoryMaxBytes = 1 << 20;
 
-    public ActionRunner(IBlobStore store, RunnerOptions options, ILogger? logger = null)
+    /// <param name="cache">The worker's file cache when others share it (its peer service); else one under the work directory.</param>
+    public ActionRunner(IBlobStore store, RunnerOptions options, ILogger? logger = null, FileCache? cache = null)
     {
         _store = store;
         _options = options;
@@ -55,7 +56,7 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         _lock = DataDirectoryLock.Acquire(options.WorkDirectory);
         try
         {
-            var cache = new FileCache(Path.Combine(options.WorkDirectory, "cache"));
+            cache ??= new FileCache(Path.Combine(options.WorkDirectory, "cache"));
             _materializer = new InputMaterializer(store, cache);
             _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
         }

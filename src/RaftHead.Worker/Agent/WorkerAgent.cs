@@ -8,6 +8,7 @@ using RaftHead.Protocol.Runner;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
 using RaftHead.Storage.Remote;
+using RaftHead.Worker.Peer;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Worker.Agent;
@@ -30,6 +31,7 @@ public sealed class WorkerAgent : IAsyncDisposable
     private readonly IBlobStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly BlobReports? _blobs;
     /// <summary>How many finished leases the worker remembers, so a lease handed out again after its run is not run twice.</summary>
     private const int FinishedRememberedMax = 4_096;
 
@@ -61,7 +63,8 @@ public sealed class WorkerAgent : IAsyncDisposable
     /// <param name="runner">Runs actions; it stores their outputs on a head (its store is a <see cref="RemoteBlobStore"/>).</param>
     /// <param name="store">Where the Action and Command of a lease are read.</param>
     /// <param name="logger">One event per state change.</param>
-    public WorkerAgent(WorkerAgentOptions options, HeadConnection heads, IActionRunner runner, IBlobStore store, ILogger? logger = null)
+    /// <param name="blobs">The blobs to report in heartbeats for the heads' blob directory; none when null.</param>
+    public WorkerAgent(WorkerAgentOptions options, HeadConnection heads, IActionRunner runner, IBlobStore store, ILogger? logger = null, BlobReports? blobs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -70,6 +73,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         _runner = runner ?? throw new ArgumentNullException(nameof(runner));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _logger = logger ?? NullLogger.Instance;
+        _blobs = blobs;
         _time = options.TimeProvider;
         _heartbeatIntervalMs = options.HeartbeatIntervalMs;
         _slots = new SlotGate(options.Slots);
@@ -170,6 +174,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             MemoryBytes = _options.MemoryBytes,
             Gpus = _options.Gpus,
             LeaseAhead = (uint)_options.LeaseAheadCount,
+            PeerEndpoint = _options.PeerEndpoint,
             Platform = new Platform(),
         };
         foreach (var (name, value) in _options.Platform)
@@ -188,6 +193,9 @@ public sealed class WorkerAgent : IAsyncDisposable
             {
                 Volatile.Write(ref _heartbeatIntervalMs, (int)Math.Min(int.MaxValue, response.HeartbeatIntervalMs));
             }
+
+            // A head that registers us may know nothing of what we hold (new leader, our restart): tell it all again.
+            _blobs?.ResendAll();
 
             _logger.LogInformation(
                 "Worker {Worker} ({Incarnation}) registered with {Head}: {Slots} slot(s), {LeaseAhead} lease(s) ahead, heartbeat every {IntervalMs} ms",
@@ -502,6 +510,9 @@ public sealed class WorkerAgent : IAsyncDisposable
                 request.Running.Add(new LeaseRef { OperationName = key.Operation, Attempt = key.Attempt, AssignedIndex = held.AssignedIndex });
             }
 
+            // Nothing is ever evicted from the worker's blobs yet, so only stored ones are reported.
+            _blobs?.Take(_options.BlobReportsPerBeatMax, request.Stored);
+
             WorkerHeartbeatResponse response;
             try
             {
@@ -515,6 +526,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
             catch (Exception e) when (e is RpcException or HeadsUnavailableException)
             {
+                _blobs?.Return(request.Stored);
                 _logger.LogWarning("Worker {Worker}: Heartbeat failed: {Error}", WorkerId, e.Message);
                 continue;
             }

@@ -45,6 +45,12 @@ public sealed record WorkerAgentOptions
     /// <summary>Action and Command blobs larger than this are refused (a head refuses the same at Execute).</summary>
     public int MessageBlobMaxBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Where peers read this worker's blobs (host:port), sent at registration; empty: it serves none.</summary>
+    public string PeerEndpoint { get; init; } = "";
+
+    /// <summary>Stored-blob hints one heartbeat carries at most; the rest go with the next beats.</summary>
+    public int BlobReportsPerBeatMax { get; init; } = 1_000;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public void Validate()
@@ -59,6 +65,8 @@ public sealed record WorkerAgentOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ErrorBackoffMs);
         ArgumentOutOfRangeException.ThrowIfNegative(StopGraceMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MessageBlobMaxBytes);
+        ArgumentNullException.ThrowIfNull(PeerEndpoint);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobReportsPerBeatMax);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }
