@@ -290,12 +290,13 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     }
 
     /// <summary>
-    /// The operation, looked up here and, when this replica has not applied it yet, after a read barrier; a cache hit's
-    /// answer (<see cref="CachedAnswers"/>) is rebuilt from the action cache while its entry lasts.
+    /// The operation, looked up here and, unless this replica already holds it finished (a final state), after a read
+    /// barrier: a client that saw it done on one head sees it done on any. A cache hit's answer
+    /// (<see cref="CachedAnswers"/>) is rebuilt from the action cache while its entry lasts.
     /// </summary>
     internal async Task<OperationState?> FindAsync(string name, CancellationToken cancellationToken)
     {
-        if (Find(name) is { } operation)
+        if (Find(name) is { Phase: not (OperationPhase.Queued or OperationPhase.Leased) } operation)
         {
             return operation;
         }
