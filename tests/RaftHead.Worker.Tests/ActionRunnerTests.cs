@@ -202,7 +202,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         Assert.Equal(3, spawned.Length);
         foreach (var pid in spawned)
         {
-            await AssertGoneAsync(int.Parse(pid, CultureInfo.InvariantCulture));
+            await ProcessAssert.GoneAsync(int.Parse(pid, CultureInfo.InvariantCulture));
         }
     }
 
@@ -231,7 +231,7 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run).WaitAsync(Bound);
         foreach (var pid in (await File.ReadAllTextAsync(pidPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            await AssertGoneAsync(int.Parse(pid, CultureInfo.InvariantCulture));
+            await ProcessAssert.GoneAsync(int.Parse(pid, CultureInfo.InvariantCulture));
         }
     }
 
@@ -248,31 +248,5 @@ public sealed class ActionRunnerTests : IAsyncLifetime
         File.SetUnixFileMode(closed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var error = Assert.Throws<InvalidOperationException>(() => new ActionRunner(_fixture.Store, new RunnerOptions { WorkDirectory = Path.Combine(closed, "work") }));
         Assert.Contains(closed, error.Message);
-    }
-
-    /// <summary>A SIGKILLed process is gone once it no longer exists or is only a zombie awaiting its reaper.</summary>
-    private static async Task AssertGoneAsync(int pid)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var stat = $"/proc/{pid}/stat";
-            string? text = null;
-            try
-            {
-                text = File.Exists(stat) ? await File.ReadAllTextAsync(stat) : null;
-            }
-            catch (IOException)
-            {
-            }
-
-            if (text is null || text[(text.LastIndexOf(')') + 2)..].StartsWith('Z'))
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"process {pid} survived: {text}");
-            await Task.Delay(20);
-        }
     }
 }

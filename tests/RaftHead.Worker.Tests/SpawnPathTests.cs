@@ -93,7 +93,7 @@ public sealed class SpawnPathTests : IAsyncLifetime
         var result = await RunAsync(direct, RunnerFixture.Shell("sleep 300 & echo $! > pid; sleep 300", "pid"), TimeSpan.FromSeconds(1)).WaitAsync(Bound);
         Assert.Equal((int)Grpc.Core.StatusCode.DeadlineExceeded, result.Status.Code);
         var pid = int.Parse(await _fixture.ReadTextAsync(Assert.Single(result.Result.OutputFiles).Digest), CultureInfo.InvariantCulture);
-        await AssertGoneAsync(pid);
+        await ProcessAssert.GoneAsync(pid);
     }
 
     [Theory]
@@ -103,7 +103,7 @@ public sealed class SpawnPathTests : IAsyncLifetime
     {
         var result = await RunAsync(direct, RunnerFixture.Shell("sleep 300 >/dev/null 2>&1 & echo $! > pid", "pid")).WaitAsync(Bound);
         Assert.Equal(0, result.Result.ExitCode);
-        await AssertGoneAsync(int.Parse(await _fixture.ReadTextAsync(Assert.Single(result.Result.OutputFiles).Digest), CultureInfo.InvariantCulture));
+        await ProcessAssert.GoneAsync(int.Parse(await _fixture.ReadTextAsync(Assert.Single(result.Result.OutputFiles).Digest), CultureInfo.InvariantCulture));
     }
 
     [Theory]
@@ -211,30 +211,5 @@ public sealed class SpawnPathTests : IAsyncLifetime
         }
 
         return await Runner(direct).RunAsync(new ActionRunRequest("", Digests.ComputeOf(action), action, command), CancellationToken.None);
-    }
-
-    /// <summary>A SIGKILLed process is gone once it no longer exists or is only a zombie awaiting its reaper.</summary>
-    private static async Task AssertGoneAsync(int pid)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            string? text = null;
-            try
-            {
-                text = await File.ReadAllTextAsync($"/proc/{pid}/stat");
-            }
-            catch (IOException)
-            {
-            }
-
-            if (text is null || text[(text.LastIndexOf(')') + 2)..].StartsWith('Z'))
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"process {pid} survived: {text}");
-            await Task.Delay(20);
-        }
     }
 }
