@@ -454,7 +454,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
             catch (Exception e) when (abort.IsCancellationRequested && e is OperationCanceledException or RpcException)
             {
-                _logger.LogWarning("Worker {Worker}: stopped before {Operation} attempt {Attempt} was reported; its lease will run out and the head requeue it", WorkerId, lease.OperationName, lease.Attempt);
+                LogStoppedUnreported(lease);
                 return;
             }
 
@@ -464,11 +464,14 @@ public sealed class WorkerAgent : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                _logger.LogWarning("Worker {Worker}: stopped before {Operation} attempt {Attempt} was reported; its lease will run out and the head requeue it", WorkerId, lease.OperationName, lease.Attempt);
+                LogStoppedUnreported(lease);
                 return;
             }
         }
     }
+
+    private void LogStoppedUnreported(WorkLease lease) =>
+        _logger.LogWarning("Worker {Worker}: stopped before {Operation} attempt {Attempt} was reported; its lease will run out and the head requeue it", WorkerId, lease.OperationName, lease.Attempt);
 
     /// <summary>Answers that say "not now" rather than "no".</summary>
     private static bool WorthRepeating(StatusCode code) =>
