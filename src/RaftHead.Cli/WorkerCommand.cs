@@ -2,7 +2,6 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
-using RaftHead.Storage;
 using RaftHead.Storage.Remote;
 using RaftHead.Worker;
 using RaftHead.Worker.Agent;
@@ -77,17 +76,13 @@ internal static class WorkerCommand
 
             using var channels = new GrpcChannels(HeadConnection.ChannelSettings);
             var connection = new HeadConnection(endpoints, channels);
-            var remote = new RemoteBlobStore(connection);
             var workerId = WorkerIdentity.LoadOrCreate(dataDirectory);
             var workDirectory = Path.Combine(dataDirectory, "work");
             var cache = new FileCache(Path.Combine(workDirectory, "cache"));
             using var logging = CliLogging.Create();
 
-            // Peers are asked first for what this worker lacks; the heads hold everything and answer the rest.
-            using var peerStore = peerAddress is null
-                ? null
-                : new PeerFetchingBlobStore(remote, new HeadBlobLocator(connection, workerId), channels, cache, logger: logging.CreateLogger<PeerFetchingBlobStore>());
-            IBlobStore store = (IBlobStore?)peerStore ?? remote;
+            using var storage = WorkerStorage.Compose(connection, channels, cache, workerId, peers: peerAddress is not null, logging: logging);
+            var store = storage.Store;
             await using var runner = new ActionRunner(
                 store,
                 new RunnerOptions

@@ -138,7 +138,7 @@ public sealed partial class FasterBlobStore
 
             // A whole read is verified as it streams: the last read throws rather than ends if the bytes are wrong.
             IndexKey corruptKey = key;
-            return (OpenOutcome.Opened, new VerifyingReadStream(segmentStream, header, () =>
+            return (OpenOutcome.Opened, new VerifyingReadStream(segmentStream, header.DataSha(), value.DataLength, _ =>
             {
                 RemoveCorrupt(ref corruptKey, value);
                 return new BlobCorruptException(value.DataLength);

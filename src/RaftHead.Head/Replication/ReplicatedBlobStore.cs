@@ -60,7 +60,8 @@ public sealed class ReplicatedBlobStore : IBlobStore, IAsyncDisposable
         {
             var endpoint = peerEndpoints[i];
             var connection = new HeadConnection([endpoint], channels, once, headers: ReplicaCopy.Headers());
-            _peers[i] = new Peer(endpoint, new RemoteBlobStore(connection, remote));
+            // Another head's bytes are checked like any untrusted source's before this head keeps them.
+            _peers[i] = new Peer(endpoint, new VerifyingBlobStore(new RemoteBlobStore(connection, remote), () => endpoint));
         }
 
         _copiesRequired = Math.Min(options.CopiesRequired, 1 + _peers.Length);
@@ -271,7 +272,7 @@ public sealed class ReplicatedBlobStore : IBlobStore, IAsyncDisposable
                 _logger.LogInformation("Blob {Digest}/{Size} fetched from peer {Peer}", digest.Hash, digest.SizeBytes, peer.Endpoint);
                 return true;
             }
-            catch (Exception e) when (e is RemoteBlobCorruptException or BlobDigestMismatchException)
+            catch (Exception e) when (e is BlobVerificationException or BlobDigestMismatchException)
             {
                 _logger.LogWarning("Peer {Peer} sent bytes that are not blob {Digest}/{Size}; not trusted: {Reason}", peer.Endpoint, digest.Hash, digest.SizeBytes, e.Message);
             }
@@ -336,5 +337,5 @@ public sealed class ReplicatedBlobStore : IBlobStore, IAsyncDisposable
         return timedOut ? "timed out" : $"failed ({e.Message})";
     }
 
-    private sealed record Peer(string Endpoint, RemoteBlobStore Store);
+    private sealed record Peer(string Endpoint, IBlobStore Store);
 }

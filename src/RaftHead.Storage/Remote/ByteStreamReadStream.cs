@@ -1,40 +1,27 @@
-using System.Security.Cryptography;
-using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Grpc.Core;
 
 namespace RaftHead.Storage.Remote;
 
 /// <summary>
-/// A ByteStream Read as a <see cref="Stream"/>. Counts what arrives against what was asked for and, for a whole blob,
-/// hashes it: the read that reaches the end throws <see cref="RemoteBlobCorruptException"/> instead of returning 0 when
-/// the bytes are not the blob, so a caller copying to the end never takes a wrong blob for a right one.
+/// A ByteStream Read as a <see cref="Stream"/>: the transport only. What arrives is not checked here; a reader that
+/// does not trust the sender reads through <see cref="VerifyingReadStream"/> (<see cref="VerifyingBlobStore"/>).
 /// </summary>
-internal sealed class ByteStreamReadStream : Stream
+public sealed class ByteStreamReadStream : Stream
 {
     private readonly AsyncServerStreamingCall<ReadResponse> _call;
-    private readonly Digest _digest;
     private readonly long _expectedBytes;
-    private readonly string _endpoint;
-    private readonly IncrementalHash? _sha;
     private ReadOnlyMemory<byte> _pending;
     private long _received;
     private bool _ended;
-    private bool _verified;
 
     /// <param name="call">The call, already moved to its first answer.</param>
     /// <param name="hasFirst">Whether there was a first answer.</param>
-    /// <param name="digest">The blob.</param>
-    /// <param name="whole">The whole blob is read, so its hash can be checked.</param>
-    /// <param name="expectedBytes">Bytes the read must deliver.</param>
-    /// <param name="endpoint">The head, for messages.</param>
-    public ByteStreamReadStream(AsyncServerStreamingCall<ReadResponse> call, bool hasFirst, Digest digest, bool whole, long expectedBytes, string endpoint)
+    /// <param name="expectedBytes">Bytes the read should deliver (the stream's length).</param>
+    public ByteStreamReadStream(AsyncServerStreamingCall<ReadResponse> call, bool hasFirst, long expectedBytes)
     {
         _call = call;
-        _digest = digest;
         _expectedBytes = expectedBytes;
-        _endpoint = endpoint;
-        _sha = whole ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         if (hasFirst)
         {
             Take(call.ResponseStream.Current);
@@ -73,7 +60,6 @@ internal sealed class ByteStreamReadStream : Stream
         {
             if (_ended)
             {
-                Verify();
                 return 0;
             }
 
@@ -111,7 +97,6 @@ internal sealed class ByteStreamReadStream : Stream
         if (disposing)
         {
             _call.Dispose();
-            _sha?.Dispose();
         }
 
         base.Dispose(disposing);
@@ -119,38 +104,7 @@ internal sealed class ByteStreamReadStream : Stream
 
     private void Take(ReadResponse response)
     {
-        var data = response.Data.Memory;
-        _received += data.Length;
-        if (_received > _expectedBytes)
-        {
-            throw new RemoteBlobCorruptException(_digest, _endpoint, $"received more than the {_expectedBytes} bytes asked for");
-        }
-
-        _sha?.AppendData(data.Span);
-        _pending = data;
-    }
-
-    private void Verify()
-    {
-        if (_verified)
-        {
-            return;
-        }
-
-        if (_received != _expectedBytes)
-        {
-            throw new RemoteBlobCorruptException(_digest, _endpoint, $"received {_received} of {_expectedBytes} bytes");
-        }
-
-        if (_sha is { } sha)
-        {
-            var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (!string.Equals(hash, _digest.Hash, StringComparison.Ordinal))
-            {
-                throw new RemoteBlobCorruptException(_digest, _endpoint, $"the bytes hash to {hash}");
-            }
-        }
-
-        _verified = true;
+        _pending = response.Data.Memory;
+        _received += _pending.Length;
     }
 }

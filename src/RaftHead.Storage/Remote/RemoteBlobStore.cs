@@ -9,9 +9,9 @@ namespace RaftHead.Storage.Remote;
 
 /// <summary>
 /// A head's CAS seen through REAPI: for a worker that keeps no CAS of its own (inputs are read from a head, outputs
-/// written to one), and for a head copying blobs to and fetching them from a peer. Small blobs travel in batch calls, large ones over ByteStream. Every whole read is verified against
-/// its digest before the caller sees its end; a head that sends other bytes fails the read with
-/// <see cref="RemoteBlobCorruptException"/>. Calls that can be repeated move to another head on UNAVAILABLE (see
+/// written to one), and for a head copying blobs to and fetching them from a peer. Small blobs travel in batch calls,
+/// large ones over ByteStream. This is the transport: its reads are not checked here, so a reader composes it under
+/// <see cref="VerifyingBlobStore"/> (writes are hashed before they leave). Calls that can be repeated move to another head on UNAVAILABLE (see
 /// <see cref="HeadConnection"/>); a ByteStream transfer already under way fails with its head instead.
 /// </summary>
 public sealed class RemoteBlobStore : IBlobStore
@@ -118,8 +118,7 @@ public sealed class RemoteBlobStore : IBlobStore
                 {
                     // The first answer tells a missing blob (and a dead head, while another may still serve) from a present one.
                     var any = await call.ResponseStream.MoveNext(token).ConfigureAwait(false);
-                    var expected = Math.Max(0, limit == 0 ? digest.SizeBytes - offset : Math.Min(limit, digest.SizeBytes - offset));
-                    return (Stream?)new ByteStreamReadStream(call, any, digest, whole, expected, _heads.Current);
+                    return (Stream?)new ByteStreamReadStream(call, any, VerifyingReadStream.ExpectedBytes(digest, offset, limit));
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {
@@ -162,12 +161,6 @@ public sealed class RemoteBlobStore : IBlobStore
         }
 
         var data = item.Data.Memory;
-        var actual = Digests.Compute(data.Span);
-        if (data.Length != digest.SizeBytes || !string.Equals(actual.Hash, digest.Hash, StringComparison.Ordinal))
-        {
-            throw new RemoteBlobCorruptException(digest, endpoint, $"received {data.Length} bytes hashing to {actual.Hash}");
-        }
-
         return MemoryMarshal.TryGetArray(data, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(data.ToArray(), writable: false);

@@ -56,6 +56,16 @@ internal struct RecordHeader
         && Sha2 == BinaryPrimitives.ReadUInt64LittleEndian(sha256[16..])
         && Sha3 == BinaryPrimitives.ReadUInt64LittleEndian(sha256[24..]);
 
+    public readonly byte[] DataSha()
+    {
+        var sha = new byte[32];
+        BinaryPrimitives.WriteUInt64LittleEndian(sha, Sha0);
+        BinaryPrimitives.WriteUInt64LittleEndian(sha.AsSpan(8), Sha1);
+        BinaryPrimitives.WriteUInt64LittleEndian(sha.AsSpan(16), Sha2);
+        BinaryPrimitives.WriteUInt64LittleEndian(sha.AsSpan(24), Sha3);
+        return sha;
+    }
+
     public readonly void Write(Span<byte> destination)
     {
         destination = destination[..Size];

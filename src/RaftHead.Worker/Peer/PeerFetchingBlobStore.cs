@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Grpc.Core;
@@ -7,21 +6,22 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Storage;
+using RaftHead.Storage.Remote;
 using RaftHead.Worker.Sandbox;
 
 namespace RaftHead.Worker.Peer;
 
 /// <summary>
-/// A worker's store: the heads' CAS (<c>heads</c>) with the worker's own blobs in front and its peers beside. A whole
-/// read of a blob is served from the worker's <see cref="FileCache"/> if it holds it, else from a peer the heads'
-/// blob directory names (verified whole, size and SHA-256, before a byte is handed on; a large one is then kept in the
-/// cache as it is), else from the heads. A peer
-/// that sends other bytes, or cannot be reached, is skipped for a while and the next source is tried. Writes go to the
-/// heads and are kept in the cache too, so the outputs this worker produces are there for its peers to read.
+/// Reads a blob from the worker's peers before the store behind (the heads): a whole read of a blob of at least
+/// <see cref="PeerFetchOptions.PeerFetchMinBytes"/> asks the heads' blob directory who holds it and reads it from one of
+/// them, through <see cref="VerifyingReadStream"/> to the end (size and SHA-256) before a byte is handed on; a large
+/// blob is verified in the file cache's temp directory and then kept there as it is. A peer that sends other bytes, or
+/// cannot be reached, is skipped for a while and the next source is tried; the store behind answers the rest.
+/// Writes, presence and pins go to the store behind.
 /// </summary>
 public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
 {
-    private readonly IBlobStore _heads;
+    private readonly IBlobStore _fallback;
     private readonly IBlobLocator _locator;
     private readonly GrpcChannels _peers;
     private readonly FileCache _cache;
@@ -34,19 +34,18 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
     private long _bytesFromPeers;
     private long _blobsFromHeads;
     private long _bytesFromHeads;
-    private long _blobsLocal;
     private long _digestFailures;
     private long _peerErrors;
 
-    /// <param name="heads">Where every blob can be read and where writes go.</param>
+    /// <param name="fallback">Where every blob can be read (the heads, verified), and where writes go.</param>
     /// <param name="locator">Names the peers that may hold a blob.</param>
     /// <param name="peers">The channel pool for peer endpoints.</param>
-    /// <param name="cache">The worker's own blobs: read first, and where written blobs are kept.</param>
+    /// <param name="cache">Where a large fetched blob is verified and then kept.</param>
     /// <param name="options">Bounds and timeouts.</param>
     /// <param name="logger">Digest failures and unreachable peers.</param>
-    public PeerFetchingBlobStore(IBlobStore heads, IBlobLocator locator, GrpcChannels peers, FileCache cache, PeerFetchOptions? options = null, ILogger? logger = null)
+    public PeerFetchingBlobStore(IBlobStore fallback, IBlobLocator locator, GrpcChannels peers, FileCache cache, PeerFetchOptions? options = null, ILogger? logger = null)
     {
-        _heads = heads ?? throw new ArgumentNullException(nameof(heads));
+        _fallback = fallback ?? throw new ArgumentNullException(nameof(fallback));
         _locator = locator ?? throw new ArgumentNullException(nameof(locator));
         _peers = peers ?? throw new ArgumentNullException(nameof(peers));
         _cache = cache ?? throw new ArgumentNullException(nameof(cache));
@@ -61,13 +60,10 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
 
     public long BytesFromPeers => Interlocked.Read(ref _bytesFromPeers);
 
-    /// <summary>Reads the heads answered with a blob (whole or part).</summary>
+    /// <summary>Reads the store behind (the heads) answered with a blob (whole or part).</summary>
     public long BlobsFromHeads => Interlocked.Read(ref _blobsFromHeads);
 
     public long BytesFromHeads => Interlocked.Read(ref _bytesFromHeads);
-
-    /// <summary>Reads served from the worker's own cache (a blob it wrote, or holds in the other file mode).</summary>
-    public long BlobsLocal => Interlocked.Read(ref _blobsLocal);
 
     /// <summary>Peer answers whose bytes did not match the digest asked for.</summary>
     public long DigestFailures => Interlocked.Read(ref _digestFailures);
@@ -76,62 +72,30 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
     public long PeerErrors => Interlocked.Read(ref _peerErrors);
 
     public ValueTask FindMissingAsync(string instanceName, IReadOnlyList<Digest> digests, List<Digest> missing, CancellationToken cancellationToken) =>
-        _heads.FindMissingAsync(instanceName, digests, missing, cancellationToken);
+        _fallback.FindMissingAsync(instanceName, digests, missing, cancellationToken);
 
-    public async ValueTask PutAsync(string instanceName, Digest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        await _heads.PutAsync(instanceName, digest, data, cancellationToken).ConfigureAwait(false);
+    public ValueTask PutAsync(string instanceName, Digest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _fallback.PutAsync(instanceName, digest, data, cancellationToken);
 
-        // The heads verified the bytes against the digest before accepting them.
-        if (digest.SizeBytes >= _options.PeerFetchMinBytes && !_cache.Contains(digest))
-        {
-            var temp = _cache.NewTempPath();
-            try
-            {
-                await File.WriteAllBytesAsync(temp, data, cancellationToken).ConfigureAwait(false);
-                _cache.Adopt(temp, digest);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                File.Delete(temp);
-                _logger.LogWarning("Blob {Hash}/{Size} was stored on the heads but not kept for peers: {Error}", digest.Hash, digest.SizeBytes, e.Message);
-            }
-        }
-    }
+    public IBlobWriter BeginWrite(string instanceName, Digest digest) => _fallback.BeginWrite(instanceName, digest);
 
-    public IBlobWriter BeginWrite(string instanceName, Digest digest)
-    {
-        var inner = _heads.BeginWrite(instanceName, digest);
-        return digest.SizeBytes >= _options.PeerFetchMinBytes && !_cache.Contains(digest)
-            ? new KeepingBlobWriter(inner, _cache, digest, _logger)
-            : inner;
-    }
-
-    public IDisposable Pin(string instanceName, Digest digest) => _heads.Pin(instanceName, digest);
+    public IDisposable Pin(string instanceName, Digest digest) => _fallback.Pin(instanceName, digest);
 
     public async ValueTask<Stream?> OpenReadAsync(string instanceName, Digest digest, long offset, long limit, CancellationToken cancellationToken)
     {
-        var whole = offset == 0 && (limit == 0 || limit >= digest.SizeBytes);
-        if (whole && digest.SizeBytes >= _options.PeerFetchMinBytes && digest.SizeBytes > 0)
+        if (VerifyingReadStream.IsWhole(digest, offset, limit) && digest.SizeBytes >= _options.PeerFetchMinBytes && digest.SizeBytes > 0)
         {
-            if (_cache.TryOpenRead(digest) is { } local)
-            {
-                Interlocked.Increment(ref _blobsLocal);
-                return local;
-            }
-
             if (await FromPeersAsync(instanceName, digest, cancellationToken).ConfigureAwait(false) is { } fetched)
             {
                 return fetched;
             }
         }
 
-        var stream = await _heads.OpenReadAsync(instanceName, digest, offset, limit, cancellationToken).ConfigureAwait(false);
+        var stream = await _fallback.OpenReadAsync(instanceName, digest, offset, limit, cancellationToken).ConfigureAwait(false);
         if (stream is not null)
         {
-            var length = Math.Max(0, limit == 0 ? digest.SizeBytes - offset : Math.Min(limit, digest.SizeBytes - offset));
             Interlocked.Increment(ref _blobsFromHeads);
-            Interlocked.Add(ref _bytesFromHeads, length);
+            Interlocked.Add(ref _bytesFromHeads, VerifyingReadStream.ExpectedBytes(digest, offset, limit));
         }
 
         return stream;
@@ -195,37 +159,24 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         string? spoolPath = null;
         try
         {
-            var client = new ByteStream.ByteStreamClient(_peers.For(peer));
-            using var call = client.Read(new ReadRequest { ResourceName = resource }, cancellationToken: timeout.Token);
-            spool = digest.SizeBytes <= _options.SpoolInMemoryMaxBytes
-                ? new MemoryStream(new byte[digest.SizeBytes], 0, (int)digest.SizeBytes, writable: true, publiclyVisible: true)
-                : new FileStream(spoolPath = _cache.NewTempPath(), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long received = 0;
-            var tooLong = false;
-            while (await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
+            var call = new ByteStream.ByteStreamClient(_peers.For(peer)).Read(new ReadRequest { ResourceName = resource }, cancellationToken: timeout.Token);
+            Stream source;
+            try
             {
-                var data = call.ResponseStream.Current.Data.Memory;
-                if (received + data.Length > digest.SizeBytes)
-                {
-                    tooLong = true;
-                    break;
-                }
-
-                hash.AppendData(data.Span);
-                await spool.WriteAsync(data, timeout.Token).ConfigureAwait(false);
-                received += data.Length;
+                source = new ByteStreamReadStream(call, await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false), digest.SizeBytes);
+            }
+            catch
+            {
+                call.Dispose();
+                throw;
             }
 
-            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (tooLong || received != digest.SizeBytes || !string.Equals(actual, digest.Hash, StringComparison.Ordinal))
+            await using (var verifying = new VerifyingReadStream(source, digest, 0, 0, peer))
             {
-                Interlocked.Increment(ref _digestFailures);
-                Suspect(peer);
-                _logger.LogWarning(
-                    "Peer {Peer} sent blob {Hash}/{Size} corrupt ({Received} bytes{Overrun}, hashing to {Actual}); skipping it for {SuspectMs} ms",
-                    peer, digest.Hash, digest.SizeBytes, received, tooLong ? " and more" : "", tooLong ? "(not hashed)" : actual, _options.SuspectMs);
-                return null;
+                spool = digest.SizeBytes <= _options.SpoolInMemoryMaxBytes
+                    ? new MemoryStream(new byte[digest.SizeBytes], 0, (int)digest.SizeBytes, writable: true, publiclyVisible: true)
+                    : new FileStream(spoolPath = _cache.NewTempPath(), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await verifying.CopyToAsync(spool, CopyBufferBytes, timeout.Token).ConfigureAwait(false);
             }
 
             Stream verified;
@@ -246,8 +197,15 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
             }
 
             Interlocked.Increment(ref _blobsFromPeers);
-            Interlocked.Add(ref _bytesFromPeers, received);
+            Interlocked.Add(ref _bytesFromPeers, digest.SizeBytes);
             return verified;
+        }
+        catch (BlobVerificationException e)
+        {
+            Interlocked.Increment(ref _digestFailures);
+            Suspect(peer);
+            _logger.LogWarning("Peer {Peer} sent blob {Hash}/{Size} corrupt ({Error}); skipping it for {SuspectMs} ms", peer, digest.Hash, digest.SizeBytes, e.Message, _options.SuspectMs);
+            return null;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
@@ -277,6 +235,9 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
     }
 
     public void Dispose() => _fetches.Dispose();
+
+    /// <summary>A large copy buffer: every chunk costs a hash update and a spool write.</summary>
+    private const int CopyBufferBytes = 1 << 18;
 
     private void Suspect(string peer) =>
         _suspectUntil[peer] = _time.GetTimestamp() + (long)(_options.SuspectMs / 1000.0 * _time.TimestampFrequency);

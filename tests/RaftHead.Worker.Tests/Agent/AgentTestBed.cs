@@ -25,7 +25,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
     private readonly TempDirectory _root;
     private readonly IAsyncDisposable? _ownedRunner;
 
-    private AgentTestBed(TempDirectory root, HeadNode head, GrpcServer server, FakeWorkerProtocol fake, GrpcChannels channels, RemoteBlobStore store, IActionRunner runner, HeadConnection workerHeads, WorkerAgent agent)
+    private AgentTestBed(TempDirectory root, HeadNode head, GrpcServer server, FakeWorkerProtocol fake, GrpcChannels channels, IBlobStore store, IActionRunner runner, HeadConnection workerHeads, WorkerAgent agent)
     {
         _root = root;
         Head = head;
@@ -46,7 +46,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
 
     public GrpcChannels Channels { get; }
 
-    public RemoteBlobStore Store { get; }
+    public IBlobStore Store { get; }
 
     public HeadConnection WorkerHeads { get; }
 
@@ -67,7 +67,7 @@ internal sealed class AgentTestBed : IAsyncDisposable
         var fake = new FakeWorkerProtocol();
         var server = await TestServers.StartAsync(fake);
         var channels = new GrpcChannels(HeadConnection.ChannelSettings);
-        var store = new RemoteBlobStore(new HeadConnection(new[] { head.Address.Authority }, channels));
+        var store = WorkerStorage.Compose(new HeadConnection(new[] { head.Address.Authority }, channels), channels, cache: null, "agent-test", peers: false).Store;
         var runner = runnerFactory?.Invoke(store)
             ?? new ActionRunner(store, new RunnerOptions { WorkDirectory = root.Combine("worker", "work"), WorkerId = "agent-test", WarmSandboxes = slots });
         var workerHeads = new HeadConnection([.. before ?? Array.Empty<string>(), TestServers.Endpoint(server)], channels, new HeadConnectionOptions { UnavailableBudgetMs = 10_000 });

@@ -24,7 +24,7 @@ public sealed class PeerClusterTests : IAsyncLifetime
     private readonly TempDirectory _root = new("rh-peer-cluster-test-");
     private readonly GrpcChannels _channels = new(HeadConnection.ChannelSettings);
     private readonly List<IAsyncDisposable> _owned = [];
-    private readonly List<PeerFetchingBlobStore> _stores = [];
+    private readonly List<WorkerStorage> _stores = [];
     private HeadNode _head = null!;
 
     public async Task InitializeAsync()
@@ -136,8 +136,9 @@ public sealed class PeerClusterTests : IAsyncLifetime
         var work = Path.Combine(data, "work");
         var cache = new FileCache(Path.Combine(work, "cache"));
         var heads = new HeadConnection([_head.Address.Authority], _channels);
-        var store = new PeerFetchingBlobStore(new RemoteBlobStore(heads), new HeadBlobLocator(heads, workerId), _channels, cache);
-        _stores.Add(store);
+        var storage = WorkerStorage.Compose(heads, _channels, cache, workerId, peers: true);
+        _stores.Add(storage);
+        var store = storage.Store;
         var runner = new ActionRunner(store, new RunnerOptions { WorkDirectory = work, WorkerId = pool, WarmSandboxes = 1 }, cache: cache);
         _owned.Add(runner);
         var server = await PeerBlobServer.StartAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), cache, null, CancellationToken.None);
@@ -159,7 +160,7 @@ public sealed class PeerClusterTests : IAsyncLifetime
             blobs: new BlobReports(cache));
         _owned.Add(agent);
         await agent.StartAsync(CancellationToken.None);
-        return new PeerWorker(agent, store, server);
+        return new PeerWorker(agent, storage.Peers!, server);
     }
 
     private sealed record PeerWorker(WorkerAgent Agent, PeerFetchingBlobStore Store, PeerBlobServer Server);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
@@ -6,7 +5,6 @@ using Google.ByteStream;
 using Grpc.Core;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
-using RaftHead.Storage;
 using RaftHead.Storage.Remote;
 using RaftHead.Testing;
 using RaftHead.Worker.Peer;
@@ -205,15 +203,16 @@ public sealed class PeerFetchTests : IAsyncLifetime
     public async Task Written_blobs_are_kept_for_peers_and_reported()
     {
         var reports = new BlobReports(_local);
+        var writer = new LocalFirstBlobStore(_store, _local, keepMinBytes: 1);
         var (put, putDigest) = Blob(Small, 7);
         var (streamed, streamedDigest) = Blob(Large, 8);
 
-        await _store.PutAsync("", putDigest, put, CancellationToken.None);
-        await using (var writer = _store.BeginWrite("", streamedDigest))
+        await writer.PutAsync("", putDigest, put, CancellationToken.None);
+        await using (var streaming = writer.BeginWrite("", streamedDigest))
         {
-            await writer.WriteAsync(streamed.AsMemory(0, 1000), CancellationToken.None);
-            await writer.WriteAsync(streamed.AsMemory(1000), CancellationToken.None);
-            await writer.CommitAsync(CancellationToken.None);
+            await streaming.WriteAsync(streamed.AsMemory(0, 1000), CancellationToken.None);
+            await streaming.WriteAsync(streamed.AsMemory(1000), CancellationToken.None);
+            await streaming.CommitAsync(CancellationToken.None);
         }
 
         Assert.True(_heads.Holds(putDigest) && _heads.Holds(streamedDigest));
@@ -330,74 +329,6 @@ public sealed class PeerFetchTests : IAsyncLifetime
             {
                 Interlocked.Decrement(ref _waiting);
             }
-        }
-    }
-
-    /// <summary>The heads, in memory: every blob they hold, and how many reads they answered.</summary>
-    private sealed class CountingHeads : IBlobStore
-    {
-        private readonly ConcurrentDictionary<(string, long), byte[]> _blobs = new();
-        private int _reads;
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public void Hold(Digest digest, byte[] bytes) => _blobs[(digest.Hash, digest.SizeBytes)] = bytes;
-
-        public bool Holds(Digest digest) => _blobs.ContainsKey((digest.Hash, digest.SizeBytes));
-
-        public ValueTask FindMissingAsync(string instanceName, IReadOnlyList<Digest> digests, List<Digest> missing, CancellationToken cancellationToken)
-        {
-            foreach (var digest in digests)
-            {
-                if (!Holds(digest))
-                {
-                    missing.Add(digest);
-                }
-            }
-
-            return ValueTask.CompletedTask;
-        }
-
-        public ValueTask PutAsync(string instanceName, Digest digest, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-        {
-            Hold(digest, data.ToArray());
-            return ValueTask.CompletedTask;
-        }
-
-        public IBlobWriter BeginWrite(string instanceName, Digest digest) => new Writer(this, digest);
-
-        public ValueTask<Stream?> OpenReadAsync(string instanceName, Digest digest, long offset, long limit, CancellationToken cancellationToken)
-        {
-            if (!_blobs.TryGetValue((digest.Hash, digest.SizeBytes), out var bytes))
-            {
-                return ValueTask.FromResult<Stream?>(null);
-            }
-
-            Interlocked.Increment(ref _reads);
-            return ValueTask.FromResult<Stream?>(new MemoryStream(bytes, writable: false));
-        }
-
-        public IDisposable Pin(string instanceName, Digest digest) => new MemoryStream();
-
-        private sealed class Writer(CountingHeads heads, Digest digest) : IBlobWriter
-        {
-            private readonly MemoryStream _data = new();
-
-            public long BytesWritten => _data.Length;
-
-            public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-            {
-                _data.Write(data.Span);
-                return ValueTask.CompletedTask;
-            }
-
-            public ValueTask CommitAsync(CancellationToken cancellationToken)
-            {
-                heads.Hold(digest, _data.ToArray());
-                return ValueTask.CompletedTask;
-            }
-
-            public ValueTask DisposeAsync() => _data.DisposeAsync();
         }
     }
 }

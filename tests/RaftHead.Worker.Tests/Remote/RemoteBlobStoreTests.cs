@@ -123,7 +123,7 @@ public sealed class RemoteBlobStoreTests : IAsyncLifetime
         await server.StartAsync();
         var store = Store(server.Address.Authority);
 
-        var error = await Assert.ThrowsAsync<RemoteBlobCorruptException>(() => ReadAllAsync(store, digest));
+        var error = await Assert.ThrowsAsync<BlobVerificationException>(() => ReadAllAsync(store, digest));
 
         Assert.Contains(digest.Hash, error.Message, StringComparison.Ordinal);
     }
@@ -139,8 +139,9 @@ public sealed class RemoteBlobStoreTests : IAsyncLifetime
         Assert.Equal(bytes, await ReadAllAsync(store, digest));
     }
 
-    private RemoteBlobStore Store(params string[] endpoints) =>
-        new(new HeadConnection(endpoints, _channels, new HeadConnectionOptions { UnavailableBudgetMs = 5_000 }));
+    /// <summary>The heads as a worker without peers sees them: <see cref="WorkerStorage"/>'s composition.</summary>
+    private IBlobStore Store(params string[] endpoints) =>
+        WorkerStorage.Compose(new HeadConnection(endpoints, _channels, new HeadConnectionOptions { UnavailableBudgetMs = 5_000 }), _channels, cache: null, "test-worker", peers: false).Store;
 
     private static (byte[] Bytes, Digest Digest) Blob(int size)
     {
@@ -148,7 +149,7 @@ public sealed class RemoteBlobStoreTests : IAsyncLifetime
         return (bytes, Digests.Compute(bytes));
     }
 
-    private static async Task<byte[]> ReadAllAsync(RemoteBlobStore store, Digest digest)
+    private static async Task<byte[]> ReadAllAsync(IBlobStore store, Digest digest)
     {
         await using var stream = await store.OpenReadAsync("", digest, 0, 0, CancellationToken.None)
             ?? throw new InvalidOperationException("the blob is missing");
