@@ -51,6 +51,23 @@ public static class Digests
         return new Digest { Hash = Convert.ToHexStringLower(hash), SizeBytes = data.Length };
     }
 
+    /// <summary>True when <paramref name="data"/> is the blob <paramref name="digest"/> names: its size and SHA-256, in lowercase hex.</summary>
+    public static bool Matches(Digest digest, ReadOnlySpan<byte> data)
+    {
+        ArgumentNullException.ThrowIfNull(digest);
+        if (data.Length != digest.SizeBytes || !IsValidHash(digest.Hash))
+        {
+            return false;
+        }
+
+        Span<byte> actual = stackalloc byte[HashByteLength];
+        Span<byte> expected = stackalloc byte[HashByteLength];
+        SHA256.HashData(data, actual);
+        return Convert.FromHexString(digest.Hash, expected, out _, out var written) == OperationStatus.Done
+            && written == HashByteLength
+            && actual.SequenceEqual(expected);
+    }
+
     /// <summary>
     /// Digest from a SHA-256 computed elsewhere, e.g. by an <see cref="IncrementalHash"/> over a
     /// stream. <paramref name="sha256"/> must be exactly 32 bytes.

@@ -43,6 +43,12 @@ public sealed record FrontendOptions
     /// <summary>The longest a worker's Lease call is held open, whatever it asks.</summary>
     public int LeaseWaitMaxMs { get; init; } = 30_000;
 
+    /// <summary>
+    /// Bytes of Action plus Command a lease may carry inline (0: none). Typical pairs are a few hundred bytes; a larger
+    /// Command (long argument lists, big environments) is read by the worker from the CAS instead.
+    /// </summary>
+    public int LeaseInlineMessageMaxBytes { get; init; } = 64 * 1024;
+
     /// <summary>An Execute or WaitExecution stream without a change for this long is sent the current Operation again; 0 disables it.</summary>
     public int StreamKeepAliveMs { get; init; } = 60_000;
 
@@ -70,6 +76,7 @@ public sealed record FrontendOptions
         ArgumentOutOfRangeException.ThrowIfNegative(RetryBackoffBaseMs);
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryBackoffMaxMs, RetryBackoffBaseMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseWaitMaxMs);
+        ArgumentOutOfRangeException.ThrowIfNegative(LeaseInlineMessageMaxBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(StreamKeepAliveMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobHintsPerWorkerMax);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CompleteBatchMax);

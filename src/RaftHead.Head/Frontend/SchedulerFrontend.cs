@@ -60,6 +60,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         Time = timeProvider ?? TimeProvider.System;
         _random = random ?? new Random();
         _logger = (ILogger?)loggerFactory?.CreateLogger<SchedulerFrontend>() ?? NullLogger.Instance;
+        Blobs = blobs;
         _inputs = new ActionInputs(blobs, _execution);
         Workers = new WorkerSoftState(options.BlobHintsPerWorkerMax);
         ActionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, Time, RetryDelay), blobs);
@@ -68,6 +69,9 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     }
 
     public ISchedulerLog Log { get; }
+
+    /// <summary>This head's CAS.</summary>
+    public IBlobStore Blobs { get; }
 
     public FrontendOptions Options { get; }
 

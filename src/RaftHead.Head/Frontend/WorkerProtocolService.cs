@@ -2,6 +2,7 @@ using Grpc.Core;
 using RaftHead.Head.Reapi;
 using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.V1;
+using RaftHead.Storage;
 
 namespace RaftHead.Head.Frontend;
 
@@ -119,10 +120,58 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                 }
             }
 
-            if (response.Leases.Count > 0 || !await WaitAsync(changed, until, linked.Token, context.CancellationToken).ConfigureAwait(false))
+            if (response.Leases.Count > 0)
+            {
+                foreach (var lease in response.Leases)
+                {
+                    await InlineMessagesAsync(lease, context.CancellationToken).ConfigureAwait(false);
+                }
+
+                return response;
+            }
+
+            if (!await WaitAsync(changed, until, linked.Token, context.CancellationToken).ConfigureAwait(false))
             {
                 return response;
             }
+        }
+    }
+
+    /// <summary>
+    /// Puts the lease's Action and Command into it, so the worker starts without two reads in a row. Only what is small
+    /// and readable now: anything else the worker reads from the CAS as before, so a failure here costs nothing.
+    /// </summary>
+    private async Task InlineMessagesAsync(WorkLease lease, CancellationToken cancellationToken)
+    {
+        var budget = _frontend.Options.LeaseInlineMessageMaxBytes;
+        if (lease.ActionDigest is not { } actionDigest || actionDigest.SizeBytes > budget)
+        {
+            return;
+        }
+
+        try
+        {
+            var action = await _frontend.Blobs.ReadAllAsync(lease.InstanceName, actionDigest, cancellationToken).ConfigureAwait(false);
+            if (action is null)
+            {
+                return;
+            }
+
+            lease.Action = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(action);
+            var commandDigest = Build.Bazel.Remote.Execution.V2.Action.Parser.ParseFrom(action).CommandDigest;
+            if (commandDigest is null || commandDigest.SizeBytes > budget - actionDigest.SizeBytes)
+            {
+                return;
+            }
+
+            if (await _frontend.Blobs.ReadAllAsync(lease.InstanceName, commandDigest, cancellationToken).ConfigureAwait(false) is { } command)
+            {
+                lease.Command = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(command);
+            }
+        }
+        catch (Exception e) when (e is IOException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // The worker reads them itself and reports what is wrong.
         }
     }
 

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaftHead.Protocol;
 using RaftHead.Protocol.Runner;
 using RaftHead.Protocol.V1;
 using RaftHead.Storage;
@@ -365,13 +366,15 @@ public sealed class WorkerAgent : IAsyncDisposable
     /// <summary>The lease's Action and Command, or the FAILED_PRECONDITION result REAPI gives when they are missing.</summary>
     private async Task<(ActionRunRequest? Request, ActionRunResult? Failure)> LoadAsync(WorkLease lease, CancellationToken cancellationToken)
     {
-        var action = await ReadMessageAsync(lease.InstanceName, lease.ActionDigest, ReapiAction.Parser, cancellationToken).ConfigureAwait(false);
+        var action = Inline(lease.Action, lease.ActionDigest, ReapiAction.Parser)
+            ?? await ReadMessageAsync(lease.InstanceName, lease.ActionDigest, ReapiAction.Parser, cancellationToken).ConfigureAwait(false);
         if (action is null)
         {
             return (null, Missing(lease.ActionDigest));
         }
 
-        var command = await ReadMessageAsync(lease.InstanceName, action.CommandDigest, Command.Parser, cancellationToken).ConfigureAwait(false);
+        var command = Inline(lease.Command, action.CommandDigest, Command.Parser)
+            ?? await ReadMessageAsync(lease.InstanceName, action.CommandDigest, Command.Parser, cancellationToken).ConfigureAwait(false);
         if (command is null)
         {
             return (null, Missing(action.CommandDigest));
@@ -379,6 +382,25 @@ public sealed class WorkerAgent : IAsyncDisposable
 
         var queuedAt = lease.QueuedAtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(lease.QueuedAtUnixMs) : default;
         return (new ActionRunRequest(lease.InstanceName, lease.ActionDigest, action, command) { QueuedAt = queuedAt }, null);
+    }
+
+    /// <summary>A message the lease carried, if it is the blob the digest names; else null and it is read from the CAS.</summary>
+    private static T? Inline<T>(Google.Protobuf.ByteString bytes, Digest? digest, MessageParser<T> parser)
+        where T : class, IMessage<T>
+    {
+        if (bytes.IsEmpty || digest is null || !Digests.Matches(digest, bytes.Span))
+        {
+            return null;
+        }
+
+        try
+        {
+            return parser.ParseFrom(bytes);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return null;
+        }
     }
 
     private async Task<T?> ReadMessageAsync<T>(string instanceName, Digest? digest, MessageParser<T> parser, CancellationToken cancellationToken)

@@ -41,6 +41,10 @@ public sealed class FrontendTests
         Assert.Equal(queued.Name, lease.OperationName);
         Assert.Equal(action, lease.ActionDigest);
         Assert.Equal(1u, lease.Attempt);
+        // The Action and its Command ride along, so the worker starts without reading them.
+        var inlineAction = Build.Bazel.Remote.Execution.V2.Action.Parser.ParseFrom(lease.Action);
+        Assert.Equal(action, Digests.Compute(lease.Action.Span));
+        Assert.Equal(inlineAction.CommandDigest, Digests.Compute(lease.Command.Span));
         var executing = await NextAsync(call.ResponseStream);
         Assert.Equal(Stage.Executing, Stage(executing));
         Assert.Equal(queued.Name, executing.Name);

@@ -93,6 +93,30 @@ internal sealed class AgentTestBed : IAsyncDisposable
         return lease;
     }
 
+    /// <summary>
+    /// Queues a lease carrying its Action and Command inline, as a head does; only the input root is stored, so the run
+    /// can only have taken them from the lease. <paramref name="sentCommand"/> (default: the command) is what the lease
+    /// carries as the Command bytes, to send one that does not match the digest.
+    /// </summary>
+    public async Task<WorkLease> EnqueueInlineAsync(Command command, Command? sentCommand = null, bool storeCommand = false)
+    {
+        var commandBytes = command.ToByteArray();
+        var commandDigest = storeCommand ? await PutAsync(commandBytes) : Digests.Compute(commandBytes);
+        var action = new ReapiAction { CommandDigest = commandDigest, InputRootDigest = await PutAsync(new Build.Bazel.Remote.Execution.V2.Directory().ToByteArray()) };
+        var actionBytes = action.ToByteArray();
+        var lease = new WorkLease
+        {
+            OperationName = $"operations/test-{Interlocked.Increment(ref _operations)}",
+            Attempt = 1,
+            InstanceName = "",
+            ActionDigest = Digests.Compute(actionBytes),
+            Action = Google.Protobuf.ByteString.CopyFrom(actionBytes),
+            Command = (sentCommand ?? command).ToByteString(),
+        };
+        Fake.Pending.Writer.TryWrite(lease);
+        return lease;
+    }
+
     /// <summary>A blob as the head holds it, read over REAPI without the worker's store.</summary>
     public async Task<byte[]?> ReadFromHeadAsync(Digest digest)
     {

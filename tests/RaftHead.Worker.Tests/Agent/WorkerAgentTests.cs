@@ -43,6 +43,30 @@ public sealed class WorkerAgentTests
     }
 
     [Fact]
+    public async Task A_lease_carrying_its_Action_and_Command_runs_without_reading_them()
+    {
+        await using var bed = await AgentTestBed.StartAsync();
+        await bed.EnqueueInlineAsync(RunnerFixture.Shell("echo inline"));
+
+        var complete = await TestServers.NextAsync(bed.Fake.Completions, Deadline);
+
+        Assert.Equal((int)StatusCode.OK, complete.Status.Code);
+        Assert.Equal("inline\n", Encoding.UTF8.GetString(await bed.ReadFromHeadAsync(complete.Result.StdoutDigest) ?? Array.Empty<byte>()));
+    }
+
+    [Fact]
+    public async Task Inline_bytes_that_are_not_the_digest_named_are_ignored_for_the_CAS_copy()
+    {
+        await using var bed = await AgentTestBed.StartAsync();
+        await bed.EnqueueInlineAsync(RunnerFixture.Shell("echo stored"), sentCommand: RunnerFixture.Shell("echo forged"), storeCommand: true);
+
+        var complete = await TestServers.NextAsync(bed.Fake.Completions, Deadline);
+
+        Assert.Equal((int)StatusCode.OK, complete.Status.Code);
+        Assert.Equal("stored\n", Encoding.UTF8.GetString(await bed.ReadFromHeadAsync(complete.Result.StdoutDigest) ?? Array.Empty<byte>()));
+    }
+
+    [Fact]
     public async Task A_non_zero_exit_is_a_result_not_a_failure()
     {
         await using var bed = await AgentTestBed.StartAsync();
