@@ -7,15 +7,24 @@
 #   ENDPOINT  grpc://HOST:PORT of a running head (default grpc://127.0.0.1:8980), or `start`: build
 #             src/RaftHead.Cli if needed, start `rh serve --port 0` (with --exec in exec mode) on
 #             127.0.0.1 with a data directory under the run's temp dir, and stop it by PID at the end.
-#   MODE      cache  --remote_cache=ENDPOINT: actions run here, results are uploaded (default)
-#             exec   --remote_executor=ENDPOINT: actions run on the head's workers
-#             local  no remote at all, for comparison (ENDPOINT is ignored)
+#   MODE      cache    --remote_cache=ENDPOINT: actions run here, results are uploaded (default)
+#             exec     --remote_executor=ENDPOINT: actions run on the head's workers
+#             minimal  exec with --remote_download_minimal (builds without the bytes): no output is written
+#                      here; the programs' digests come from Bazel's build event file, and a third build with
+#                      --remote_download_toplevel (after another clean) fetches them from the cluster
+#             local    no remote at all, for comparison (ENDPOINT is ignored)
 #
 # One run: a fresh temp workspace (Redis tree + tests/fixtures/redis), a cold build (timed), `bazel clean
 # --expunge`, a warm build (timed), a check that both builds produced byte-identical programs, a smoke test of
 # the warm build's redis-server/redis-cli on a free loopback port, `bazel shutdown`. Prints Bazel's
 # process summaries and both times; the last line is machine-readable:
 #   RESULT mode=cache cold_s=97.1 warm_s=12.3 cold="..." warm="..."
+#
+# In minimal mode the cold and warm builds leave no program on disk (checked), so the comparison is between the
+# digests each build's event file names for the programs; then `bazel clean --expunge` and a fetch build with
+# --remote_download_toplevel, which must be all remote cache hits (every action's result is still in the cluster's
+# action cache) and must write programs whose SHA-256 is the digest the builds without the bytes named. The smoke
+# test runs the fetched programs.
 #
 # Environment:
 #   REDIS_SRC   unpacked Redis tree (default /var/tmp/rafthead-redis-src; fetched by scripts/fetch-redis-source.sh)
@@ -41,9 +50,9 @@ redis_src=${REDIS_SRC:-/var/tmp/rafthead-redis-src}
 
 case "$mode" in
   local) endpoint= ;;
-  cache | exec) ;;
+  cache | exec | minimal) ;;
   *)
-    echo "usage: $0 [ENDPOINT|start] [cache|exec|local]" >&2
+    echo "usage: $0 [ENDPOINT|start] [cache|exec|minimal|local]" >&2
     exit 2
     ;;
 esac
@@ -119,7 +128,7 @@ if [ "$mode" != local ] && [ "$endpoint" = start ]; then
     timeout 900 dotnet build "$repo/src/RaftHead.Cli" -c Release -nologo -v q >&2
   fi
   serve_args=(serve --host 127.0.0.1 --port 0 --data "$tmp/rh-data")
-  [ "$mode" = exec ] && serve_args+=(--exec)
+  [ "$mode" = exec ] || [ "$mode" = minimal ] && serve_args+=(--exec)
   # shellcheck disable=SC2206
   serve_args+=(${RH_SERVE_ARGS:-})
   dotnet "$rh_dll" "${serve_args[@]}" >"$tmp/rh-serve.log" 2>&1 &
@@ -143,6 +152,7 @@ flags=(--disk_cache= --incompatible_strict_action_env --symlink_prefix=/ --color
 case "$mode" in
   cache) flags+=(--remote_cache="$endpoint" --remote_upload_local_results) ;;
   exec) flags+=(--remote_executor="$endpoint") ;;
+  minimal) flags+=(--remote_executor="$endpoint" --remote_download_minimal) ;;
   local) ;;
 esac
 [ -n "${JOBS:-}" ] && flags+=(--jobs="$JOBS")
@@ -153,9 +163,12 @@ target_list=($targets)
 
 now() { date +%s.%N; }
 
-# build NAME: runs one timed build, leaves its output in $tmp/NAME.log and its wall time in $elapsed.
+# build NAME [FLAG...]: runs one timed build (with the extra flags, which win over the mode's), leaves its
+# output in $tmp/NAME.log, its build event file in $tmp/NAME.bep.json and its wall time in $elapsed.
 build() {
   local name=$1 start end rc=0 extra=()
+  shift
+  extra+=(--build_event_json_file="$tmp/$name.bep.json" "$@")
   [ "${GRPC_LOG:-0}" = 1 ] && [ "$mode" != local ] && extra+=(--experimental_remote_grpc_log="$tmp/$name.grpc.log")
   start=$(now)
   (cd "$ws" && timeout "$build_timeout" bazel --nohome_rc --output_user_root="$root" --max_idle_secs=300 \
@@ -171,6 +184,32 @@ build() {
     fi
     exit 1
   fi
+}
+
+# bep_digests NAME: the targets' programs as the build event file of build NAME names them, in sha256sum's
+# format. A remote output is named by its CAS address (bytestream://HOST:PORT/blobs/HASH/SIZE); a local one
+# (file://) by the SHA-256 of the file, so the lines compare with hash_outputs'.
+bep_digests() {
+  python3 - "$tmp/$1.bep.json" "${target_list[@]}" <<'PY'
+import hashlib, json, sys
+from urllib.parse import unquote, urlparse
+path, targets = sys.argv[1], [t.removeprefix("//:") for t in sys.argv[2:]]
+found = {}
+with open(path) as f:
+    for line in f:
+        for file in json.loads(line).get("namedSetOfFiles", {}).get("files", []):
+            name, uri = file.get("name", ""), file.get("uri", "")
+            if name not in targets or name in found:
+                continue
+            if uri.startswith("bytestream://"):
+                found[name] = uri.split("/blobs/", 1)[1].split("/")[0]
+            elif uri.startswith("file://"):
+                with open(unquote(urlparse(uri).path), "rb") as data:
+                    found[name] = hashlib.sha256(data.read()).hexdigest()
+for t in targets:
+    if t in found:
+        print(f"{found[t]}  {t}")
+PY
 }
 
 summary() { grep -E '^INFO: [0-9]+ process(es)?[:.]' "$tmp/$1.log" | tail -n 1; }
@@ -205,9 +244,40 @@ warm_s=$elapsed
 bin=$(cd "$ws" && bazel_ info "${flags[@]}" bazel-bin 2>/dev/null)
 warm_hashes=$(hash_outputs "$bin")
 
+# --- Builds without the bytes: the digests they named, then the programs fetched ------------------------------
+if [ "$mode" = minimal ]; then
+  # Nothing may have been written here: that is what a build without the bytes means.
+  [ -z "$cold_hashes$warm_hashes" ] || {
+    log "a build with --remote_download_minimal wrote programs to $bin:"
+    echo "$cold_hashes$warm_hashes" >&2
+    exit 1
+  }
+  cold_hashes=$(bep_digests cold)
+  warm_hashes=$(bep_digests warm)
+  [ "$(echo "$cold_hashes" | grep -c .)" = "${#target_list[@]}" ] || {
+    log "the cold build's event file does not name every target's program: $cold_hashes"
+    exit 1
+  }
+  (cd "$ws" && timeout 300 bazel --nohome_rc --output_user_root="$root" clean --expunge >>"$tmp/clean.log" 2>&1)
+  log "fetch build (--remote_download_toplevel)"
+  build fetch --remote_download_toplevel
+  fetch_s=$elapsed
+  bin=$(cd "$ws" && bazel_ info "${flags[@]}" bazel-bin 2>/dev/null)
+  fetch_hashes=$(hash_outputs "$bin")
+  fetched=yes
+  [ "$fetch_hashes" = "$warm_hashes" ] || fetched=no
+  # Every action's result must come from the cluster: "N processes: N remote cache hit" plus internal ones.
+  all_hits=no
+  summary_line=$(grep -E '^INFO: [0-9]+ process(es)?[:.]' "$tmp/fetch.log" | tail -n 1)
+  if ! echo "$summary_line" | grep -Eq '[0-9]+ (remote|linux-sandbox|local|processwrapper-sandbox|sandbox)([,.]|$)'; then
+    echo "$summary_line" | grep -q 'remote cache hit' && all_hits=yes
+  fi
+fi
+
 # --- Checks -------------------------------------------------------------------------------------------------
 same=yes
 [ "$cold_hashes" = "$warm_hashes" ] || same=no
+[ "$mode" != minimal ] || [ "$fetched" = yes ] || same=no
 
 smoke=skipped
 if [ -x "$bin/redis-server" ] && [ -x "$bin/redis-cli" ]; then
@@ -237,6 +307,14 @@ echo "cold build: ${cold_s} s"
 details cold
 echo "warm build (after bazel clean --expunge): ${warm_s} s"
 details warm
+if [ "$mode" = minimal ]; then
+  echo "programs written by the cold and warm builds: none (builds without the bytes)"
+  echo "fetch build (after bazel clean --expunge, --remote_download_toplevel): ${fetch_s} s, all remote cache hits: $all_hits"
+  details fetch
+  echo "digests named by the cold build's events:"
+  echo "$cold_hashes" | sed 's/^/    /'
+  echo "fetched programs' SHA-256 equal the digests named by the builds without the bytes: $fetched"
+fi
 echo "outputs identical cold vs warm: $same"
 echo "$warm_hashes" | sed 's/^/    /'
 if [ -x "$bin/redis-server" ]; then
@@ -249,5 +327,7 @@ if [ -n "$rh_pid" ]; then
   echo "rh serve log (last lines):"
   tail -n 5 "$tmp/rh-serve.log" | sed 's/^/    /'
 fi
-echo "RESULT mode=$mode cold_s=$cold_s warm_s=$warm_s cold=\"$(summary cold)\" warm=\"$(summary warm)\" identical=$same smoke=$smoke"
-[ "$same" = yes ] && [ "$smoke" != failed ]
+extra_result=
+[ "$mode" = minimal ] && extra_result=" fetch_s=$fetch_s fetch=\"$(summary fetch)\" fetch_all_hits=$all_hits"
+echo "RESULT mode=$mode cold_s=$cold_s warm_s=$warm_s cold=\"$(summary cold)\" warm=\"$(summary warm)\"$extra_result identical=$same smoke=$smoke"
+[ "$same" = yes ] && [ "$smoke" != failed ] && { [ "$mode" != minimal ] || [ "$all_hits" = yes ]; }

@@ -560,8 +560,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             {
                 if (_held.TryGetValue((cancel.OperationName, cancel.Attempt), out var run))
                 {
-                    run.CancelledByHead = true;
-                    await run.Cancel.CancelAsync().ConfigureAwait(false);
+                    await run.StopByHeadAsync().ConfigureAwait(false);
                 }
             }
 
@@ -600,7 +599,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         }
     }
 
-    private sealed class Run(CancellationTokenSource cancel, long assignedIndex)
+    internal sealed class Run(CancellationTokenSource cancel, long assignedIndex)
     {
         public CancellationTokenSource Cancel { get; } = cancel;
 
@@ -608,5 +607,22 @@ public sealed class WorkerAgent : IAsyncDisposable
         public long AssignedIndex { get; } = assignedIndex;
 
         public volatile bool CancelledByHead;
+
+        /// <summary>
+        /// The head's stop. A heartbeat's answer may name a run that ends, and disposes its source, between the lookup
+        /// and this call (the head stops leases it has just seen completed): stopping it is then a no-op, never an error
+        /// that ends the heartbeats, after which the heads declare the worker dead again and again.
+        /// </summary>
+        public async Task StopByHeadAsync()
+        {
+            CancelledByHead = true;
+            try
+            {
+                await Cancel.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
     }
 }

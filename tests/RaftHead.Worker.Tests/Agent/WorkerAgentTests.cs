@@ -148,6 +148,33 @@ public sealed class WorkerAgentTests
     }
 
     [Fact]
+    public async Task A_stop_from_the_head_for_a_run_that_ended_after_the_heartbeat_found_it_is_a_no_op()
+    {
+        // The interleaving: the heartbeat finds the run held, the run ends and disposes its source, then the head's stop.
+        var source = new CancellationTokenSource();
+        var run = new WorkerAgent.Run(source, assignedIndex: 7);
+        source.Dispose();
+
+        // This threw ObjectDisposedException, which ended the heartbeat loop for good: the heads then declared the
+        // worker dead every TTL while it went on leasing.
+        await run.StopByHeadAsync();
+
+        Assert.True(run.CancelledByHead);
+    }
+
+    [Fact]
+    public async Task A_stop_from_the_head_cancels_a_run_still_going()
+    {
+        using var source = new CancellationTokenSource();
+        var run = new WorkerAgent.Run(source, assignedIndex: 7);
+
+        await run.StopByHeadAsync();
+
+        Assert.True(run.CancelledByHead);
+        Assert.True(source.IsCancellationRequested);
+    }
+
+    [Fact]
     public async Task The_worker_moves_to_the_next_head_when_the_first_is_down()
     {
         var dead = TestServers.DeadEndpoint();
