@@ -18,7 +18,7 @@ internal static class Program
         "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-execute] [--skip-failover] [--skip-scale] [--drain N] [--drain-seconds N] [--temp DIR] [--out FILE]\n" +
         "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]\n" +
         "       RaftHead.Bench spawn [--runs N] [--temp DIR] [--out FILE]\n" +
-        "       RaftHead.Bench worker [--seconds N] [--calls N] [--rounds N] [--mib-per-size N] [--skip-noop] [--skip-fetch] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench worker [--seconds N] [--calls N] [--rounds N] [--mib-per-size N] [--skip-noop] [--skip-fetch] [--skip-parts] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
@@ -303,6 +303,7 @@ internal static class Program
                 "--mib-per-size" => options with { BytesPerSize = Math.Clamp(long.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 4096) << 20 },
                 "--skip-noop" => options with { SkipNoOp = true },
                 "--skip-fetch" => options with { SkipFetch = true },
+                "--skip-parts" => options with { SkipParts = true },
                 "--temp" => options with { TempRoot = Value(args, ref i) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),

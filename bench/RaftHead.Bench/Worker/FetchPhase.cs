@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,7 +29,16 @@ internal sealed class FetchPhase
     public const string Raw = "loopback gRPC stream (rpc scenario's Download, 256 KiB messages)";
     public const string Peer = "peer: PeerFetchingBlobStore ← PeerBlobServer";
     public const string Head = "head: RemoteBlobStore ← HeadNode";
-    public static readonly string[] Sides = [Raw, Peer, Head];
+    public const string PeerFileSpool = "peer, spooled to a cache file at any size (SpoolInMemoryMaxBytes = 0)";
+    public const string PeerRead = "part: peer ByteStream Read alone (no where-is, no verify, nothing kept)";
+    public const string WhereIs = "part: where-is on the head alone";
+    public const string Hash = "part: SHA-256 of the holder's file, 256 KiB reads";
+    public const string Keep = "part: FileCache.GetAsync copying the holder's file (no network, no verify)";
+
+    /// <summary>The sides compared: the raw stream, the two fetches and the parts that split the peer fetch's time.</summary>
+    public static readonly string[] AllSides = [Raw, Peer, Head, PeerFileSpool, PeerRead, WhereIs, Hash, Keep];
+
+    public static readonly string[] MainSides = [Raw, Peer, Head];
 
     /// <summary>As the peer and the head send blobs.</summary>
     private const int MessageBytes = 256 * 1024;
@@ -62,13 +73,15 @@ internal sealed class FetchPhase
 
         await AwaitDirectoryAsync(locator, holder.Server.Endpoint, sets.Values.SelectMany(s => s).ToArray(), cancellationToken).ConfigureAwait(false);
 
+        var sides = _options.SkipParts ? MainSides : AllSides;
+
         // Warm-up: every side once over a few blobs of each size (JIT, connections, the holder's page cache).
         var results = new List<FetchRound>();
         foreach (var (size, set) in sets)
         {
-            foreach (var side in Sides)
+            foreach (var side in sides)
             {
-                await CaseAsync(side, size, set[..Math.Min(set.Length, 8)], 1, 0, download, heads, locator, channels, directory, cancellationToken).ConfigureAwait(false);
+                await CaseAsync(side, size, set[..Math.Min(set.Length, 8)], 1, 0, download, heads, locator, channels, directory, holder, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -78,10 +91,10 @@ internal sealed class FetchPhase
             {
                 foreach (var concurrency in _options.Concurrency)
                 {
-                    for (var s = 0; s < Sides.Length; s++)
+                    for (var s = 0; s < sides.Length; s++)
                     {
-                        var side = Sides[(s + r) % Sides.Length];
-                        var round = await CaseAsync(side, size, set, concurrency, r, download, heads, locator, channels, directory, cancellationToken).ConfigureAwait(false);
+                        var side = sides[(s + r) % sides.Length];
+                        var round = await CaseAsync(side, size, set, concurrency, r, download, heads, locator, channels, directory, holder, cancellationToken).ConfigureAwait(false);
                         _progress.WriteLine($"worker: round {r} {side,-48} {size / 1024,6} KiB x{round.Blobs,4}, {concurrency} at once: {round.MegabytesPerSecond,7:0} MB/s, p50 {round.P50Ms,7:0.00} ms per blob");
                         results.Add(round);
                     }
@@ -132,12 +145,17 @@ internal sealed class FetchPhase
     }
 
     private static async Task<FetchRound> CaseAsync(
-        string side, int size, Digest[] set, int concurrency, int round, Wire.Bench.BenchClient download, HeadConnection heads, HeadBlobLocator locator, GrpcChannels channels, string directory, CancellationToken cancellationToken)
+        string side, int size, Digest[] set, int concurrency, int round, Wire.Bench.BenchClient download, HeadConnection heads, HeadBlobLocator locator, GrpcChannels channels, string directory, BenchWorker holder, CancellationToken cancellationToken)
     {
         using var reader = new TempDirectory(directory, "reader");
         var cache = new FileCache(Path.Combine(reader.Path, "cache"));
-        using var peers = side == Peer ? new PeerFetchingBlobStore(new RemoteBlobStore(heads), locator, channels, cache) : null;
-        var fromHead = new RemoteBlobStore(heads);
+        using var peers = side switch
+        {
+            Peer => new PeerFetchingBlobStore(new RemoteBlobStore(heads), locator, channels, cache),
+            PeerFileSpool => new PeerFetchingBlobStore(new RemoteBlobStore(heads), locator, channels, cache, new PeerFetchOptions { SpoolInMemoryMaxBytes = 0 }),
+            _ => null,
+        };
+        RaftHead.Storage.IBlobStore other = side == Keep ? new HolderFileStore(holder.Cache) : new RemoteBlobStore(heads);
         var samples = new List<long>[concurrency];
         long next = -1;
         var clock = Stopwatch.StartNew();
@@ -156,9 +174,21 @@ internal sealed class FetchPhase
                         {
                             await StreamAsync(download, size, cancellationToken).ConfigureAwait(false);
                         }
+                        else if (side == PeerRead)
+                        {
+                            await ReadPeerAsync(new Google.ByteStream.ByteStream.ByteStreamClient(channels.For(holder.Server.Endpoint)), set[i], cancellationToken).ConfigureAwait(false);
+                        }
+                        else if (side == WhereIs)
+                        {
+                            Check((await locator.PeersHoldingAsync(set[i], cancellationToken).ConfigureAwait(false)).Contains(holder.Server.Endpoint), "where-is names the holder");
+                        }
+                        else if (side == Hash)
+                        {
+                            await HashAsync(holder.Cache, set[i], cancellationToken).ConfigureAwait(false);
+                        }
                         else
                         {
-                            var path = await cache.GetAsync(peers ?? (RaftHead.Storage.IBlobStore)fromHead, "", set[i], executable: false, cancellationToken).ConfigureAwait(false);
+                            var path = await cache.GetAsync(peers ?? other, "", set[i], executable: false, cancellationToken).ConfigureAwait(false);
                             Check(path is not null && new FileInfo(path).Length == size, $"{side} fetched {set[i].Hash}");
                         }
 
@@ -178,6 +208,39 @@ internal sealed class FetchPhase
         var all = samples.SelectMany(s => s).ToList();
         var (p50Us, p99Us) = Latencies.Percentiles(all);
         return new FetchRound(side, size, concurrency, round, set.Length, (long)set.Length * size, seconds, p50Us / 1000, p99Us / 1000);
+    }
+
+    private static async Task ReadPeerAsync(Google.ByteStream.ByteStream.ByteStreamClient client, Digest digest, CancellationToken cancellationToken)
+    {
+        using var call = client.Read(new Google.ByteStream.ReadRequest { ResourceName = $"blobs/{Digests.ToResourceString(digest)}" }, cancellationToken: cancellationToken);
+        long received = 0;
+        while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        {
+            received += call.ResponseStream.Current.Data.Length;
+        }
+
+        Check(received == digest.SizeBytes, "peer read length");
+    }
+
+    private static async Task HashAsync(FileCache cache, Digest digest, CancellationToken cancellationToken)
+    {
+        await using var file = cache.TryOpenRead(digest) ?? throw new InvalidOperationException($"Benchmark self-check failed: the holder lost {digest.Hash}.");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(MessageBytes);
+        try
+        {
+            int n;
+            while ((n = await file.ReadAsync(buffer.AsMemory(0, MessageBytes), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                hash.AppendData(buffer, 0, n);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        Check(Convert.ToHexStringLower(hash.GetHashAndReset()) == digest.Hash, "the holder's file hashes to its digest");
     }
 
     private static async Task StreamAsync(Wire.Bench.BenchClient client, int size, CancellationToken cancellationToken)

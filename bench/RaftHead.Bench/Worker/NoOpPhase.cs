@@ -19,7 +19,7 @@ internal sealed class NoOpPhase
         "  input fetch (input_fetch_start → input_fetch_completed)",
         "  execution (execution_start → execution_completed)",
         "  output upload (execution_completed → worker_completed)",
-        "queued → worker_start (lease wake, Action + Command read from the head)",
+        "client send → worker_start (Submit committed in the head's log, lease, Action + Command read from the head)",
         "worker_completed → done Operation at the client (Complete, action result, stream)",
         "Execute → done Operation at the client",
     ];
@@ -80,7 +80,8 @@ internal sealed class NoOpPhase
 
     /// <summary>
     /// The metrics of one round. Each sample is one Execute's stages as <see cref="ExecutePhase.StageNames"/> lists
-    /// them: the worker's span sums the stages between worker_start and worker_completed of the same call.
+    /// them: the worker's span sums the stages between worker_start and worker_completed of the same call. The lease
+    /// carries queued_timestamp in whole milliseconds, so the stages before worker_start are taken together.
     /// </summary>
     private static (double P50Us, double P99Us)[] Round(ExecRound bare, List<double[]> samples)
     {
@@ -90,7 +91,7 @@ internal sealed class NoOpPhase
         metrics[2] = Percentiles(samples.Select(s => s[3]));
         metrics[Execution] = Percentiles(samples.Select(s => s[5]));
         metrics[4] = Percentiles(samples.Select(s => s[6]));
-        metrics[5] = Percentiles(samples.Select(s => s[1]));
+        metrics[5] = Percentiles(samples.Select(s => s[0] + s[1]));
         metrics[6] = Percentiles(samples.Select(s => s[7]));
         metrics[Whole] = Percentiles(samples.Select(s => s[8]));
         return metrics;

@@ -34,6 +34,9 @@ internal sealed record WorkerBenchOptions
 
     public bool SkipFetch { get; init; }
 
+    /// <summary>Fetch rounds without the sides that split the peer fetch's time (file spool, where-is, read alone, SHA-256).</summary>
+    public bool SkipParts { get; init; }
+
     /// <summary>A hard stop for the whole run: a hang becomes a cancellation, not a stuck process.</summary>
     public TimeSpan RunLimit { get; init; } = TimeSpan.FromMinutes(10);
 
