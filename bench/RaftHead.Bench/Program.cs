@@ -2,11 +2,12 @@ using System.Globalization;
 using RaftHead.Bench.Cluster;
 using RaftHead.Bench.Execution;
 using RaftHead.Bench.Storage;
+using RaftHead.Bench.Worker;
 
 namespace RaftHead.Bench;
 
 /// <summary>
-/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage|exec [options]</c> (see bench/README.md).
+/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage|exec|cluster|dispatch|spawn|worker [options]</c> (see bench/README.md).
 /// </summary>
 internal static class Program
 {
@@ -16,11 +17,12 @@ internal static class Program
         "       RaftHead.Bench exec [--seconds N] [--rounds N] [--calls N] [--clients N] [--slots N] [--dirs N] [--files-per-dir N] [--materialize-rounds N] [--skip-execute] [--skip-materialize] [--temp DIR] [--copy-cache DIR] [--out FILE]\n" +
         "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-execute] [--skip-failover] [--skip-scale] [--drain N] [--drain-seconds N] [--temp DIR] [--out FILE]\n" +
         "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]\n" +
-        "       RaftHead.Bench spawn [--runs N] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench spawn [--runs N] [--temp DIR] [--out FILE]\n" +
+        "       RaftHead.Bench worker [--seconds N] [--calls N] [--rounds N] [--mib-per-size N] [--skip-noop] [--skip-fetch] [--skip-parts] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch" or "spawn"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch" or "spawn" or "worker"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -35,6 +37,7 @@ internal static class Program
                 "cluster" => await RunClusterAsync(args, ParseCluster(args.AsSpan(1))).ConfigureAwait(false),
                 "dispatch" => await RunDispatchAsync(ParseDispatch(args.AsSpan(1))).ConfigureAwait(false),
                 "spawn" => await RunSpawnAsync(ParseSpawn(args.AsSpan(1))).ConfigureAwait(false),
+                "worker" => await RunWorkerAsync(args, ParseWorker(args.AsSpan(1))).ConfigureAwait(false),
                 _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
             };
         }
@@ -108,6 +111,20 @@ internal static class Program
     {
         using var run = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         await EmitAsync(await SpawnCompare.RunAsync(options, run.Token).ConfigureAwait(false), options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunWorkerAsync(string[] args, WorkerBenchOptions options)
+    {
+        using var run = new CancellationTokenSource(options.RunLimit);
+        var started = TimeProvider.System.GetUtcNow();
+        var machine = MachineNote.Describe(options.TempRoot);
+        Console.Error.WriteLine($"machine: {machine}");
+        var results = await new WorkerScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
+        var wall = TimeProvider.System.GetUtcNow() - started;
+        var loadAtEnd = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+        var markdown = WorkerReport.ToMarkdown(options, results, CommandLine(args), started, wall, machine, loadAtEnd);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
 
@@ -263,6 +280,30 @@ internal static class Program
             options = arg switch
             {
                 "--runs" => options with { Runs = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 100_000) },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static WorkerBenchOptions ParseWorker(ReadOnlySpan<string> args)
+    {
+        var options = new WorkerBenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--seconds" => options with { CaseSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0.2, 60) },
+                "--calls" => options with { CaseCallsMax = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 10, 100_000) },
+                "--rounds" => options with { Rounds = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 15) },
+                "--mib-per-size" => options with { BytesPerSize = Math.Clamp(long.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 4096) << 20 },
+                "--skip-noop" => options with { SkipNoOp = true },
+                "--skip-fetch" => options with { SkipFetch = true },
+                "--skip-parts" => options with { SkipParts = true },
                 "--temp" => options with { TempRoot = Value(args, ref i) },
                 "--out" => options with { OutPath = Value(args, ref i) },
                 _ => throw new FormatException($"unknown argument '{arg}'"),

@@ -122,7 +122,7 @@ internal sealed class ExecutePhase
     public static void Traversable(string path) =>
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
-    private static List<StageSplit> Split(List<double[]> samples)
+    internal static List<StageSplit> Split(List<double[]> samples)
     {
         var splits = new List<StageSplit>(StageCount);
         for (var s = 0; s < StageCount; s++)
@@ -136,7 +136,7 @@ internal sealed class ExecutePhase
         return splits;
     }
 
-    private static async Task<ExecRound> DirectAsync(ProcessStarter starter, string kind, int starters, TimeSpan duration, int callsMax, int round, CancellationToken cancellationToken)
+    internal static async Task<ExecRound> DirectAsync(ProcessStarter starter, string kind, int starters, TimeSpan duration, int callsMax, int round, CancellationToken cancellationToken)
     {
         long started = 0;
         var perStarter = new List<long>[starters];
@@ -166,7 +166,7 @@ internal sealed class ExecutePhase
     }
 
     /// <summary>Clients each run Execute back to back (a fresh action each time) until the round ends or its calls are spent.</summary>
-    private static async Task<ExecRound> ExecuteAsync(ReapiClients reapi, ActionCursor actions, int clients, TimeSpan duration, int callsMax, int round, List<double[]> stages, CancellationToken cancellationToken)
+    internal static async Task<ExecRound> ExecuteAsync(ReapiClients reapi, ActionCursor actions, int clients, TimeSpan duration, int callsMax, int round, List<double[]> stages, CancellationToken cancellationToken)
     {
         long started = 0;
         var perClient = new List<long>[clients];
@@ -273,7 +273,7 @@ internal sealed class ExecutePhase
     }
 
     /// <summary>Hands out each pre-uploaded action once.</summary>
-    private sealed class ActionCursor(Digest[] actions)
+    internal sealed class ActionCursor(Digest[] actions)
     {
         private long _next = -1;
 
