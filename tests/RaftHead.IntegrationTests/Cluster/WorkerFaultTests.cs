@@ -6,10 +6,10 @@ using Grpc.Core;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
-using AdminListRequest = RaftHead.Protocol.V1.ListOperationsRequest;
-using AdminListResponse = RaftHead.Protocol.V1.ListOperationsResponse;
 using RaftHead.Testing;
 using Xunit.Abstractions;
+using AdminListRequest = RaftHead.Protocol.V1.ListOperationsRequest;
+using AdminListResponse = RaftHead.Protocol.V1.ListOperationsResponse;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 using Stage = Build.Bazel.Remote.Execution.V2.ExecutionStage.Types.Value;
@@ -81,7 +81,10 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
             Assert.Equal([first.Pid, second.Pid], starts);
             Assert.Equal(1, ends.Count(p => p == second.Pid));
 
-            // The head's record: the dead worker's lease went back to the queue once, and only attempt 2 completed.
+            // The head's record: the dead worker's lease went back to the queue once, and only attempt 2 completed. The
+            // worker logs its report once the head has answered it, which may be after the client saw the result.
+            await cluster.Up.WaitForLineAsync(l => l.Contains($" completed {operationName} ", StringComparison.Ordinal), StepTimeout);
+            await cluster.Up.WaitForLineAsync(l => l.Contains($"Worker {killedId} declared dead after ", StringComparison.Ordinal), StepTimeout);
             var log = cluster.Up.Log.Split('\n');
             Assert.Single(log, l => l.Contains($"Worker {killedId} declared dead after ", StringComparison.Ordinal) && l.Contains("; 1 operations requeued", StringComparison.Ordinal));
             Assert.Single(log, l => l.Contains($"Worker {killedId} runs {operationName} attempt 1 ", StringComparison.Ordinal));
@@ -152,6 +155,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
             var (starts, ends) = action.Runs();
             Assert.Equal([start.Pid], starts);
             Assert.Equal([start.Pid], ends);
+            await cluster.Up.WaitForLineAsync(l => l.Contains($" completed {operationName} ", StringComparison.Ordinal), StepTimeout);
             var log = cluster.Up.Log.Split('\n');
             var ran = Assert.Single(log, l => l.Contains($" runs {operationName} ", StringComparison.Ordinal));
             Assert.Contains($"Worker {workerId} runs {operationName} attempt 1 ", ran, StringComparison.Ordinal);
