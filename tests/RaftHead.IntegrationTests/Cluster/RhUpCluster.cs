@@ -42,13 +42,17 @@ public sealed partial class RhUpCluster : IAsyncDisposable
     public string Endpoint(long id) => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{BasePort + id - 1}");
 
     /// <param name="dataDirectory">Made searchable by others: when the tests run as root the workers' run-as user must reach it.</param>
-    public static async Task<RhUpCluster> StartAsync(string dataDirectory, int workers, int slots)
+    /// <param name="restart">False: a head or worker that dies stays dead (<c>--no-restart</c>).</param>
+    public static async Task<RhUpCluster> StartAsync(string dataDirectory, int workers, int slots, bool restart = true)
     {
         File.SetUnixFileMode(dataDirectory, (UnixFileMode)Convert.ToInt32("755", 8));
         var basePort = FreeConsecutivePorts(3);
-        var up = ChildProcess.StartRh(
+        string[] arguments =
+        [
             "up", "--data", dataDirectory, "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
-            "--workers", workers.ToString(CultureInfo.InvariantCulture), "--slots", slots.ToString(CultureInfo.InvariantCulture));
+            "--workers", workers.ToString(CultureInfo.InvariantCulture), "--slots", slots.ToString(CultureInfo.InvariantCulture),
+        ];
+        var up = ChildProcess.StartRh(restart ? arguments : [.. arguments, "--no-restart"]);
         try
         {
             var (line, _) = await up.WaitForLineAsync(l => l.StartsWith("ready: ", StringComparison.Ordinal), ReadyTimeout);
@@ -110,6 +114,37 @@ public sealed partial class RhUpCluster : IAsyncDisposable
             ?? throw new InvalidOperationException("no head says it leads");
         Assert.True(PosixSignals.KillNow(leader.Pid), $"could not kill pid {leader.Pid} of head {leader.NodeId}");
         return (leader.NodeId, leader.Pid);
+    }
+
+    /// <summary>
+    /// The process of the worker with this id: <c>rh up</c> names it worker-N in the prefix of its ready line, and its
+    /// data directory ends in worker-N.
+    /// </summary>
+    public int WorkerProcessId(string workerId)
+    {
+        var ready = Up.Log.Split('\n').Select(l => WorkerReadyLine().Match(l)).FirstOrDefault(m => m.Success && m.Groups["id"].Value == workerId)
+            ?? throw new InvalidOperationException($"rh up printed no ready line of worker {workerId}:\n{Up.Log}");
+        var data = $"/{ready.Groups["name"].Value}";
+        foreach (var pid in ChildrenOf(Up.ProcessId))
+        {
+            string[] arguments;
+            try
+            {
+                arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            var at = Array.IndexOf(arguments, "--data");
+            if (arguments.Contains("worker") && at >= 0 && at + 1 < arguments.Length && arguments[at + 1].EndsWith(data, StringComparison.Ordinal))
+            {
+                return pid;
+            }
+        }
+
+        throw new InvalidOperationException($"no child of rh up runs {ready.Groups["name"].Value} (worker {workerId})");
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(Up);
@@ -194,4 +229,7 @@ public sealed partial class RhUpCluster : IAsyncDisposable
 
     [GeneratedRegex(@"^ready: grpc://(?<heads>\S+) leader=(?<leader>\d+) workers=(?<workers>\d+)$")]
     private static partial Regex ReadyLine();
+
+    [GeneratedRegex(@"^(?<name>worker-\d+) \| ready: worker (?<id>\S+) ")]
+    private static partial Regex WorkerReadyLine();
 }
