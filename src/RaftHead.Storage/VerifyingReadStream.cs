@@ -127,13 +127,6 @@ public sealed class VerifyingReadStream : Stream
         base.Dispose(disposing);
     }
 
-    public override async ValueTask DisposeAsync()
-    {
-        await _inner.DisposeAsync().ConfigureAwait(false);
-        _sha?.Dispose();
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
-
     /// <summary>
     /// One byte more than is still owed is asked for, so a source that sends too much is caught on the read that
     /// would have taken the excess rather than cut silently.

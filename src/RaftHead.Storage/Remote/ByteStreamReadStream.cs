@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Google.ByteStream;
 using Grpc.Core;
 
@@ -6,6 +8,8 @@ namespace RaftHead.Storage.Remote;
 /// <summary>
 /// A ByteStream Read as a <see cref="Stream"/>: the transport only. What arrives is not checked here; a reader that
 /// does not trust the sender reads through <see cref="VerifyingReadStream"/> (<see cref="VerifyingBlobStore"/>).
+/// With read-ahead, a pump takes the next messages off the call while the reader is busy with the last one (hashing it,
+/// writing it to disk), so receiving and using the bytes overlap instead of adding up.
 /// </summary>
 public sealed class ByteStreamReadStream : Stream
 {
@@ -13,22 +17,33 @@ public sealed class ByteStreamReadStream : Stream
     private readonly long _expectedBytes;
     private ReadOnlyMemory<byte> _pending;
     private long _received;
+    private readonly Channel<ReadOnlyMemory<byte>>? _ahead;
+    private readonly CancellationTokenSource? _pumpStop;
+    private ExceptionDispatchInfo? _pumpError;
     private bool _ended;
+    private bool _disposed;
 
     /// <param name="call">The call, already moved to its first answer.</param>
     /// <param name="hasFirst">Whether there was a first answer.</param>
     /// <param name="expectedBytes">Bytes the read should deliver (the stream's length).</param>
-    public ByteStreamReadStream(AsyncServerStreamingCall<ReadResponse> call, bool hasFirst, long expectedBytes)
+    /// <param name="readAheadMessages">Messages received ahead of the reader at most (0: none, each is received when read).</param>
+    public ByteStreamReadStream(AsyncServerStreamingCall<ReadResponse> call, bool hasFirst, long expectedBytes, int readAheadMessages = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(readAheadMessages);
         _call = call;
         _expectedBytes = expectedBytes;
-        if (hasFirst)
-        {
-            Take(call.ResponseStream.Current);
-        }
-        else
+        if (!hasFirst)
         {
             _ended = true;
+            return;
+        }
+
+        Take(call.ResponseStream.Current);
+        if (readAheadMessages > 0 && _received < expectedBytes)
+        {
+            _ahead = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(readAheadMessages) { SingleReader = true, SingleWriter = true });
+            _pumpStop = new CancellationTokenSource();
+            _ = PumpAsync(_ahead.Writer, _pumpStop.Token);
         }
     }
 
@@ -63,7 +78,22 @@ public sealed class ByteStreamReadStream : Stream
                 return 0;
             }
 
-            if (await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+            if (_ahead is { } ahead)
+            {
+                if (await ahead.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (ahead.Reader.TryRead(out var data))
+                    {
+                        Take(data);
+                    }
+                }
+                else
+                {
+                    _pumpError?.Throw();
+                    _ended = true;
+                }
+            }
+            else if (await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
                 Take(_call.ResponseStream.Current);
             }
@@ -94,17 +124,45 @@ public sealed class ByteStreamReadStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
+            _disposed = true;
+            _pumpStop?.Cancel();
             _call.Dispose();
+            _pumpStop?.Dispose();
         }
 
         base.Dispose(disposing);
     }
 
-    private void Take(ReadResponse response)
+    private void Take(ReadResponse response) => Take(response.Data.Memory);
+
+    private void Take(ReadOnlyMemory<byte> data)
     {
-        _pending = response.Data.Memory;
-        _received += _pending.Length;
+        _pending = data;
+        _received += data.Length;
+    }
+
+    /// <summary>
+    /// Moves messages from the call into <paramref name="ahead"/> until the call ends; an error is kept for the reader
+    /// and raised where the read would have ended. Each message owns its bytes, so holding them past the next one is safe.
+    /// </summary>
+    private async Task PumpAsync(ChannelWriter<ReadOnlyMemory<byte>> ahead, CancellationToken stop)
+    {
+        try
+        {
+            while (await _call.ResponseStream.MoveNext(stop).ConfigureAwait(false))
+            {
+                await ahead.WriteAsync(_call.ResponseStream.Current.Data.Memory, stop).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            _pumpError = ExceptionDispatchInfo.Capture(e);
+        }
+        finally
+        {
+            ahead.TryComplete();
+        }
     }
 }

@@ -118,7 +118,7 @@ public sealed class RemoteBlobStore : IBlobStore
                 {
                     // The first answer tells a missing blob (and a dead head, while another may still serve) from a present one.
                     var any = await call.ResponseStream.MoveNext(token).ConfigureAwait(false);
-                    return (Stream?)new ByteStreamReadStream(call, any, VerifyingReadStream.ExpectedBytes(digest, offset, limit));
+                    return (Stream?)new ByteStreamReadStream(call, any, VerifyingReadStream.ExpectedBytes(digest, offset, limit), _options.ReadAheadMessages);
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {

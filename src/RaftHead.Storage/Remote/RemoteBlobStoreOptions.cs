@@ -12,6 +12,9 @@ public sealed record RemoteBlobStoreOptions
     /// <summary>Bytes per ByteStream WriteRequest.</summary>
     public int WriteChunkBytes { get; init; } = 256 * 1024;
 
+    /// <summary>ByteStream messages received ahead of the reader of a large blob (0: none); each holds a chunk of the head's size.</summary>
+    public int ReadAheadMessages { get; init; } = 4;
+
     /// <summary>Every call but a ByteStream transfer waits at most this long for its answer.</summary>
     public int CallTimeoutMs { get; init; } = 60_000;
 
@@ -20,6 +23,7 @@ public sealed record RemoteBlobStoreOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BatchBlobMaxBytes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchBlobMaxBytes, 4 * 1024 * 1024);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(WriteChunkBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(ReadAheadMessages);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CallTimeoutMs);
     }
 }

@@ -16,17 +16,23 @@ namespace RaftHead.Worker.Peer;
 public sealed class PeerBlobReads
 {
     private readonly FileCache _cache;
+    private long _readsAsked;
     private long _blobsServed;
     private long _bytesServed;
 
     public PeerBlobReads(FileCache cache) => _cache = cache ?? throw new ArgumentNullException(nameof(cache));
 
-    /// <summary>Whole or partial reads answered with bytes.</summary>
+    /// <summary>ByteStream reads of a blob this worker holds, counted as they start (a reader may break one off).</summary>
+    public long ReadsAsked => Interlocked.Read(ref _readsAsked);
+
+    /// <summary>Whole or partial reads answered with bytes, to their end.</summary>
     public long BlobsServed => Interlocked.Read(ref _blobsServed);
 
     public long BytesServed => Interlocked.Read(ref _bytesServed);
 
     internal FileCache Cache => _cache;
+
+    internal void Asked() => Interlocked.Increment(ref _readsAsked);
 
     internal void Served(long bytes)
     {
@@ -54,6 +60,7 @@ public sealed class PeerByteStreamService(PeerBlobReads reads) : ByteStream.Byte
 
         await using var file = reads.Cache.TryOpenRead(digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"blob {digest.Hash}/{digest.SizeBytes} is not held by this worker"));
+        reads.Asked();
         var remaining = digest.SizeBytes - request.ReadOffset;
         if (request.ReadLimit > 0)
         {

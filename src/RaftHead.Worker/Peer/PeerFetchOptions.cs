@@ -23,6 +23,9 @@ public sealed record PeerFetchOptions
     /// <summary>A fetched blob is verified in memory up to this size, beyond it in a temp file of the cache.</summary>
     public int SpoolInMemoryMaxBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Messages of a peer read received ahead while the last one is hashed and spooled (0: none).</summary>
+    public int ReadAheadMessages { get; init; } = 4;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public void Validate()
@@ -33,6 +36,7 @@ public sealed record PeerFetchOptions
         ArgumentOutOfRangeException.ThrowIfNegative(SuspectMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PeerReadTimeoutMs);
         ArgumentOutOfRangeException.ThrowIfNegative(SpoolInMemoryMaxBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(ReadAheadMessages);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }

@@ -163,7 +163,7 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
             Stream source;
             try
             {
-                source = new ByteStreamReadStream(call, await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false), digest.SizeBytes);
+                source = new ByteStreamReadStream(call, await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false), digest.SizeBytes, _options.ReadAheadMessages);
             }
             catch
             {

@@ -86,7 +86,7 @@ public sealed class PeerFetchTests : IAsyncLifetime
 
         Assert.NotNull(path);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(path));
-        Assert.Equal(1, _peerB.Reads.BlobsServed);
+        Assert.Equal(1, _peerB.Reads.ReadsAsked);
         Assert.Equal(1, _store.DigestFailures);
         Assert.True(_store.IsSuspect(_peerB.Endpoint));
         Assert.Equal(1, _store.BlobsFromPeers);
@@ -117,7 +117,7 @@ public sealed class PeerFetchTests : IAsyncLifetime
         Hold(_cacheB, otherDigest, other);
         _heads.Hold(otherDigest, other);
         Assert.NotNull(await _local.GetAsync(_store, "", otherDigest, false, CancellationToken.None));
-        Assert.Equal(1, _peerB.Reads.BlobsServed);
+        Assert.Equal(1, _peerB.Reads.ReadsAsked);
         Assert.Equal(2, _store.BlobsFromHeads);
     }
 
@@ -142,7 +142,7 @@ public sealed class PeerFetchTests : IAsyncLifetime
         Hold(_cacheB, otherDigest, other);
         Assert.NotNull(await _local.GetAsync(store, "", otherDigest, false, CancellationToken.None));
         Assert.Equal(1, store.BlobsFromPeers);
-        Assert.Equal(2, _peerB.Reads.BlobsServed);
+        Assert.Equal(2, _peerB.Reads.ReadsAsked);
     }
 
     [Fact]
