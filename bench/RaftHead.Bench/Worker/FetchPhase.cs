@@ -29,6 +29,7 @@ internal sealed class FetchPhase
     public const string Raw = "loopback gRPC stream (rpc scenario's Download, 256 KiB messages)";
     public const string Peer = "peer: PeerFetchingBlobStore ← PeerBlobServer";
     public const string Head = "head: RemoteBlobStore ← HeadNode";
+    public const string PeerNoReadAhead = "peer without read-ahead (ReadAheadMessages = 0)";
     public const string PeerFileSpool = "peer, spooled to a cache file at any size (SpoolInMemoryMaxBytes = 0)";
     public const string PeerRead = "part: peer ByteStream Read alone (no where-is, no verify, nothing kept)";
     public const string WhereIs = "part: where-is on the head alone";
@@ -36,9 +37,9 @@ internal sealed class FetchPhase
     public const string Keep = "part: FileCache.GetAsync copying the holder's file (no network, no verify)";
 
     /// <summary>The sides compared: the raw stream, the two fetches and the parts that split the peer fetch's time.</summary>
-    public static readonly string[] AllSides = [Raw, Peer, Head, PeerFileSpool, PeerRead, WhereIs, Hash, Keep];
+    public static readonly string[] AllSides = [Raw, Peer, Head, PeerNoReadAhead, PeerFileSpool, PeerRead, WhereIs, Hash, Keep];
 
-    public static readonly string[] MainSides = [Raw, Peer, Head];
+    public static readonly string[] MainSides = [Raw, Peer, Head, PeerNoReadAhead];
 
     /// <summary>As the peer and the head send blobs.</summary>
     private const int MessageBytes = 256 * 1024;
@@ -156,6 +157,7 @@ internal sealed class FetchPhase
         using var peers = side switch
         {
             Peer => new PeerFetchingBlobStore(Verified(heads), locator, channels, cache),
+            PeerNoReadAhead => new PeerFetchingBlobStore(Verified(heads), locator, channels, cache, new PeerFetchOptions { ReadAheadMessages = 0 }),
             PeerFileSpool => new PeerFetchingBlobStore(Verified(heads), locator, channels, cache, new PeerFetchOptions { SpoolInMemoryMaxBytes = 0 }),
             _ => null,
         };

@@ -106,14 +106,14 @@ internal static class WorkerReport
     {
         md.AppendLine(Inv, $"Whole-blob fetches into a fresh reader's `FileCache` (`FileCache.GetAsync`, as an input is materialised), each blob of a set once per case; sets of distinct random blobs (≥ {options.BlobsMin}, ≤ {options.BlobsMax}, about {options.BytesPerSize >> 20} MiB per size). Peer: where-is on the head, ByteStream Read from the holder's `PeerBlobServer`, SHA-256 verified, kept. Head: `RemoteBlobStore` (BatchReadBlobs up to its batch limit, else ByteStream Read), verified. Raw: the rpc scenario's `Download` (pooled buffer + UnsafeWrap) of the same byte count, nothing written or hashed. MB/s = bytes of the set / wall time of the case.");
         md.AppendLine();
-        md.AppendLine("| Blob | At once | Raw gRPC MB/s | Peer MB/s | Head MB/s | Peer / raw | Head / raw | Peer p50 / p99 ms per blob | Head p50 / p99 ms per blob | Peer, file spool MB/s |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| Blob | At once | Raw gRPC MB/s | Peer MB/s | Head MB/s | Peer / raw | Head / raw | Peer p50 / p99 ms per blob | Head p50 / p99 ms per blob | Peer, file spool MB/s | Peer, no read-ahead MB/s |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (size, concurrency) in Cases(r))
         {
             var rows = r.FetchRounds.Where(x => x.BlobBytes == size && x.Concurrency == concurrency).ToList();
             double Rate(string side) => Latencies.Median(rows.Where(x => x.Side == side).Select(x => x.MegabytesPerSecond));
             double Ms(string side, bool p99) => Latencies.Median(rows.Where(x => x.Side == side).Select(x => p99 ? x.P99Ms : x.P50Ms));
-            md.AppendLine(Inv, $"| {Size(size)} × {rows[0].Blobs} | {concurrency} | {F(Rate(FetchPhase.Raw))} | {F(Rate(FetchPhase.Peer))} | {F(Rate(FetchPhase.Head))} | {F(PeerShare(r, size, concurrency, FetchPhase.Peer) * 100)} % | {F(PeerShare(r, size, concurrency, FetchPhase.Head) * 100)} % | {F(Ms(FetchPhase.Peer, false), "0.00")} / {F(Ms(FetchPhase.Peer, true), "0.00")} | {F(Ms(FetchPhase.Head, false), "0.00")} / {F(Ms(FetchPhase.Head, true), "0.00")} | {F(Rate(FetchPhase.PeerFileSpool))} |");
+            md.AppendLine(Inv, $"| {Size(size)} × {rows[0].Blobs} | {concurrency} | {F(Rate(FetchPhase.Raw))} | {F(Rate(FetchPhase.Peer))} | {F(Rate(FetchPhase.Head))} | {F(PeerShare(r, size, concurrency, FetchPhase.Peer) * 100)} % | {F(PeerShare(r, size, concurrency, FetchPhase.Head) * 100)} % | {F(Ms(FetchPhase.Peer, false), "0.00")} / {F(Ms(FetchPhase.Peer, true), "0.00")} | {F(Ms(FetchPhase.Head, false), "0.00")} / {F(Ms(FetchPhase.Head, true), "0.00")} | {F(Rate(FetchPhase.PeerFileSpool))} | {F(Rate(FetchPhase.PeerNoReadAhead))} |");
         }
 
         if (options.SkipParts)
