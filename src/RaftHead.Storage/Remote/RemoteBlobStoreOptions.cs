@@ -13,7 +13,7 @@ public sealed record RemoteBlobStoreOptions
     public int WriteChunkBytes { get; init; } = 256 * 1024;
 
     /// <summary>ByteStream messages received ahead of the reader of a large blob (0: none); each holds a chunk of the head's size.</summary>
-    public int ReadAheadMessages { get; init; } = 4;
+    public int ReadAheadMessages { get; init; } = 1;
 
     /// <summary>Every call but a ByteStream transfer waits at most this long for its answer.</summary>
     public int CallTimeoutMs { get; init; } = 60_000;

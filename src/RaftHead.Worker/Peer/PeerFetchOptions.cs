@@ -23,8 +23,11 @@ public sealed record PeerFetchOptions
     /// <summary>A fetched blob is verified in memory up to this size, beyond it in a temp file of the cache.</summary>
     public int SpoolInMemoryMaxBytes { get; init; } = 4 * 1024 * 1024;
 
-    /// <summary>Messages of a peer read received ahead while the last one is hashed and spooled (0: none).</summary>
-    public int ReadAheadMessages { get; init; } = 4;
+    /// <summary>
+    /// Messages of a peer read received ahead while the last one is hashed and spooled (0: none). One is what pays:
+    /// 4 MiB blobs arrive about a third faster; more ahead left 64 MiB blobs slower (bench/RESULTS.md).
+    /// </summary>
+    public int ReadAheadMessages { get; init; } = 1;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
