@@ -58,7 +58,9 @@ public sealed class ActionRunner : IActionRunner, IAsyncDisposable
         {
             cache ??= new FileCache(Path.Combine(options.WorkDirectory, "cache"));
             _materializer = new InputMaterializer(store, cache);
-            _sandboxes = new SandboxPool(Path.Combine(options.WorkDirectory, "sandboxes"), options.WarmSandboxes, _logger);
+            var sandboxes = Path.Combine(options.WorkDirectory, "sandboxes");
+            LeftoverActions.Kill(sandboxes, _logger);
+            _sandboxes = new SandboxPool(sandboxes, options.WarmSandboxes, _logger);
         }
         catch
         {

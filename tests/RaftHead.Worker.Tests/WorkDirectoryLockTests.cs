@@ -40,6 +40,61 @@ public sealed class WorkDirectoryLockTests : IAsyncLifetime
         await using var again = new ActionRunner(_fixture.Store, new RunnerOptions { WorkDirectory = WorkDirectory, WorkerId = "again" });
     }
 
+    [Fact]
+    public async Task Actions_an_earlier_worker_process_left_running_are_killed_when_the_next_runner_starts()
+    {
+        await _fixture.Runner.DisposeAsync();
+        var sandbox = System.IO.Directory.CreateDirectory(Path.Combine(WorkDirectory, "sandboxes", "left", "exec")).FullName;
+        var childFile = Path.Combine(_fixture.Root, "child.pid");
+
+        // An orphaned action: a shell in its sandbox and, in its process group, a child that left the sandbox.
+        using var action = Start(sandbox, "sh", "-c", $"(cd / && exec sleep 120) & echo $! > {childFile}; wait");
+        using var bystander = Start(_fixture.Root, "sleep", "120");
+        var child = 0;
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!File.Exists(childFile) || (await File.ReadAllTextAsync(childFile)).Trim().Length == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the action's child never started");
+                await Task.Delay(20);
+            }
+
+            child = int.Parse((await File.ReadAllTextAsync(childFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+            await using var next = new ActionRunner(_fixture.Store, new RunnerOptions { WorkDirectory = WorkDirectory, WorkerId = "next" });
+
+            await ProcessAssert.GoneAsync(action.Id);
+            await ProcessAssert.GoneAsync(child);
+            Assert.False(bystander.HasExited, "a process outside the sandboxes was killed");
+        }
+        finally
+        {
+            bystander.Kill();
+            if (!action.HasExited)
+            {
+                action.Kill(entireProcessTree: true);
+            }
+
+            if (child > 0 && System.IO.Directory.Exists($"/proc/{child}"))
+            {
+                _ = RaftHead.Worker.Sandbox.LibC.Kill(child, RaftHead.Worker.Sandbox.LibC.SIGKILL);
+            }
+        }
+    }
+
+    /// <summary>A process in a session (and process group) of its own, as an action runs.</summary>
+    private static System.Diagnostics.Process Start(string workingDirectory, params string[] command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/setsid") { WorkingDirectory = workingDirectory, UseShellExecute = false };
+        foreach (var argument in command)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
     /// <summary>Every entry under the directory; files with length and modification time.</summary>
     private static Dictionary<string, string> Tree(string directory) =>
         System.IO.Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories).ToDictionary(
