@@ -95,7 +95,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
 
             scanned = usage;
             var leases = state.LeasesOf(request.WorkerId);
-            workers.KeepDelivered(request.WorkerId, (name, attempt) => state.FindOperation(name) is { Phase: OperationPhase.Leased } op && op.Attempt == attempt && op.Lease.WorkerId == request.WorkerId);
+            workers.KeepDelivered(request.WorkerId, state.AppliedIndex, (name, attempt) => state.FindOperation(name) is { Phase: OperationPhase.Leased } op && op.Attempt == attempt && op.Lease.WorkerId == request.WorkerId);
             foreach (var operation in leases)
             {
                 if (request.FreeSlots > 0 && response.Leases.Count >= request.FreeSlots)
@@ -103,7 +103,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                     break;
                 }
 
-                if (workers.TryDeliver(request.WorkerId, operation.Name, operation.Attempt))
+                if (workers.TryDeliver(request.WorkerId, operation.Name, operation.Attempt, state.AppliedIndex))
                 {
                     response.Leases.Add(new WorkLease
                     {

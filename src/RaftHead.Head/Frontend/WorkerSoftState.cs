@@ -174,17 +174,24 @@ public sealed class WorkerSoftState
     }
 
     /// <summary>Marks a lease as handed to its worker; false when it was already.</summary>
-    public bool TryDeliver(string workerId, string operationName, uint attempt)
+    /// <param name="stateIndex">The applied index of the state the lease was read from.</param>
+    public bool TryDeliver(string workerId, string operationName, uint attempt, long stateIndex)
     {
         var entry = _workers.GetOrAdd(workerId, static _ => new Entry());
         lock (entry)
         {
-            return entry.Delivered.Add((operationName, attempt));
+            return entry.Delivered.TryAdd((operationName, attempt), stateIndex);
         }
     }
 
-    /// <summary>Keeps only the delivered leases the state still holds for the worker, so the set stays bounded.</summary>
-    public void KeepDelivered(string workerId, Func<string, uint, bool> stillLeased)
+    /// <summary>
+    /// Keeps only the delivered leases the state still holds for the worker, so the set stays bounded. A worker polls
+    /// on several calls at once, each reading the state when it wakes: a poll holding an older state than the one a
+    /// lease was delivered from would find it not leased yet, and dropping it would hand it out again. So a record is
+    /// judged only by a state at least as new as the one it was delivered from.
+    /// </summary>
+    /// <param name="stateIndex">The applied index of the state <paramref name="stillLeased"/> reads.</param>
+    public void KeepDelivered(string workerId, long stateIndex, Func<string, uint, bool> stillLeased)
     {
         if (!_workers.TryGetValue(workerId, out var entry))
         {
@@ -193,7 +200,13 @@ public sealed class WorkerSoftState
 
         lock (entry)
         {
-            entry.Delivered.RemoveWhere(lease => !stillLeased(lease.Operation, lease.Attempt));
+            foreach (var (lease, deliveredAt) in entry.Delivered)
+            {
+                if (deliveredAt <= stateIndex && !stillLeased(lease.Operation, lease.Attempt))
+                {
+                    entry.Delivered.Remove(lease);
+                }
+            }
         }
     }
 
@@ -259,6 +272,7 @@ public sealed class WorkerSoftState
 
         public string PeerEndpoint { get; set; } = "";
 
-        public HashSet<(string Operation, uint Attempt)> Delivered { get; } = new();
+        /// <summary>Leases handed to the worker, with the applied index of the state each was read from.</summary>
+        public Dictionary<(string Operation, uint Attempt), long> Delivered { get; } = new();
     }
 }

@@ -7,6 +7,32 @@ namespace RaftHead.Head.Tests.Frontend;
 public sealed class WorkerSoftStateTests
 {
     [Fact]
+    public void A_poll_holding_an_older_state_does_not_forget_a_lease_another_poll_delivered_from_a_newer_one()
+    {
+        var scheduler = new Scheduler();
+        scheduler.Ok(Register("w", slots: 2));
+        var name = scheduler.Submit(Submit("r1", action: "x1"));
+        var before = scheduler.State;
+        scheduler.Ok(Assign(1_000, (name, "w", 1)));
+        var after = scheduler.State;
+        var soft = new WorkerSoftState(16);
+        bool LeasedIn(Head.Scheduling.SchedulerState state, string operation, uint attempt) =>
+            state.FindOperation(operation) is { Phase: RaftHead.Protocol.V1.OperationPhase.Leased } op && op.Attempt == attempt && op.Lease.WorkerId == "w";
+
+        // One poll woke on the assignment and delivered the lease; the worker's other poll still holds the state before it.
+        Assert.True(soft.TryDeliver("w", name, 1, after.AppliedIndex));
+        soft.KeepDelivered("w", before.AppliedIndex, (operation, attempt) => LeasedIn(before, operation, attempt));
+
+        Assert.False(soft.TryDeliver("w", name, 1, after.AppliedIndex));
+
+        // Once a state at least as new no longer leases it to the worker, the record goes (the set stays bounded).
+        scheduler.Ok(Complete(name, "w"));
+        var done = scheduler.State;
+        soft.KeepDelivered("w", done.AppliedIndex, (operation, attempt) => LeasedIn(done, operation, attempt));
+        Assert.True(soft.TryDeliver("w", name, 1, done.AppliedIndex));
+    }
+
+    [Fact]
     public void A_lease_poll_is_woken_by_a_grant_to_its_worker_and_not_by_grants_to_others()
     {
         var scheduler = new Scheduler();
