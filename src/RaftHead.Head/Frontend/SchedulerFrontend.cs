@@ -77,6 +77,9 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
+    /// <summary>The operations Execute and WaitExecution streams wait on, each woken only by its own changes.</summary>
+    public OperationWatches Watches { get; } = new();
+
     /// <summary>Heartbeats, incarnations, delivered leases and blob hints: the leader's soft state.</summary>
     public WorkerSoftState Workers { get; }
 
@@ -339,9 +342,11 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         var keepAlive = Options.StreamKeepAliveMs > 0 ? TimeSpan.FromMilliseconds(Options.StreamKeepAliveMs) : Timeout.InfiniteTimeSpan;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         var sentVersion = -1L;
+        Watches.Start(Log, _stopping.Token);
+        using var watch = Watches.Watch(name);
         while (true)
         {
-            var changed = Log.Changes.Next;
+            var changed = watch.Next;
             var operation = Log.Current.FindOperation(name) ?? throw FrontendErrors.OperationNotFound(name);
             if (operation.ChangedVersion != sentVersion)
             {
