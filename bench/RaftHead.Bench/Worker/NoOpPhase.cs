@@ -19,7 +19,7 @@ internal sealed class NoOpPhase
         "  input fetch (input_fetch_start → input_fetch_completed)",
         "  execution (execution_start → execution_completed)",
         "  output upload (execution_completed → worker_completed)",
-        "client send → worker_start (Submit committed in the head's log, lease, Action + Command read from the head)",
+        "client send → worker_start (Submit committed in the head's log, placement committed, lease carrying the Action and Command)",
         "worker_completed → done Operation at the client (Complete, action result, stream)",
         "Execute → done Operation at the client",
     ];
