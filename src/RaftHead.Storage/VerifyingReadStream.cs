@@ -10,7 +10,7 @@ namespace RaftHead.Storage;
 /// a blob (offset or limit) can only be counted, not hashed. Used for bytes from a source that is not trusted
 /// (another head, a peer) and for the store's own large records, which can rot on disk.
 /// </summary>
-public sealed class VerifyingReadStream : Stream
+public sealed class VerifyingReadStream : ForwardReadStream
 {
     private readonly Stream _inner;
     private readonly byte[]? _expectedSha;
@@ -56,19 +56,9 @@ public sealed class VerifyingReadStream : Stream
         _sha = expectedSha256 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => _expectedBytes;
 
-    public override long Position
-    {
-        get => _received;
-        set => throw new NotSupportedException();
-    }
+    protected override long BytesRead => _received;
 
     /// <summary>True when a read from <paramref name="offset"/> of at most <paramref name="limit"/> bytes covers the whole blob.</summary>
     public static bool IsWhole(Digest digest, long offset, long limit) => offset == 0 && (limit == 0 || limit >= digest.SizeBytes);
@@ -102,19 +92,6 @@ public sealed class VerifyingReadStream : Stream
         Take(buffer.Span[..read]);
         return read;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -107,30 +107,22 @@ internal sealed class InputPins
         }
     }
 
-    private async Task ReleaseLoopAsync(ISchedulerLog log, CancellationToken stopping)
+    private Task ReleaseLoopAsync(ISchedulerLog log, CancellationToken stopping)
     {
         // Pins can only become releasable when an operation finishes or is pruned, and either replaces the (immutable)
         // finished index: other applies cost a reference compare, not a scan of every held operation.
         ImmutableSortedSet<FinishedKey>? scanned = null;
-        while (!stopping.IsCancellationRequested)
-        {
-            var changed = log.Changes.Next;
-            var state = log.Current;
-            if (!ReferenceEquals(state.Finished, scanned))
+        return AppliedStates.FollowAsync(
+            log,
+            state =>
             {
-                scanned = state.Finished;
-                ReleaseFinished(state);
-            }
-
-            try
-            {
-                await changed.WaitAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+                if (!ReferenceEquals(state.Finished, scanned))
+                {
+                    scanned = state.Finished;
+                    ReleaseFinished(state);
+                }
+            },
+            stopping);
     }
 
     private static void Release(List<IDisposable> pins)

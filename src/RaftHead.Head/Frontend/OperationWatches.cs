@@ -62,35 +62,11 @@ public sealed class OperationWatches
         ArgumentNullException.ThrowIfNull(log);
         if (Interlocked.Exchange(ref _watching, 1) == 0)
         {
-            _ = Task.Run(() => WatchAsync(log, stopping), CancellationToken.None);
+            _ = Task.Run(() => AppliedStates.FollowAsync(log, WakeChanges, stopping), CancellationToken.None);
         }
     }
 
     private const long Gone = long.MinValue;
-
-    private async Task WatchAsync(ISchedulerLog log, CancellationToken stopping)
-    {
-        SchedulerState? seen = null;
-        while (!stopping.IsCancellationRequested)
-        {
-            var changed = log.Changes.Next;
-            var state = log.Current;
-            if (!ReferenceEquals(state, seen))
-            {
-                WakeChanges(state);
-                seen = state;
-            }
-
-            try
-            {
-                await changed.WaitAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-        }
-    }
 
     private void Release(string name, Watched watched)
     {

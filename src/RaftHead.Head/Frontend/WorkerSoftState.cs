@@ -144,32 +144,21 @@ public sealed class WorkerSoftState
         ArgumentNullException.ThrowIfNull(log);
         if (Interlocked.Exchange(ref _watching, 1) == 0)
         {
-            _ = Task.Run(() => WatchAsync(log, stopping), CancellationToken.None);
-        }
-    }
-
-    private async Task WatchAsync(ISchedulerLog log, CancellationToken stopping)
-    {
-        SchedulerState? seen = null;
-        while (!stopping.IsCancellationRequested)
-        {
-            var changed = log.Changes.Next;
-            var state = log.Current;
             // Most applies (submits, cache updates) leave every worker's leases alone: one comparison skips them.
-            if (seen is null || !ReferenceEquals(state.Usage, seen.Usage))
-            {
-                WakeLeaseChanges(state);
-            }
-
-            seen = state;
-            try
-            {
-                await changed.WaitAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
+            object? usageSeen = null;
+            _ = Task.Run(
+                () => AppliedStates.FollowAsync(
+                    log,
+                    state =>
+                    {
+                        if (!ReferenceEquals(state.Usage, usageSeen))
+                        {
+                            WakeLeaseChanges(state);
+                            usageSeen = state.Usage;
+                        }
+                    },
+                    stopping),
+                CancellationToken.None);
         }
     }
 

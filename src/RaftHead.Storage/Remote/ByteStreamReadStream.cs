@@ -11,7 +11,7 @@ namespace RaftHead.Storage.Remote;
 /// With read-ahead, a pump takes the next messages off the call while the reader is busy with the last one (hashing it,
 /// writing it to disk), so receiving and using the bytes overlap instead of adding up.
 /// </summary>
-public sealed class ByteStreamReadStream : Stream
+public sealed class ByteStreamReadStream : ForwardReadStream
 {
     private readonly AsyncServerStreamingCall<ReadResponse> _call;
     private readonly long _expectedBytes;
@@ -47,19 +47,9 @@ public sealed class ByteStreamReadStream : Stream
         }
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => _expectedBytes;
 
-    public override long Position
-    {
-        get => _received - _pending.Length;
-        set => throw new NotSupportedException();
-    }
+    protected override long BytesRead => _received - _pending.Length;
 
     public override int Read(byte[] buffer, int offset, int count) =>
         throw new NotSupportedException("read this stream asynchronously");
@@ -108,19 +98,6 @@ public sealed class ByteStreamReadStream : Stream
         _pending = _pending[n..];
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

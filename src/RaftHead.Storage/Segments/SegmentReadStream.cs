@@ -6,23 +6,13 @@ namespace RaftHead.Storage.Segments;
 /// A forward-only read of a byte range of a segment file. It owns its file handle, so the segment may
 /// be evicted or renamed meanwhile (POSIX keeps an unlinked file readable through an open handle).
 /// </summary>
-internal sealed class SegmentReadStream(SafeFileHandle file, long start, long length) : Stream
+internal sealed class SegmentReadStream(SafeFileHandle file, long start, long length) : ForwardReadStream
 {
     private long _position;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => length;
 
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
+    protected override long BytesRead => _position;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -39,9 +29,6 @@ internal sealed class SegmentReadStream(SafeFileHandle file, long start, long le
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int want = (int)Math.Min(buffer.Length, length - _position);
@@ -54,16 +41,6 @@ internal sealed class SegmentReadStream(SafeFileHandle file, long start, long le
         _position += read;
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
