@@ -3,6 +3,7 @@ using Google.ByteStream;
 using Google.Protobuf;
 using Grpc.Core;
 using RaftHead.Protocol;
+using Directory = Build.Bazel.Remote.Execution.V2.Directory;
 
 namespace RaftHead.Head.Tests;
 
@@ -14,6 +15,73 @@ public sealed class ReapiServiceTests : IAsyncLifetime
     public async Task InitializeAsync() => _node = await RunningHead.StartAsync(casMaxBytes: 256L << 20);
 
     public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    [Fact]
+    public async Task GetTree_answers_each_directory_present_once_in_pages_the_client_follows()
+    {
+        // root -> a, b; a and b share the same child c; b also names a directory the CAS lacks.
+        var c = new Directory { Files = { new FileNode { Name = "f", Digest = Digests.Empty } } };
+        var missing = new Directory { Files = { new FileNode { Name = "g", Digest = Digests.Empty } } };
+        var a = new Directory { Directories = { new DirectoryNode { Name = "c", Digest = Digests.ComputeOf(c) } } };
+        var b = new Directory
+        {
+            Directories =
+            {
+                new DirectoryNode { Name = "c", Digest = Digests.ComputeOf(c) },
+                new DirectoryNode { Name = "gone", Digest = Digests.ComputeOf(missing) },
+            },
+        };
+        var root = new Directory
+        {
+            Directories =
+            {
+                new DirectoryNode { Name = "a", Digest = Digests.ComputeOf(a) },
+                new DirectoryNode { Name = "b", Digest = Digests.ComputeOf(b) },
+            },
+        };
+        var upload = new BatchUpdateBlobsRequest();
+        foreach (var directory in new[] { c, a, b, root })
+        {
+            upload.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = Digests.ComputeOf(directory), Data = directory.ToByteString() });
+        }
+
+        await _node.Rpc.Cas.BatchUpdateBlobsAsync(upload).ResponseAsync;
+        var rootDigest = Digests.ComputeOf(root);
+
+        // No page size: every page streamed; the shared c once, the missing directory left out.
+        using (var all = _node.Rpc.Cas.GetTree(new GetTreeRequest { RootDigest = rootDigest }))
+        {
+            var directories = new List<Directory>();
+            while (await all.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                directories.AddRange(all.ResponseStream.Current.Directories);
+            }
+
+            Assert.Equal(new[] { root, a, b, c }, directories);
+        }
+
+        // Pages of two: the client follows the token.
+        var first = await SinglePageAsync(new GetTreeRequest { RootDigest = rootDigest, PageSize = 2 });
+        Assert.Equal(new[] { root, a }, first.Directories);
+        Assert.NotEmpty(first.NextPageToken);
+        var second = await SinglePageAsync(new GetTreeRequest { RootDigest = rootDigest, PageSize = 2, PageToken = first.NextPageToken });
+        Assert.Equal(new[] { b, c }, second.Directories);
+        Assert.Empty(second.NextPageToken);
+
+        // A token for another root, or made up, is refused naming the field.
+        var error = await Assert.ThrowsAsync<RpcException>(() => SinglePageAsync(new GetTreeRequest { RootDigest = Digests.ComputeOf(a), PageSize = 2, PageToken = first.NextPageToken }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal("page_token", error.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations[0].Field);
+    }
+
+    private async Task<GetTreeResponse> SinglePageAsync(GetTreeRequest request)
+    {
+        using var call = _node.Rpc.Cas.GetTree(request);
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var page = call.ResponseStream.Current;
+        Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None));
+        return page;
+    }
 
     [Fact]
     public async Task Capabilities_offer_what_bazel_checks()

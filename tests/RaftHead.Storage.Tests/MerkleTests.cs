@@ -107,11 +107,16 @@ public sealed class MerkleTests : IDisposable
 
         Assert.Equal(expected, all);
         Assert.Equal((expected.Count + 6) / 7, pages);
+
+        // All pages from one walk are the same pages.
+        IReadOnlyList<TreePage> together = await walker.GetPagesAsync("", root, 7, null, CancellationToken.None);
+        Assert.Equal(expected, together.SelectMany(p => p.Directories));
+        Assert.Equal(pages, together.Count);
         await Assert.ThrowsAsync<ArgumentException>(() => walker.GetPageAsync("", SomeDigest, 7, "bogus", CancellationToken.None).AsTask());
     }
 
     [Fact]
-    public async Task MissingOrInvalidDirectoriesFailTheWalk()
+    public async Task MissingDirectoriesAreLeftOutAndInvalidOnesFailTheWalk()
     {
         await using FasterBlobStore store = await OpenAsync(Options(_dir.Path));
         var absent = new Directory();
@@ -121,8 +126,9 @@ public sealed class MerkleTests : IDisposable
         Digest rootDigest = await PutAsync(store, root);
         var walker = new TreeWalker(store);
 
-        var missing = await Assert.ThrowsAsync<MissingDirectoryException>(() => walker.WalkAsync("", rootDigest, CancellationToken.None).AsTask());
-        Assert.Equal(Digests.ComputeOf(absent), missing.Digest);
+        // REAPI's GetTree: the portion present, the rest omitted.
+        Assert.Equal(new[] { root }, await walker.WalkAsync("", rootDigest, CancellationToken.None));
+        Assert.Empty(await walker.WalkAsync("", Digests.ComputeOf(absent), CancellationToken.None));
 
         var unsorted = new Directory();
         unsorted.Files.Add(File("b"));

@@ -4,14 +4,13 @@ using Grpc.Core;
 using RaftHead.Head.Replication;
 using RaftHead.Protocol;
 using RaftHead.Storage;
-using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
+using RaftHead.Storage.Merkle;
 
 namespace RaftHead.Head.Reapi;
 
 /// <summary>ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs, BatchReadBlobs and GetTree over one blob store.</summary>
 public sealed class CasService : ContentAddressableStorage.ContentAddressableStorageBase
 {
-    private const int DefaultTreePageSize = 1000;
 
     private readonly IBlobStore _store;
     private readonly IBlobStore _localOnly;
@@ -142,8 +141,9 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
     }
 
     /// <summary>
-    /// Streams the tree below a root in breadth-first order, a page of directories per response. The page token
-    /// is the position in that order, so paging needs no server state. Parts missing from the CAS are left out.
+    /// The tree below a root, breadth first, each distinct directory once (<see cref="TreeWalker"/>, the one walk of a
+    /// tree); parts missing from the CAS are left out. With a page size the client pages itself: one page and the token
+    /// of the next. Without one, every page is streamed. Page tokens are opaque and bound to the root.
     /// </summary>
     public override async Task GetTree(GetTreeRequest request, IServerStreamWriter<GetTreeResponse> responseStream, ServerCallContext context)
     {
@@ -154,69 +154,35 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
             throw ReapiErrors.InvalidArgument("page_size", "must not be negative");
         }
 
-        long skip = 0;
-        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out skip) || skip < 0))
+        var walker = new TreeWalker(StoreFor(context));
+        IReadOnlyList<TreePage> pages;
+        try
         {
-            throw ReapiErrors.InvalidArgument("page_token", $"'{request.PageToken}' is not a token this server issued");
+            pages = await walker.GetPagesAsync(request.InstanceName, request.RootDigest, request.PageSize, request.PageToken, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException e) when (e.ParamName == "pageToken")
+        {
+            throw ReapiErrors.InvalidArgument("page_token", $"'{request.PageToken}' is not a token this server issued for this root");
+        }
+        catch (InvalidDirectoryException e)
+        {
+            throw ReapiErrors.InvalidArgument("root_digest", $"directory {e.Digest.Hash}/{e.Digest.SizeBytes} in the tree: {e.Reason}");
+        }
+        catch (MerkleLimitException e)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"root_digest: {e.Message}"));
         }
 
-        var store = StoreFor(context);
-        var pageSize = request.PageSize > 0 ? request.PageSize : DefaultTreePageSize;
-        var queue = new Queue<Digest>();
-        queue.Enqueue(request.RootDigest);
-        long position = 0;
-        var page = new GetTreeResponse();
-        while (queue.Count > 0)
+        foreach (var page in pages)
         {
-            var digest = queue.Dequeue();
-            var bytes = await store.ReadAllAsync(request.InstanceName, digest, context.CancellationToken).ConfigureAwait(false);
-            if (bytes is null)
+            var response = new GetTreeResponse { NextPageToken = page.NextPageToken };
+            response.Directories.AddRange(page.Directories);
+            await responseStream.WriteAsync(response, context.CancellationToken).ConfigureAwait(false);
+            if (request.PageSize > 0)
             {
-                continue;
+                // The client asked for pages: it follows the token itself.
+                return;
             }
-
-            ReapiDirectory directory;
-            try
-            {
-                directory = ReapiDirectory.Parser.ParseFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                throw ReapiErrors.InvalidArgument("root_digest", $"blob {digest.Hash}/{digest.SizeBytes} in the tree is not a Directory message");
-            }
-
-            foreach (var child in directory.Directories)
-            {
-                queue.Enqueue(child.Digest);
-            }
-
-            if (position++ < skip)
-            {
-                continue;
-            }
-
-            page.Directories.Add(directory);
-            if (page.Directories.Count == pageSize)
-            {
-                if (queue.Count > 0)
-                {
-                    page.NextPageToken = position.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
-
-                await responseStream.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
-                if (request.PageSize > 0)
-                {
-                    // The client asked for pages: it follows the token itself.
-                    return;
-                }
-
-                page = new GetTreeResponse();
-            }
-        }
-
-        if (page.Directories.Count > 0 || position <= skip)
-        {
-            await responseStream.WriteAsync(page, context.CancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Build.Bazel.Remote.Execution.V2;
@@ -8,7 +7,8 @@ namespace RaftHead.Storage.Merkle;
 
 /// <summary>
 /// The directories of the tree under a root digest, each distinct one once, in <see cref="MerkleWalker"/> order
-/// (breadth first, children in the order their parents list them), stopping at the first absent directory.
+/// (breadth first, children in the order their parents list them). As REAPI's GetTree asks, a part of the tree the CAS
+/// lacks is left out and the rest returned.
 /// GetTree pages are slices of that order; the page token encodes the root and the index of the next
 /// directory, so a page re-walks only the prefix it needs.
 /// </summary>
@@ -36,15 +36,44 @@ public sealed class TreeWalker
             DirectoryMaxBytes = directoryMaxBytes,
             DirectoriesMax = directoriesMax,
             Visit = MerkleVisitMode.EachDigestOnce,
-            Missing = MissingDirectoryMode.Stop,
+            Missing = MissingDirectoryMode.Collect,
         });
     }
 
-    /// <summary>Every directory of the tree, root first.</summary>
-    /// <exception cref="MissingDirectoryException">A directory is not in the CAS.</exception>
+    /// <summary>Every directory of the tree the CAS holds, root first.</summary>
     /// <exception cref="InvalidDirectoryException">A directory does not parse or is not valid.</exception>
+    /// <exception cref="MerkleLimitException">The tree is larger or deeper than the walk may go.</exception>
     public async ValueTask<IReadOnlyList<Directory>> WalkAsync(string instanceName, Digest root, CancellationToken cancellationToken) =>
         await WalkCoreAsync(instanceName, root, int.MaxValue, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Every page of a GetTree answer from <paramref name="pageToken"/> on (empty: from the root), walking the tree once.
+    /// <paramref name="pageSize"/> 0 means the default. There is always at least one page, empty for an absent root.
+    /// </summary>
+    /// <exception cref="ArgumentException">The token is not one this walker issued for this root, or lies beyond the tree.</exception>
+    public async ValueTask<IReadOnlyList<TreePage>> GetPagesAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
+    {
+        FasterBlobStore.ThrowIfInvalid(root);
+        ArgumentOutOfRangeException.ThrowIfNegative(pageSize);
+        int size = pageSize == 0 ? DefaultPageSize : Math.Min(pageSize, PageSizeMax);
+        int start = string.IsNullOrEmpty(pageToken) ? 0 : ParseToken(pageToken, root);
+        List<Directory> walked = await WalkCoreAsync(instanceName, root, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        if (start > walked.Count)
+        {
+            throw new ArgumentException("page token is beyond the end of the tree", nameof(pageToken));
+        }
+
+        var pages = new List<TreePage>();
+        do
+        {
+            int count = Math.Min(size, walked.Count - start);
+            string next = start + count < walked.Count ? MakeToken(root, start + count) : string.Empty;
+            pages.Add(new TreePage(walked.GetRange(start, count), next));
+            start += count;
+        }
+        while (start < walked.Count);
+        return pages;
+    }
 
     /// <summary>One GetTree page. <paramref name="pageSize"/> 0 means the default; an empty token starts at the root.</summary>
     public async ValueTask<TreePage> GetPageAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
@@ -87,30 +116,32 @@ public sealed class TreeWalker
             return Directories.Count < stopAfter;
         }
 
-        public void OnMissing(Digest digest, string? path) =>
-            throw new UnreachableException("the walk stops at the first missing directory");
+        public void OnMissing(Digest digest, string? path)
+        {
+            // Left out, with everything below it.
+        }
     }
 
     private static string MakeToken(Digest root, int index) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{TokenPrefix}{root.Hash}/{root.SizeBytes}/{index}")));
 
-    private static int ParseToken(string token, Digest root)
+    private static int ParseToken(string pageToken, Digest root)
     {
         string text;
         try
         {
-            text = Encoding.UTF8.GetString(Convert.FromBase64String(token));
+            text = Encoding.UTF8.GetString(Convert.FromBase64String(pageToken));
         }
         catch (FormatException)
         {
-            throw new ArgumentException("page token is not one this server issued", nameof(token));
+            throw new ArgumentException("page token is not one this server issued", nameof(pageToken));
         }
 
         string expected = string.Create(CultureInfo.InvariantCulture, $"{TokenPrefix}{root.Hash}/{root.SizeBytes}/");
         if (!text.StartsWith(expected, StringComparison.Ordinal)
             || !int.TryParse(text.AsSpan(expected.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
         {
-            throw new ArgumentException("page token is not one this server issued for this root", nameof(token));
+            throw new ArgumentException("page token is not one this server issued for this root", nameof(pageToken));
         }
 
         return index;
