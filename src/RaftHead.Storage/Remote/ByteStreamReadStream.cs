@@ -1,7 +1,9 @@
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
+using Build.Bazel.Remote.Execution.V2;
 using Google.ByteStream;
 using Grpc.Core;
+using RaftHead.Protocol;
 
 namespace RaftHead.Storage.Remote;
 
@@ -48,6 +50,32 @@ public sealed class ByteStreamReadStream : ForwardReadStream
     }
 
     public override long Length => _expectedBytes;
+
+    /// <summary>
+    /// Starts a ByteStream Read of a blob (from <paramref name="offset"/>, at most <paramref name="limit"/> bytes, 0: to
+    /// the end) and waits for its first answer, which tells a blob the server holds from one it lacks (null).
+    /// </summary>
+    public static async Task<ByteStreamReadStream?> OpenAsync(ByteStream.ByteStreamClient client, string instanceName, Digest digest, long offset, long limit, int readAheadMessages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var resource = instanceName.Length == 0 ? $"blobs/{Digests.ToResourceString(digest)}" : $"{instanceName}/blobs/{Digests.ToResourceString(digest)}";
+        var call = client.Read(new ReadRequest { ResourceName = resource, ReadOffset = offset, ReadLimit = limit }, cancellationToken: cancellationToken);
+        try
+        {
+            var any = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+            return new ByteStreamReadStream(call, any, VerifyingReadStream.ExpectedBytes(digest, offset, limit), readAheadMessages);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            call.Dispose();
+            return null;
+        }
+        catch
+        {
+            call.Dispose();
+            throw;
+        }
+    }
 
     protected override long BytesRead => _received - _pending.Length;
 

@@ -97,7 +97,7 @@ public sealed class RemoteBlobStore : IBlobStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
-        var whole = offset == 0 && (limit == 0 || limit >= digest.SizeBytes);
+        var whole = VerifyingReadStream.IsWhole(digest, offset, limit);
         if (digest.SizeBytes == 0)
         {
             return whole && digest.Hash == Digests.EmptyHash ? new MemoryStream(Array.Empty<byte>(), writable: false) : null;
@@ -108,29 +108,9 @@ public sealed class RemoteBlobStore : IBlobStore
             return await ReadSmallAsync(instanceName, digest, cancellationToken).ConfigureAwait(false);
         }
 
+        // The first answer tells a missing blob (and a dead head, while another may still serve) from a present one.
         return await _heads.CallAsync(
-            async (invoker, token) =>
-            {
-                var client = new ByteStream.ByteStreamClient(invoker);
-                var resource = instanceName.Length == 0 ? $"blobs/{Digests.ToResourceString(digest)}" : $"{instanceName}/blobs/{Digests.ToResourceString(digest)}";
-                var call = client.Read(new ReadRequest { ResourceName = resource, ReadOffset = offset, ReadLimit = limit }, cancellationToken: token);
-                try
-                {
-                    // The first answer tells a missing blob (and a dead head, while another may still serve) from a present one.
-                    var any = await call.ResponseStream.MoveNext(token).ConfigureAwait(false);
-                    return (Stream?)new ByteStreamReadStream(call, any, VerifyingReadStream.ExpectedBytes(digest, offset, limit), _options.ReadAheadMessages);
-                }
-                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
-                {
-                    call.Dispose();
-                    return null;
-                }
-                catch
-                {
-                    call.Dispose();
-                    throw;
-                }
-            },
+            async (invoker, token) => (Stream?)await ByteStreamReadStream.OpenAsync(new ByteStream.ByteStreamClient(invoker), instanceName, digest, offset, limit, _options.ReadAheadMessages, token).ConfigureAwait(false),
             cancellationToken).ConfigureAwait(false);
     }
 

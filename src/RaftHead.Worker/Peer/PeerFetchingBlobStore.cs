@@ -3,7 +3,6 @@ using Google.ByteStream;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
 using RaftHead.Storage;
 using RaftHead.Storage.Remote;
@@ -154,21 +153,14 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromMilliseconds(_options.PeerReadTimeoutMs));
-        var resource = instanceName.Length == 0 ? $"blobs/{Digests.ToResourceString(digest)}" : $"{instanceName}/blobs/{Digests.ToResourceString(digest)}";
         Stream? spool = null;
         string? spoolPath = null;
         try
         {
-            var call = new ByteStream.ByteStreamClient(_peers.For(peer)).Read(new ReadRequest { ResourceName = resource }, cancellationToken: timeout.Token);
-            Stream source;
-            try
+            var source = await ByteStreamReadStream.OpenAsync(new ByteStream.ByteStreamClient(_peers.For(peer)), instanceName, digest, 0, 0, _options.ReadAheadMessages, timeout.Token).ConfigureAwait(false);
+            if (source is null)
             {
-                source = new ByteStreamReadStream(call, await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false), digest.SizeBytes, _options.ReadAheadMessages);
-            }
-            catch
-            {
-                call.Dispose();
-                throw;
+                return NotHeld(peer, digest);
             }
 
             await using (var verifying = new VerifyingReadStream(source, digest, 0, 0, peer))
@@ -209,9 +201,7 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
-            // The directory is soft state: the peer lost or never kept it. Not the peer's fault.
-            _logger.LogDebug("Peer {Peer} does not hold blob {Hash}/{Size}", peer, digest.Hash, digest.SizeBytes);
-            return null;
+            return NotHeld(peer, digest);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is RpcException or IOException or OperationCanceledException or HttpRequestException)
         {
@@ -238,6 +228,13 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
 
     /// <summary>A large copy buffer: every chunk costs a hash update and a spool write.</summary>
     private const int CopyBufferBytes = 1 << 18;
+
+    /// <summary>The directory is soft state: the peer lost or never kept the blob. Not the peer's fault.</summary>
+    private Stream? NotHeld(string peer, Digest digest)
+    {
+        _logger.LogDebug("Peer {Peer} does not hold blob {Hash}/{Size}", peer, digest.Hash, digest.SizeBytes);
+        return null;
+    }
 
     private void Suspect(string peer) =>
         _suspectUntil[peer] = _time.GetTimestamp() + (long)(_options.SuspectMs / 1000.0 * _time.TimestampFrequency);
