@@ -11,7 +11,6 @@ namespace RaftHead.Head.Reapi;
 /// <summary>ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs, BatchReadBlobs and GetTree over one blob store.</summary>
 public sealed class CasService : ContentAddressableStorage.ContentAddressableStorageBase
 {
-
     private readonly IBlobStore _store;
     private readonly IBlobStore _localOnly;
     private readonly ReapiOptions _options;
@@ -158,7 +157,10 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
         IReadOnlyList<TreePage> pages;
         try
         {
-            pages = await walker.GetPagesAsync(request.InstanceName, request.RootDigest, request.PageSize, request.PageToken, context.CancellationToken).ConfigureAwait(false);
+            // A client that pages gets one page, and the walk goes no further than that page needs.
+            pages = request.PageSize > 0
+                ? [await walker.GetPageAsync(request.InstanceName, request.RootDigest, request.PageSize, request.PageToken, context.CancellationToken).ConfigureAwait(false)]
+                : await walker.GetPagesAsync(request.InstanceName, request.RootDigest, 0, request.PageToken, context.CancellationToken).ConfigureAwait(false);
         }
         catch (ArgumentException e) when (e.ParamName == "pageToken")
         {
@@ -178,11 +180,6 @@ public sealed class CasService : ContentAddressableStorage.ContentAddressableSto
             var response = new GetTreeResponse { NextPageToken = page.NextPageToken };
             response.Directories.AddRange(page.Directories);
             await responseStream.WriteAsync(response, context.CancellationToken).ConfigureAwait(false);
-            if (request.PageSize > 0)
-            {
-                // The client asked for pages: it follows the token itself.
-                return;
-            }
         }
     }
 

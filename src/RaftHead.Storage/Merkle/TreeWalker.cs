@@ -51,13 +51,24 @@ public sealed class TreeWalker
     /// <paramref name="pageSize"/> 0 means the default. There is always at least one page, empty for an absent root.
     /// </summary>
     /// <exception cref="ArgumentException">The token is not one this walker issued for this root, or lies beyond the tree.</exception>
-    public async ValueTask<IReadOnlyList<TreePage>> GetPagesAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<TreePage>> GetPagesAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken) =>
+        await PagesAsync(instanceName, root, pageSize, pageToken, int.MaxValue, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// One GetTree page. <paramref name="pageSize"/> 0 means the default; an empty token starts at the root. The walk
+    /// stops one directory past the page, enough to tell whether another follows.
+    /// </summary>
+    public async ValueTask<TreePage> GetPageAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken) =>
+        (await PagesAsync(instanceName, root, pageSize, pageToken, 1, cancellationToken).ConfigureAwait(false))[0];
+
+    private async ValueTask<List<TreePage>> PagesAsync(string instanceName, Digest root, int pageSize, string? pageToken, int pagesMax, CancellationToken cancellationToken)
     {
         FasterBlobStore.ThrowIfInvalid(root);
         ArgumentOutOfRangeException.ThrowIfNegative(pageSize);
         int size = pageSize == 0 ? DefaultPageSize : Math.Min(pageSize, PageSizeMax);
         int start = string.IsNullOrEmpty(pageToken) ? 0 : ParseToken(pageToken, root);
-        List<Directory> walked = await WalkCoreAsync(instanceName, root, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        int stopAfter = (int)Math.Min(start + ((long)size * pagesMax) + 1, int.MaxValue);
+        List<Directory> walked = await WalkCoreAsync(instanceName, root, stopAfter, cancellationToken).ConfigureAwait(false);
         if (start > walked.Count)
         {
             throw new ArgumentException("page token is beyond the end of the tree", nameof(pageToken));
@@ -71,27 +82,8 @@ public sealed class TreeWalker
             pages.Add(new TreePage(walked.GetRange(start, count), next));
             start += count;
         }
-        while (start < walked.Count);
+        while (start < walked.Count && pages.Count < pagesMax);
         return pages;
-    }
-
-    /// <summary>One GetTree page. <paramref name="pageSize"/> 0 means the default; an empty token starts at the root.</summary>
-    public async ValueTask<TreePage> GetPageAsync(string instanceName, Digest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
-    {
-        FasterBlobStore.ThrowIfInvalid(root);
-        ArgumentOutOfRangeException.ThrowIfNegative(pageSize);
-        int size = pageSize == 0 ? DefaultPageSize : Math.Min(pageSize, PageSizeMax);
-        int start = string.IsNullOrEmpty(pageToken) ? 0 : ParseToken(pageToken, root);
-        List<Directory> walked = await WalkCoreAsync(instanceName, root, start + size + 1, cancellationToken).ConfigureAwait(false);
-        if (start > walked.Count)
-        {
-            throw new ArgumentException("page token is beyond the end of the tree", nameof(pageToken));
-        }
-
-        int count = Math.Min(size, walked.Count - start);
-        var page = walked.GetRange(start, count);
-        string next = start + count < walked.Count ? MakeToken(root, start + count) : string.Empty;
-        return new TreePage(page, next);
     }
 
     private async ValueTask<List<Directory>> WalkCoreAsync(string instanceName, Digest root, int stopAfter, CancellationToken cancellationToken)
