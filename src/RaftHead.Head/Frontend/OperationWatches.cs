@@ -14,10 +14,6 @@ public sealed class OperationWatches
     private readonly ConcurrentDictionary<string, Watched> _watched = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private int _watching;
-    private long _wakes;
-
-    /// <summary>Signals pulsed so far (each wakes the streams of one operation).</summary>
-    public long Wakes => Interlocked.Read(ref _wakes);
 
     /// <summary>Operations watched now.</summary>
     public int Count => _watched.Count;
@@ -50,7 +46,6 @@ public sealed class OperationWatches
             if (version != watched.SeenVersion)
             {
                 watched.SeenVersion = version;
-                Interlocked.Increment(ref _wakes);
                 watched.Feed.Pulse();
             }
         }
