@@ -12,7 +12,7 @@ namespace RaftHead.Head.Scheduling;
 /// leaves the state as it was (only <see cref="SchedulerState.AppliedIndex"/> moves). A batch of lease grants is the
 /// one command whose parts are decided one by one, each against the state the earlier ones left.
 /// </summary>
-internal sealed class CommandApplier
+internal sealed partial class CommandApplier
 {
     private const int SeedLengthMax = 64;
 
@@ -36,6 +36,7 @@ internal sealed class CommandApplier
         var result = command.Version < SchedulerStateMachine.OldestCommandVersion || command.Version > SchedulerStateMachine.CommandVersion
             ? UnsupportedVersion(command.Version)
             : applier.Dispatch(command);
+        applier.FollowTouchedOperations();
         var next = applier._changed
             ? applier._s with { AppliedIndex = index, Version = applier._nextVersion }
             : state with { AppliedIndex = index };
@@ -73,6 +74,10 @@ internal sealed class CommandApplier
         SchedulerCommand.CommandOneofCase.DeclareWorkerDead => DeclareWorkerDead(command.DeclareWorkerDead),
         SchedulerCommand.CommandOneofCase.Prune => Prune(command.Prune),
         SchedulerCommand.CommandOneofCase.CompleteBatch => command.Version < 2 ? UnsupportedVersion(command.Version) : CompleteBatch(command.CompleteBatch),
+        SchedulerCommand.CommandOneofCase.SubmitGraph => command.Version < 3 ? UnsupportedVersion(command.Version) : SubmitGraph(command.SubmitGraph),
+        SchedulerCommand.CommandOneofCase.StartGraphNode => command.Version < 3 ? UnsupportedVersion(command.Version) : StartGraphNode(command.StartGraphNode),
+        SchedulerCommand.CommandOneofCase.FailGraphNode => command.Version < 3 ? UnsupportedVersion(command.Version) : FailGraphNode(command.FailGraphNode),
+        SchedulerCommand.CommandOneofCase.CancelGraph => command.Version < 3 ? UnsupportedVersion(command.Version) : CancelGraph(command.CancelGraph),
         _ => Error(SchedulerResultCode.InvalidArgument, "the command names no operation (empty oneof)"),
     };
 
@@ -554,6 +559,8 @@ internal sealed class CommandApplier
             _changed = true;
         }
 
+        PruneGraphs(prune.FinishedBeforeUnixMs);
+
         return Ok(new SchedulerResult { Prune = new PruneOutcome { Pruned = pruned, Remaining = remaining } });
     }
 
@@ -706,6 +713,7 @@ internal sealed class CommandApplier
     {
         _s = _s with { Operations = _s.Operations.SetItem(operation.Name, operation) };
         _changed = true;
+        NoteTouched(operation);
     }
 
     private void Enqueue(OperationState operation)

@@ -183,7 +183,75 @@ public static class SchedulerInvariants
             }
         }
 
-        return null;
+        return CheckGraphs(state);
+    }
+
+    /// <summary>
+    /// Each node is ready exactly when its producers all succeeded and it has not started; a node waits only while some
+    /// producer has not; a queued or running node follows an unfinished operation of the same phase, through a link.
+    /// </summary>
+    private static string? CheckGraphs(SchedulerState state)
+    {
+        var links = 0;
+        foreach (var graph in state.Graphs.Values)
+        {
+            var unfinished = 0;
+            for (var i = 0; i < graph.Nodes.Count; i++)
+            {
+                var node = graph.Nodes[i];
+                var where = $"graph {graph.Id} node '{node.Id}' ({node.Phase})";
+                unfinished += GraphRecord.IsFinished(node.Phase) ? 0 : 1;
+                if (node.Sequence > graph.Sequence || node.Sequence < 1)
+                {
+                    return where + " has a sequence number outside the graph's";
+                }
+
+                var producersDone = true;
+                foreach (var producer in graph.Topology.Producers[i])
+                {
+                    producersDone &= GraphRecord.Succeeded(graph.Nodes[producer].Phase);
+                }
+
+                if ((node.Phase == GraphNodePhase.Waiting && producersDone) || (node.Phase == GraphNodePhase.Ready && !producersDone))
+                {
+                    return where + (producersDone ? " waits though its producers succeeded" : " is ready though a producer has not succeeded");
+                }
+
+                if (graph.Ready.Contains(i) != (node.Phase == GraphNodePhase.Ready))
+                {
+                    return where + " is wrongly " + (graph.Ready.Contains(i) ? "" : "not ") + "in the ready index";
+                }
+
+                if (node.Phase is GraphNodePhase.Queued or GraphNodePhase.Running)
+                {
+                    links++;
+                    var operation = state.FindOperation(node.OperationName);
+                    var expected = node.Phase == GraphNodePhase.Queued ? OperationPhase.Queued : OperationPhase.Leased;
+                    if (operation is null || operation.Phase != expected)
+                    {
+                        return $"{where} follows {node.OperationName}, which is {operation?.Phase.ToString() ?? "gone"}";
+                    }
+
+                    if (!state.GraphLinks.TryGetValue(node.OperationName, out var linked) || !linked.Contains(new GraphNodeRef(graph.Id, i)))
+                    {
+                        return where + " is not linked to its operation";
+                    }
+                }
+            }
+
+            if (unfinished != graph.Unfinished || (unfinished > 0 && graph.FinishedAtUnixMs != 0))
+            {
+                return Invariant($"graph {graph.Id} counts {graph.Unfinished} unfinished nodes, finished at {graph.FinishedAtUnixMs}; {unfinished} are");
+            }
+        }
+
+        var total = 0;
+        foreach (var (_, linked) in state.GraphLinks)
+        {
+            total += linked.Length;
+        }
+
+        return total == links ? null : Invariant($"{total} graph links for {links} queued or running nodes");
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -36,6 +36,12 @@ public sealed record SchedulerLimits
     /// <summary>Completions one CompleteBatch entry may carry.</summary>
     public int CompleteBatchMax { get; init; } = 1_024;
 
+    /// <summary>Nodes one action graph may hold (each is one action; the whole graph is one log entry).</summary>
+    public int GraphNodesMax { get; init; } = 10_000;
+
+    /// <summary>Outputs of other nodes one graph node may take as inputs.</summary>
+    public int GraphNodeInputsMax { get; init; } = 10_000;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(UnfinishedOperationsMax, 1);
@@ -49,5 +55,7 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(ReasonLengthMax, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(InputHintsMax, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(CompleteBatchMax, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodesMax, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodeInputsMax, 0);
     }
 }

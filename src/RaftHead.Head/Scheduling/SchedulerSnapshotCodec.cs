@@ -26,12 +26,18 @@ public static class SchedulerSnapshotCodec
         }
 
         snapshot.ActionCache.AddRange(state.Cache.OldestFirst());
+        foreach (var graph in state.Graphs.Values)
+        {
+            snapshot.Graphs.Add(graph.ToProto());
+        }
+
         return snapshot.ToByteArray();
     }
 
     /// <summary>Throws <see cref="InvalidDataException"/> for bytes that are not a consistent snapshot of this format.</summary>
-    public static SchedulerState Decode(ReadOnlySpan<byte> bytes)
+    public static SchedulerState Decode(ReadOnlySpan<byte> bytes, SchedulerLimits? limits = null)
     {
+        limits ??= new SchedulerLimits();
         SchedulerSnapshot snapshot;
         try
         {
@@ -135,8 +141,11 @@ public static class SchedulerSnapshotCodec
             cache = cache.Put(ActionKey.Of(entry.InstanceName, entry.ActionDigest), entry, int.MaxValue);
         }
 
+        var (graphs, links) = DecodeGraphs(snapshot, operations, limits);
         return new SchedulerState
         {
+            Graphs = graphs,
+            GraphLinks = links,
             AppliedIndex = snapshot.AppliedIndex,
             Version = snapshot.Version,
             Operations = operations.ToImmutable(),
@@ -150,5 +159,38 @@ public static class SchedulerSnapshotCodec
             QueuedCount = queued,
             LeasedCount = leased,
         };
+    }
+
+    private static (ImmutableSortedDictionary<string, GraphRecord> Graphs, ImmutableDictionary<string, ImmutableArray<GraphNodeRef>> Links) DecodeGraphs(
+        SchedulerSnapshot snapshot, ImmutableSortedDictionary<string, OperationState>.Builder operations, SchedulerLimits limits)
+    {
+        var graphs = ImmutableSortedDictionary.CreateBuilder<string, GraphRecord>(StringComparer.Ordinal);
+        var links = new Dictionary<string, ImmutableArray<GraphNodeRef>>(StringComparer.Ordinal);
+        foreach (var state in snapshot.Graphs)
+        {
+            var graph = GraphRecord.FromProto(state, limits);
+            if (!graphs.TryAdd(graph.Id, graph))
+            {
+                throw new InvalidDataException($"The scheduler snapshot holds graph {graph.Id} twice.");
+            }
+
+            for (var i = 0; i < graph.Nodes.Count; i++)
+            {
+                var node = graph.Nodes[i];
+                if (node.Phase is not (GraphNodePhase.Queued or GraphNodePhase.Running))
+                {
+                    continue;
+                }
+
+                if (!operations.TryGetValue(node.OperationName, out var operation) || SchedulerState.IsFinished(operation.Phase))
+                {
+                    throw new InvalidDataException($"The scheduler snapshot's graph {graph.Id} node '{node.Id}' follows {node.OperationName}, which is not an unfinished operation.");
+                }
+
+                links[node.OperationName] = links.GetValueOrDefault(node.OperationName, ImmutableArray<GraphNodeRef>.Empty).Add(new GraphNodeRef(graph.Id, i));
+            }
+        }
+
+        return (graphs.ToImmutable(), links.ToImmutableDictionary(StringComparer.Ordinal));
     }
 }

@@ -29,6 +29,9 @@ public sealed record SchedulerState
 
     public ActionCacheState Cache { get; internal init; } = ActionCacheState.Empty;
 
+    /// <summary>Submitted action graphs by id, kept until pruned after they finish.</summary>
+    public ImmutableSortedDictionary<string, GraphRecord> Graphs { get; internal init; } = ImmutableSortedDictionary.Create<string, GraphRecord>(StringComparer.Ordinal);
+
     /// <summary>Derived: what each worker's leases hold (an entry per worker).</summary>
     public ImmutableDictionary<string, WorkerUsage> Usage { get; internal init; } = ImmutableDictionary.Create<string, WorkerUsage>(StringComparer.Ordinal);
 
@@ -41,6 +44,9 @@ public sealed record SchedulerState
     /// <summary>Derived: finished operations, oldest first, for pruning.</summary>
     public ImmutableSortedSet<FinishedKey> Finished { get; internal init; } = ImmutableSortedSet<FinishedKey>.Empty;
 
+    /// <summary>Derived: the graph nodes each unfinished operation runs for (nodes queued or running).</summary>
+    public ImmutableDictionary<string, ImmutableArray<GraphNodeRef>> GraphLinks { get; internal init; } = ImmutableDictionary.Create<string, ImmutableArray<GraphNodeRef>>(StringComparer.Ordinal);
+
     public int QueuedCount { get; internal init; }
 
     public int LeasedCount { get; internal init; }
@@ -51,6 +57,8 @@ public sealed record SchedulerState
 
     public OperationState? FindOperationByRequest(string requestId) =>
         Requests.TryGetValue(requestId, out var name) ? Operations[name] : null;
+
+    public GraphRecord? FindGraph(string graphId) => Graphs.GetValueOrDefault(graphId);
 
     public WorkerState? FindWorker(string workerId) => Workers.GetValueOrDefault(workerId);
 

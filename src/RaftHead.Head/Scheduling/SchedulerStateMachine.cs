@@ -18,8 +18,8 @@ namespace RaftHead.Head.Scheduling;
 public sealed class SchedulerStateMachine : IStateMachine
 {
     /// <summary>The command record format this replica writes; it applies every version from <see cref="OldestCommandVersion"/> on.</summary>
-    /// <remarks>Version 2 added <see cref="CompleteBatch"/>.</remarks>
-    public const uint CommandVersion = 2;
+    /// <remarks>Version 2 added <see cref="CompleteBatch"/>; version 3 the action graph commands.</remarks>
+    public const uint CommandVersion = 3;
 
     /// <summary>The oldest record format still applied, so a log written before an upgrade replays the same.</summary>
     public const uint OldestCommandVersion = 1;
@@ -71,7 +71,7 @@ public sealed class SchedulerStateMachine : IStateMachine
     /// <summary>The state is immutable, so a capture is the current reference; encoding waits for the writer's thread.</summary>
     public IStateMachineSnapshot CaptureSnapshot() => new Capture(Current);
 
-    public void Restore(ReadOnlyMemory<byte> snapshot) => Volatile.Write(ref _state, SchedulerSnapshotCodec.Decode(snapshot.Span));
+    public void Restore(ReadOnlyMemory<byte> snapshot) => Volatile.Write(ref _state, SchedulerSnapshotCodec.Decode(snapshot.Span, _limits));
 
     private sealed class Capture(SchedulerState state) : IStateMachineSnapshot
     {

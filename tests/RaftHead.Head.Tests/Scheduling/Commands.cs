@@ -133,6 +133,48 @@ internal static class Commands
     public static SchedulerCommand Prune(long before, uint limit = 0) =>
         Wrap(new SchedulerCommand { Prune = new PruneOperations { FinishedBeforeUnixMs = before, Limit = limit } });
 
+    /// <summary>
+    /// A graph from a compact spec: "id" or "id&lt;-producer,producer" (each producer's output "out" taken under its id).
+    /// Every node declares the output "out"; its action's digest is derived from the node id unless given.
+    /// </summary>
+    public static SubmitGraphRequest Graph(string graphId, params string[] nodes)
+    {
+        var graph = new SubmitGraphRequest { GraphId = graphId, ToolInvocationId = "inv" };
+        foreach (var spec in nodes)
+        {
+            var parts = spec.Split("<-");
+            var node = new GraphNode { Id = parts[0], Arguments = { "/bin/true", parts[0] }, OutputPaths = { "out" } };
+            if (parts.Length > 1)
+            {
+                foreach (var producer in parts[1].Split(','))
+                {
+                    node.Inputs.Add(new NodeInput { Node = producer, Output = "out", Path = producer + "/out" });
+                }
+            }
+
+            graph.Nodes.Add(node);
+        }
+
+        return graph;
+    }
+
+    public static SchedulerCommand SubmitGraph(SubmitGraphRequest graph, long at = 1_000) =>
+        Wrap(new SchedulerCommand { SubmitGraph = new SubmitGraph { Graph = graph, SubmittedAtUnixMs = at } });
+
+    /// <summary>The leader's start of a ready node: a submit of the action <paramref name="action"/> (default: the node id).</summary>
+    public static SchedulerCommand StartNode(string graphId, string nodeId, uint runs = 0, string? action = null, long at = 1_500, string instance = "")
+    {
+        var submit = Submit($"graph:{graphId}:{nodeId}:{runs + 1}", action: action ?? nodeId, at: at, invocation: graphId).Submit;
+        submit.InstanceName = instance;
+        return Wrap(new SchedulerCommand { StartGraphNode = new StartGraphNode { GraphId = graphId, NodeId = nodeId, Runs = runs, Submit = submit } });
+    }
+
+    public static SchedulerCommand FailNode(string graphId, string nodeId, string reason, uint runs = 0, long at = 1_500) =>
+        Wrap(new SchedulerCommand { FailGraphNode = new FailGraphNode { GraphId = graphId, NodeId = nodeId, Runs = runs, Reason = reason, AtUnixMs = at } });
+
+    public static SchedulerCommand CancelGraph(string graphId, string reason = "", long at = 2_500) =>
+        Wrap(new SchedulerCommand { CancelGraph = new CancelGraph { GraphId = graphId, Reason = reason, AtUnixMs = at } });
+
     public static string Name(long index) => "operations/" + index.ToString(CultureInfo.InvariantCulture);
 
     private static SchedulerCommand Wrap(SchedulerCommand command)

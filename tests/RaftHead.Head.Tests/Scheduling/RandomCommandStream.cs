@@ -27,7 +27,7 @@ internal sealed class RandomCommandStream
     public SchedulerCommand Next(SchedulerState view)
     {
         _nowUnixMs += _random.Next(0, 60);
-        var roll = _random.Next(100);
+        var roll = _random.Next(108);
         return roll switch
         {
             < 28 => NewSubmit(),
@@ -43,7 +43,10 @@ internal sealed class RandomCommandStream
             < 88 => CacheUpdate("act" + _random.Next(40).ToString(CultureInfo.InvariantCulture), exitCode: 0, at: _nowUnixMs),
             < 91 => Prune(_nowUnixMs - _random.Next(0, 800), (uint)_random.Next(0, 6)),
             < 95 => ExpireSome(view),
-            _ => Garbage(),
+            < 100 => Garbage(),
+            < 102 => NewGraph(),
+            < 106 => StartOrFailReadyNode(view),
+            _ => CancelGraph(Pick(view.Graphs.Keys) ?? "g0", at: _nowUnixMs),
         };
     }
 
@@ -172,6 +175,42 @@ internal sealed class RandomCommandStream
             platform: platform,
             at: _nowUnixMs,
             leaseAhead: (uint)_random.Next(0, 3));
+    }
+
+    /// <summary>A small random graph (sometimes malformed, sometimes a repeated id), its actions drawn from the shared pool so nodes join and hit the cache.</summary>
+    private SchedulerCommand NewGraph()
+    {
+        var id = "g" + _random.Next(12).ToString(CultureInfo.InvariantCulture);
+        var count = _random.Next(1, 6);
+        var specs = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            var producers = Enumerable.Range(0, i).Where(_ => _random.Next(3) == 0).Select(p => "n" + p.ToString(CultureInfo.InvariantCulture)).ToList();
+            if (i > 0 && _random.Next(15) == 0)
+            {
+                producers.Add("n" + (i + 1).ToString(CultureInfo.InvariantCulture));
+            }
+
+            specs[i] = "n" + i.ToString(CultureInfo.InvariantCulture) + (producers.Count > 0 ? "<-" + string.Join(',', producers) : "");
+        }
+
+        return SubmitGraph(Graph(id, specs), at: _nowUnixMs);
+    }
+
+    /// <summary>The leader starting a ready node (or failing its composition), sometimes with a stale run count.</summary>
+    private SchedulerCommand StartOrFailReadyNode(SchedulerState view)
+    {
+        var ready = view.Graphs.Values.SelectMany(g => g.Ready.Select(i => (Graph: g, Node: g.Nodes[i]))).ToList();
+        if (ready.Count == 0)
+        {
+            return NewGraph();
+        }
+
+        var (graph, node) = ready[_random.Next(ready.Count)];
+        var runs = _random.Next(8) == 0 ? node.Runs + 1 : node.Runs;
+        return _random.Next(8) == 0
+            ? FailNode(graph.Id, node.Id, "composition failed", runs, _nowUnixMs)
+            : StartNode(graph.Id, node.Id, runs, action: "act" + _random.Next(40).ToString(CultureInfo.InvariantCulture), at: _nowUnixMs);
     }
 
     private SchedulerCommand Garbage() => _random.Next(3) switch

@@ -40,7 +40,7 @@ public sealed class ReplicaReplayTests
         _output.WriteLine(string.Join(", ", totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}")));
 
         // The stream must actually reach every path it claims to test.
-        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned", "batch", "batch.Ok", "batch.Stale" })
+        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned", "batch", "batch.Ok", "batch.Stale", "graph.submitted", "graph.duplicate", "graph.finished" })
         {
             Assert.True(totals.GetValueOrDefault(path) > 0, $"the random stream never reached {path}");
         }
@@ -105,6 +105,7 @@ public sealed class ReplicaReplayTests
             }
 
             Assert.Equal(leader.Machine.Snapshot(), restored!.Snapshot());
+            counts["graph.finished"] = leader.State.Graphs.Values.Count(g => g.Done);
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException { Message: var m } || !m.StartsWith("seed ", StringComparison.Ordinal))
         {
@@ -142,6 +143,9 @@ public sealed class ReplicaReplayTests
                 break;
             case SchedulerResult.DetailOneofCase.Prune when result.Prune.Pruned > 0:
                 Add("pruned");
+                break;
+            case SchedulerResult.DetailOneofCase.SubmitGraph:
+                Add(result.SubmitGraph.Duplicate ? "graph.duplicate" : "graph.submitted");
                 break;
             case SchedulerResult.DetailOneofCase.CompleteBatch:
                 Add("batch");

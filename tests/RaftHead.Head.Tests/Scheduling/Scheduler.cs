@@ -36,6 +36,7 @@ internal sealed class Scheduler
             Assert.Same(before.Operations, after.Operations);
             Assert.Same(before.Workers, after.Workers);
             Assert.Same(before.Cache, after.Cache);
+            Assert.Same(before.Graphs, after.Graphs);
         }
 
         return result;
@@ -59,6 +60,9 @@ internal sealed class Scheduler
 
     /// <summary>Submits and returns the operation's name.</summary>
     public string Submit(SchedulerCommand submit) => Ok(submit).Submit.OperationName;
+
+    public GraphNodeStatus Node(string graphId, string nodeId) =>
+        State.FindGraph(graphId)?.FindNode(nodeId) ?? throw new Xunit.Sdk.XunitException($"no node {nodeId} in graph {graphId}");
 
     public OperationState Operation(string name) => State.FindOperation(name) ?? throw new Xunit.Sdk.XunitException("no operation " + name);
 
