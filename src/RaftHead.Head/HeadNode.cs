@@ -11,6 +11,7 @@ using RaftHead.Consensus.Membership;
 using RaftHead.Consensus.Transport;
 using RaftHead.Head.Admin;
 using RaftHead.Head.Frontend;
+using RaftHead.Head.Graphs;
 using RaftHead.Head.Hosting;
 using RaftHead.Head.Reapi;
 using RaftHead.Head.Replication;
@@ -184,6 +185,7 @@ public sealed class HeadNode : IAsyncDisposable
                     services.AddSingleton(new FrontendExecutionService(frontend));
                     services.AddSingleton(new FrontendOperationsService(frontend));
                     services.AddSingleton(new WorkerProtocolService(frontend));
+                    services.AddSingleton(new GraphService(frontend, options.Limits, options.Execution));
                     grpc.AddServiceOptions<CasService>(o => o.MaxReceiveMessageSize = reapi.CasReceiveMessageBytesMax);
                     grpc.AddServiceOptions<ByteStreamService>(o => o.MaxReceiveMessageSize = reapi.ByteStreamReceiveMessageBytesMax);
                     grpc.AddServiceOptions<RaftTransportService>(o => o.MaxReceiveMessageSize = transportOptions.MaxReceiveMessageBytes);
@@ -202,6 +204,7 @@ public sealed class HeadNode : IAsyncDisposable
                         endpoints.MapGrpcService<FrontendExecutionService>();
                         endpoints.MapGrpcService<FrontendOperationsService>();
                         endpoints.MapGrpcService<WorkerProtocolService>();
+                        endpoints.MapGrpcService<GraphService>();
                     }
                 },
                 health => health.AddCheck("storage", () => store.IsOpen ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the CAS is closed")),

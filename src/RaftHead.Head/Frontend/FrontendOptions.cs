@@ -61,6 +61,15 @@ public sealed record FrontendOptions
     /// </summary>
     public int CompleteBatchMax { get; init; } = 256;
 
+    /// <summary>
+    /// The largest SubmitGraph request taken, in bytes: the graph is one log entry, which must stay inside the log's
+    /// bound on a proposal (1 MiB by default) with room for the record around it. A larger build is split into graphs.
+    /// </summary>
+    public int GraphBytesMax { get; init; } = 1_000_000;
+
+    /// <summary>Ready graph nodes the leader composes and starts at once.</summary>
+    public int GraphStartsConcurrentMax { get; init; } = 8;
+
     /// <summary>Heads that hold every blob, answered by WhereIs as the fallback (host:port).</summary>
     public IReadOnlyList<string> HeadEndpoints { get; init; } = Array.Empty<string>();
 
@@ -80,6 +89,8 @@ public sealed record FrontendOptions
         ArgumentOutOfRangeException.ThrowIfNegative(StreamKeepAliveMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobHintsPerWorkerMax);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CompleteBatchMax);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(GraphBytesMax);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(GraphStartsConcurrentMax);
         ArgumentNullException.ThrowIfNull(HeadEndpoints);
     }
 }

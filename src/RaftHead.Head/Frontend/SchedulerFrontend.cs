@@ -5,6 +5,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaftHead.Head.Execution;
+using RaftHead.Head.Graphs;
 using RaftHead.Head.Reapi;
 using RaftHead.Head.Scheduling;
 using RaftHead.Protocol.V1;
@@ -31,6 +32,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     private readonly Random _random;
     private readonly ILogger _logger;
     private readonly InputPins _pins = new();
+    private readonly GraphDriver _graphs;
     private int _disposed;
 
     /// <param name="log">The replicated scheduler.</param>
@@ -66,6 +68,12 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         ActionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, Time, RetryDelay), blobs);
         Completions = new CompletionBatcher((command, cancellationToken) => ProposeAsync(command, cancellationToken, refusalIsAnswer: true), options.CompleteBatchMax);
         Duties = new LeaderDuties(this, (ILogger?)loggerFactory?.CreateLogger<LeaderDuties>() ?? NullLogger.Instance);
+        _graphs = new GraphDriver(
+            this,
+            new GraphComposer(blobs, _execution.MessageBlobMaxBytes),
+            _execution,
+            options.GraphStartsConcurrentMax,
+            (ILogger?)loggerFactory?.CreateLogger<GraphDriver>() ?? NullLogger.Instance);
     }
 
     public ISchedulerLog Log { get; }
@@ -104,6 +112,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     public void Start()
     {
         Duties.Start(_stopping.Token);
+        _graphs.Start(_stopping.Token);
         _pins.Start(Log, _stopping.Token);
     }
 
@@ -385,6 +394,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Duties.StopAsync().ConfigureAwait(false);
+        await _graphs.DisposeAsync().ConfigureAwait(false);
         await _pins.StopAsync().ConfigureAwait(false);
     }
 

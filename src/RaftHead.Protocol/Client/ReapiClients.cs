@@ -19,6 +19,7 @@ public sealed class ReapiClients
         Operations = new Operations.OperationsClient(invoker);
         ByteStream = new ByteStream.ByteStreamClient(invoker);
         Admin = new Admin.AdminClient(invoker);
+        Graphs = new Graphs.GraphsClient(invoker);
     }
 
     public ReapiClients(ChannelBase channel)
@@ -39,4 +40,6 @@ public sealed class ReapiClients
     public ByteStream.ByteStreamClient ByteStream { get; }
 
     public Admin.AdminClient Admin { get; }
+
+    public Graphs.GraphsClient Graphs { get; }
 }
