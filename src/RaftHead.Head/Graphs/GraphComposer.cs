@@ -85,6 +85,67 @@ internal sealed class GraphComposer
         return new ComposedAction(actionDigest, action, hints);
     }
 
+    /// <summary>
+    /// The producers of node <paramref name="index"/> whose outputs it takes are no longer in the CAS (a file, or the
+    /// Tree of a directory): they must run again before the node can. Empty when everything is there.
+    /// </summary>
+    public async Task<List<string>> LostProducersAsync(GraphRecord graph, int index, CancellationToken cancellationToken)
+    {
+        var node = graph.Request.Nodes[index];
+        var digests = new List<Digest>();
+        var owners = new List<string>();
+        foreach (var input in node.Inputs)
+        {
+            if (graph.FindNode(input.Node)?.Result is not { } result || OutputBlob(result, input.Output) is not { } digest)
+            {
+                continue;
+            }
+
+            digests.Add(digest);
+            owners.Add(input.Node);
+        }
+
+        var lost = new List<string>();
+        if (digests.Count == 0)
+        {
+            return lost;
+        }
+
+        var missing = new List<Digest>();
+        await _blobs.FindMissingAsync(graph.Request.InstanceName, digests, missing, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < digests.Count; i++)
+        {
+            if (missing.Contains(digests[i]) && !lost.Contains(owners[i]))
+            {
+                lost.Add(owners[i]);
+            }
+        }
+
+        return lost;
+    }
+
+    /// <summary>The blob behind one output of a result: a file's content or a directory's Tree; null for a symlink or no such output.</summary>
+    private static Digest? OutputBlob(ActionResult result, string path)
+    {
+        foreach (var file in result.OutputFiles)
+        {
+            if (file.Path == path)
+            {
+                return file.Digest;
+            }
+        }
+
+        foreach (var directory in result.OutputDirectories)
+        {
+            if (directory.Path == path)
+            {
+                return directory.TreeDigest;
+            }
+        }
+
+        return null;
+    }
+
     private async Task<InputEntry> FindOutputAsync(string instance, NodeInput input, ActionResult result, List<(Digest, ByteString)> written, CancellationToken cancellationToken)
     {
         foreach (var file in result.OutputFiles)

@@ -150,6 +150,17 @@ internal sealed class GraphDriver : IAsyncDisposable
     /// <summary>The StartGraphNode for a composed node, or the FailGraphNode saying why it cannot be composed.</summary>
     private async Task<SchedulerCommand> ComposeAsync(GraphRecord graph, int index, CancellationToken cancellationToken)
     {
+        var lost = await _composer.LostProducersAsync(graph, index, cancellationToken).ConfigureAwait(false);
+        if (lost.Count > 0)
+        {
+            var consumer = graph.Nodes[index];
+            var reason = $"outputs that node '{consumer.Id}' needs are gone from the CAS";
+            _logger.LogWarning("Node {Node} of graph {Graph}: the outputs it takes from {Producers} are gone; running them again", consumer.Id, graph.Id, string.Join(", ", lost));
+            var regenerate = new RegenerateGraphInputs { GraphId = graph.Id, NodeId = consumer.Id, Runs = consumer.Runs, Reason = reason, AtUnixMs = _frontend.NowUnixMs };
+            regenerate.Producers.Add(lost);
+            return new SchedulerCommand { RegenerateGraphInputs = regenerate };
+        }
+
         ComposedAction composed;
         try
         {

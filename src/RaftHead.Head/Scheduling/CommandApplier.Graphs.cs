@@ -110,6 +110,101 @@ internal sealed partial class CommandApplier
         return Ok();
     }
 
+    private SchedulerResult RegenerateGraphInputs(RegenerateGraphInputs regenerate)
+    {
+        if (CheckReason(regenerate.Reason) is { } invalid)
+        {
+            return Error(SchedulerResultCode.InvalidArgument, invalid);
+        }
+
+        if (FindGraphNode(regenerate.GraphId, regenerate.NodeId, out var graph, out var index) is { } notFound)
+        {
+            return notFound;
+        }
+
+        var node = graph.Nodes[index];
+        if (node.Phase != GraphNodePhase.Ready || node.Runs != regenerate.Runs)
+        {
+            return Error(SchedulerResultCode.Stale, Invariant($"node '{node.Id}' of graph {graph.Id} is {node.Phase} after {node.Runs} run(s), not ready after {regenerate.Runs}"));
+        }
+
+        if (regenerate.Producers.Count == 0)
+        {
+            return Error(SchedulerResultCode.InvalidArgument, "producers is empty");
+        }
+
+        var producers = new List<int>(regenerate.Producers.Count);
+        foreach (var id in regenerate.Producers)
+        {
+            if (!graph.Topology.IndexOf.TryGetValue(id, out var producer) || Array.IndexOf(graph.Topology.Producers[index], producer) < 0)
+            {
+                return Error(SchedulerResultCode.InvalidArgument, $"node '{id}' is not a producer of node '{node.Id}'");
+            }
+
+            if (!producers.Contains(producer))
+            {
+                producers.Add(producer);
+            }
+        }
+
+        foreach (var producer in producers)
+        {
+            if (graph.Nodes[producer].Runs >= _limits.GraphNodeRunsMax)
+            {
+                // Lost again and again: give up on the node rather than loop.
+                var failed = GraphRecord.Copy(node);
+                failed.Phase = GraphNodePhase.Failed;
+                failed.Failure = Invariant($"the outputs of node '{graph.Nodes[producer].Id}' were lost after {graph.Nodes[producer].Runs} run(s): {regenerate.Reason}");
+                PutGraph(FailDependants(graph.WithNode(index, failed, regenerate.AtUnixMs), index, regenerate.AtUnixMs));
+                return Ok();
+            }
+        }
+
+        foreach (var producer in producers)
+        {
+            graph = Regenerate(graph, producer, regenerate.Reason, regenerate.AtUnixMs);
+        }
+
+        PutGraph(graph);
+        return Ok();
+    }
+
+    /// <summary>
+    /// A succeeded node runs again: ready (or waiting, when one of its own producers is being regenerated too), and each
+    /// of its consumers that was ready waits for it again.
+    /// </summary>
+    private static GraphRecord Regenerate(GraphRecord graph, int producer, string reason, long atUnixMs)
+    {
+        var node = graph.Nodes[producer];
+        if (!GraphRecord.Succeeded(node.Phase))
+        {
+            return graph;
+        }
+
+        var inputsReady = true;
+        foreach (var own in graph.Topology.Producers[producer])
+        {
+            inputsReady &= GraphRecord.Succeeded(graph.Nodes[own].Phase);
+        }
+
+        var again = GraphRecord.Copy(node);
+        again.Phase = inputsReady ? GraphNodePhase.Ready : GraphNodePhase.Waiting;
+        again.Result = null;
+        again.Failure = "running again: " + reason;
+        graph = graph.WithNode(producer, again, atUnixMs);
+        foreach (var consumer in graph.Topology.Dependants[producer])
+        {
+            if (graph.Nodes[consumer].Phase == GraphNodePhase.Ready)
+            {
+                var waiting = GraphRecord.Copy(graph.Nodes[consumer]);
+                waiting.Phase = GraphNodePhase.Waiting;
+                graph = graph.WithNode(consumer, waiting, atUnixMs);
+            }
+        }
+
+        return graph;
+    }
+
     private SchedulerResult CancelGraph(CancelGraph cancel)
     {
         if (cancel.Reason.Length > _limits.ReasonLengthMax)

@@ -78,6 +78,7 @@ internal sealed partial class CommandApplier
         SchedulerCommand.CommandOneofCase.StartGraphNode => command.Version < 3 ? UnsupportedVersion(command.Version) : StartGraphNode(command.StartGraphNode),
         SchedulerCommand.CommandOneofCase.FailGraphNode => command.Version < 3 ? UnsupportedVersion(command.Version) : FailGraphNode(command.FailGraphNode),
         SchedulerCommand.CommandOneofCase.CancelGraph => command.Version < 3 ? UnsupportedVersion(command.Version) : CancelGraph(command.CancelGraph),
+        SchedulerCommand.CommandOneofCase.RegenerateGraphInputs => command.Version < 3 ? UnsupportedVersion(command.Version) : RegenerateGraphInputs(command.RegenerateGraphInputs),
         _ => Error(SchedulerResultCode.InvalidArgument, "the command names no operation (empty oneof)"),
     };
 

@@ -84,7 +84,8 @@ public sealed record GraphRecord
         var before = Nodes[index];
         var sequence = Sequence + 1;
         next.Sequence = sequence;
-        var unfinished = Unfinished - (IsFinished(next.Phase) && !IsFinished(before.Phase) ? 1 : 0);
+        // A regenerated node goes from finished back to unfinished.
+        var unfinished = Unfinished + (IsFinished(before.Phase) ? 1 : 0) - (IsFinished(next.Phase) ? 1 : 0);
         var ready = Ready;
         if (before.Phase == GraphNodePhase.Ready && next.Phase != GraphNodePhase.Ready)
         {

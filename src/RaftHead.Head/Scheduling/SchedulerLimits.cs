@@ -42,6 +42,9 @@ public sealed record SchedulerLimits
     /// <summary>Outputs of other nodes one graph node may take as inputs.</summary>
     public int GraphNodeInputsMax { get; init; } = 10_000;
 
+    /// <summary>Runs a graph node gets when its outputs keep getting lost; past it, a node needing them fails.</summary>
+    public int GraphNodeRunsMax { get; init; } = 3;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(UnfinishedOperationsMax, 1);
@@ -57,5 +60,6 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(CompleteBatchMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodesMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodeInputsMax, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodeRunsMax, 1);
     }
 }

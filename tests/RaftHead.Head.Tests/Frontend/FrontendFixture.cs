@@ -14,6 +14,7 @@ using RaftHead.Consensus.Log;
 using RaftHead.Consensus.Membership;
 using RaftHead.Consensus.Transport;
 using RaftHead.Head.Frontend;
+using RaftHead.Head.Graphs;
 using RaftHead.Head.Hosting;
 using RaftHead.Head.Reapi;
 using RaftHead.Head.Scheduling;
@@ -70,7 +71,10 @@ internal sealed class FrontendFixture : IAsyncDisposable
 
     public SchedulerState State => Frontend.Log.Current;
 
-    public static async Task<FrontendFixture> StartAsync(SchedulerLimits? limits = null, FrontendOptions? options = null)
+    /// <param name="limits">The scheduler's bounds.</param>
+    /// <param name="options">The frontend's settings.</param>
+    /// <param name="frontendBlobs">What the frontend sees of the CAS (a decorator over it), when not the CAS itself.</param>
+    public static async Task<FrontendFixture> StartAsync(SchedulerLimits? limits = null, FrontendOptions? options = null, Func<IBlobStore, IBlobStore>? frontendBlobs = null)
     {
         var data = new TempDirectory("rh-frontend-test-");
         var store = await FasterBlobStore.OpenAsync(
@@ -86,7 +90,7 @@ internal sealed class FrontendFixture : IAsyncDisposable
         driver.Start();
         var frontendOptions = options ?? new FrontendOptions { OperationNameSeed = "t", StreamKeepAliveMs = 0 };
         var log = new RaftSchedulerLog(driver, machine, TimeSpan.FromMilliseconds(frontendOptions.RetryDelayMs));
-        var frontend = new SchedulerFrontend(log, store, frontendOptions, timeProvider: clock, random: new Random(5));
+        var frontend = new SchedulerFrontend(log, frontendBlobs?.Invoke(store) ?? store, frontendOptions, timeProvider: clock, random: new Random(5));
         var reapi = new ReapiOptions { ExecutionEnabled = true };
         var server = GrpcServer.Create(
             new GrpcServerOptions { Port = 0 },
@@ -96,6 +100,7 @@ internal sealed class FrontendFixture : IAsyncDisposable
                 services.AddSingleton(new FrontendExecutionService(frontend));
                 services.AddSingleton(new FrontendOperationsService(frontend));
                 services.AddSingleton(new WorkerProtocolService(frontend));
+                services.AddSingleton(new GraphService(frontend, limits));
             },
             endpoints =>
             {
@@ -103,6 +108,7 @@ internal sealed class FrontendFixture : IAsyncDisposable
                 endpoints.MapGrpcService<FrontendExecutionService>();
                 endpoints.MapGrpcService<FrontendOperationsService>();
                 endpoints.MapGrpcService<WorkerProtocolService>();
+                endpoints.MapGrpcService<GraphService>();
             },
             health => health.AddCheck("leader", () => driver.Status.Leader != 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no leader")));
         await server.StartAsync();

@@ -172,6 +172,13 @@ internal static class Commands
     public static SchedulerCommand FailNode(string graphId, string nodeId, string reason, uint runs = 0, long at = 1_500) =>
         Wrap(new SchedulerCommand { FailGraphNode = new FailGraphNode { GraphId = graphId, NodeId = nodeId, Runs = runs, Reason = reason, AtUnixMs = at } });
 
+    public static SchedulerCommand Regenerate(string graphId, string nodeId, uint runs, long at = 3_000, params string[] producers)
+    {
+        var regenerate = new RegenerateGraphInputs { GraphId = graphId, NodeId = nodeId, Runs = runs, Reason = "outputs gone", AtUnixMs = at };
+        regenerate.Producers.Add(producers);
+        return Wrap(new SchedulerCommand { RegenerateGraphInputs = regenerate });
+    }
+
     public static SchedulerCommand CancelGraph(string graphId, string reason = "", long at = 2_500) =>
         Wrap(new SchedulerCommand { CancelGraph = new CancelGraph { GraphId = graphId, Reason = reason, AtUnixMs = at } });
 

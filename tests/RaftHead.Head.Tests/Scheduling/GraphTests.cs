@@ -235,4 +235,60 @@ public sealed class GraphTests
         command.Version = 2;
         scheduler.Refused(command, SchedulerResultCode.UnsupportedVersion);
     }
+
+    [Fact]
+    public void A_lost_intermediate_output_runs_its_producer_again_and_the_consumer_waits_for_it()
+    {
+        var scheduler = new Scheduler();
+        scheduler.Ok(Register("w1", slots: 4));
+        scheduler.Ok(SubmitGraph(Graph("g", "lib", "tool", "app<-lib,tool", "test<-lib")));
+        foreach (var id in new[] { "lib", "tool" })
+        {
+            var name = scheduler.Ok(StartNode("g", id)).Submit.OperationName;
+            scheduler.Ok(Assign(1_600, (name, "w1", 1u)));
+            scheduler.Ok(Complete(name, "w1", at: 1_700));
+        }
+
+        Assert.Equal(GraphNodePhase.Ready, scheduler.Node("g", "app").Phase);
+        Assert.Equal(GraphNodePhase.Ready, scheduler.Node("g", "test").Phase);
+
+        // The leader finds lib's output gone while composing app: lib runs again, and both its consumers wait.
+        scheduler.Ok(Regenerate("g", "app", runs: 0, producers: "lib"));
+        Assert.Equal(GraphNodePhase.Ready, scheduler.Node("g", "lib").Phase);
+        Assert.Equal("running again: outputs gone", scheduler.Node("g", "lib").Failure);
+        Assert.Equal(GraphNodePhase.Waiting, scheduler.Node("g", "app").Phase);
+        Assert.Equal(GraphNodePhase.Waiting, scheduler.Node("g", "test").Phase);
+        Assert.Equal(GraphNodePhase.Completed, scheduler.Node("g", "tool").Phase);
+
+        var rerun = scheduler.Ok(StartNode("g", "lib", runs: 1, action: "lib-again")).Submit.OperationName;
+        scheduler.Ok(Assign(3_100, (rerun, "w1", 1u)));
+        scheduler.Ok(Complete(rerun, "w1", at: 3_200));
+        Assert.Equal(2u, scheduler.Node("g", "lib").Runs);
+        Assert.Equal(GraphNodePhase.Ready, scheduler.Node("g", "app").Phase);
+        Assert.Equal(GraphNodePhase.Ready, scheduler.Node("g", "test").Phase);
+
+        // Stale or wrong proposals change nothing.
+        scheduler.Refused(Regenerate("g", "app", runs: 1, producers: "lib"), SchedulerResultCode.Stale);
+        scheduler.Refused(Regenerate("g", "app", runs: 0, producers: "test"), SchedulerResultCode.InvalidArgument);
+    }
+
+    [Fact]
+    public void An_output_lost_again_and_again_fails_its_consumer_instead_of_looping()
+    {
+        var scheduler = new Scheduler(new SchedulerLimits { GraphNodeRunsMax = 2 });
+        scheduler.Ok(Register("w1"));
+        scheduler.Ok(SubmitGraph(Graph("g", "gen", "use<-gen", "after<-use")));
+        for (var run = 0u; run < 2; run++)
+        {
+            var name = scheduler.Ok(StartNode("g", "gen", runs: run, action: "gen" + run)).Submit.OperationName;
+            scheduler.Ok(Assign(1_600, (name, "w1", 1u)));
+            scheduler.Ok(Complete(name, "w1", at: 1_700));
+            scheduler.Ok(Regenerate("g", "use", runs: 0, producers: "gen"));
+        }
+
+        Assert.Equal(GraphNodePhase.Failed, scheduler.Node("g", "use").Phase);
+        Assert.Equal("the outputs of node 'gen' were lost after 2 run(s): outputs gone", scheduler.Node("g", "use").Failure);
+        Assert.Equal(GraphNodePhase.Failed, scheduler.Node("g", "after").Phase);
+        Assert.Equal(GraphNodePhase.Completed, scheduler.Node("g", "gen").Phase);
+    }
 }

@@ -208,6 +208,12 @@ internal sealed class RandomCommandStream
 
         var (graph, node) = ready[_random.Next(ready.Count)];
         var runs = _random.Next(8) == 0 ? node.Runs + 1 : node.Runs;
+        var producers = graph.Topology.Producers[graph.Topology.IndexOf[node.Id]];
+        if (producers.Length > 0 && _random.Next(6) == 0)
+        {
+            return Regenerate(graph.Id, node.Id, runs, _nowUnixMs, graph.Nodes[producers[_random.Next(producers.Length)]].Id);
+        }
+
         return _random.Next(8) == 0
             ? FailNode(graph.Id, node.Id, "composition failed", runs, _nowUnixMs)
             : StartNode(graph.Id, node.Id, runs, action: "act" + _random.Next(40).ToString(CultureInfo.InvariantCulture), at: _nowUnixMs);
