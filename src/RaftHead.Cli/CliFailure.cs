@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using Grpc.Core;
+using RaftHead.Protocol;
 using RaftHead.Storage.Remote;
 
 namespace RaftHead.Cli;
@@ -20,9 +21,19 @@ internal static class CliFailure
         {
             return await body().ConfigureAwait(false);
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && Innermost(e.Status.DebugException) is SocketException socket)
+        catch (RpcException e) when (SocketErrorOf(e) is { } socket)
         {
-            await Console.Error.WriteLineAsync($"rh: cannot reach {CliOptions.ResolveEndpoint(result)}: {Describe(socket.SocketErrorCode)}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"rh: cannot reach {CliOptions.ResolveEndpoint(result)}: {Describe(socket)}").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (RpcException e) when (LeaderHint.IsNoLeader(e))
+        {
+            await Console.Error.WriteLineAsync($"rh: no leader yet at {CliOptions.ResolveEndpoint(result)}: an election is under way, or too few heads are up to hold one").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (NoLeaderException e)
+        {
+            await Console.Error.WriteLineAsync($"rh: {e.Message}").ConfigureAwait(false);
             return ExitUnavailable;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
@@ -57,6 +68,33 @@ internal static class CliFailure
             return ExitFailure;
         }
     }
+
+    /// <summary>Why one call failed, in a few words (for a table cell or a list of heads): "connection refused".</summary>
+    public static string Describe(RpcException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        if (SocketErrorOf(e) is { } socket)
+        {
+            return Describe(socket);
+        }
+
+        if (LeaderHint.IsNoLeader(e))
+        {
+            return "no leader yet";
+        }
+
+        return e.StatusCode switch
+        {
+            StatusCode.DeadlineExceeded => "no answer in time",
+            StatusCode.Unavailable => "unavailable",
+            StatusCode.Unimplemented => "not a cluster head",
+            _ => $"{e.StatusCode}: {e.Status.Detail}",
+        };
+    }
+
+    /// <summary>The socket's reason when the call never reached a server.</summary>
+    private static SocketError? SocketErrorOf(RpcException e) =>
+        e.StatusCode == StatusCode.Unavailable && Innermost(e.Status.DebugException) is SocketException socket ? socket.SocketErrorCode : null;
 
     private static Exception? Innermost(Exception? e)
     {
