@@ -13,6 +13,9 @@ internal static class CliFailure
     public const int ExitUsage = 2;
     public const int ExitUnavailable = 3;
 
+    /// <summary>How long a failed command spends asking the head why, at most.</summary>
+    private const int ProbeTimeoutMs = 2_000;
+
     /// <param name="result">The parsed command line, to name the head in a connection failure.</param>
     /// <param name="body">The command.</param>
     public static async Task<int> RunAsync(ParseResult result, Func<Task<int>> body)
@@ -29,6 +32,14 @@ internal static class CliFailure
         catch (RpcException e) when (LeaderHint.IsNoLeader(e))
         {
             await Console.Error.WriteLineAsync($"rh: no leader yet at {CliOptions.ResolveEndpoint(result)}: an election is under way, or too few heads are up to hold one").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            // A read that must see the latest writes waits for a leader, so a head without one answers nothing at all.
+            var endpoint = CliOptions.ResolveEndpoint(result);
+            var why = await LeaderlessAsync(endpoint).ConfigureAwait(false) ? ": it knows no leader (an election is under way, or too few heads are up to hold one)" : "";
+            await Console.Error.WriteLineAsync($"rh: {endpoint} did not answer within {CliOptions.CallTimeoutSeconds}s{why}").ConfigureAwait(false);
             return ExitUnavailable;
         }
         catch (NoLeaderException e)
@@ -66,6 +77,21 @@ internal static class CliFailure
             // A real failure (a refusal to run as root, a data directory in use, a port taken): not a usage error.
             await Console.Error.WriteLineAsync($"rh: {e.Message}").ConfigureAwait(false);
             return ExitFailure;
+        }
+    }
+
+    /// <summary>Whether the head answers, quickly, that it knows no leader; false when it does not answer or knows one.</summary>
+    private static async Task<bool> LeaderlessAsync(string endpoint)
+    {
+        try
+        {
+            var admin = new RaftHead.Protocol.V1.Admin.AdminClient(Protocol.Client.GrpcChannels.Shared.For(endpoint));
+            var status = await admin.GetNodeStatusAsync(new RaftHead.Protocol.V1.GetNodeStatusRequest(), deadline: DateTime.UtcNow.AddMilliseconds(ProbeTimeoutMs)).ConfigureAwait(false);
+            return status.LeaderId == 0;
+        }
+        catch (RpcException)
+        {
+            return false;
         }
     }
 

@@ -82,13 +82,15 @@ internal static class StatusCommand
 
     private static async Task<int> RunAsync(List<string> endpoints, int waitSeconds, bool json, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
         var known = new List<string>(endpoints);
         ClusterView view;
         var toldNoLeader = false;
+        DateTime? deadline = null;
         while (true)
         {
             view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+            // The window opens after the first look: a fresh process's first call alone can take a second.
+            deadline ??= DateTime.UtcNow.AddSeconds(waitSeconds);
             if (waitSeconds == 0 || view.Complete || DateTime.UtcNow >= deadline)
             {
                 break;
@@ -180,35 +182,26 @@ internal static class StatusCommand
     /// </summary>
     internal static async Task<GetNodeStatusResponse> LeaderAsync(List<string> endpoints, int waitSeconds, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
         var known = new List<string>(endpoints);
-        var told = false;
-        while (true)
+        var view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+        if (view.Answers.Count == 0 && view.Errors.TryGetValue(endpoints[0], out var first))
         {
-            var view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
-            if (view.LeaderAnswer is { } leader)
-            {
-                return leader;
-            }
-
-            if (view.Answers.Count == 0 && view.Errors.TryGetValue(endpoints[0], out var first))
-            {
-                throw first;
-            }
-
-            if (DateTime.UtcNow >= deadline)
-            {
-                throw new NoLeaderException($"no leader after {waitSeconds}s: {view.Missing()}");
-            }
-
-            if (!told)
-            {
-                told = true;
-                await Console.Error.WriteLineAsync(NoLeaderRetry.RetryingLine).ConfigureAwait(false);
-            }
-
-            await Task.Delay(PollIntervalMs, cancellationToken).ConfigureAwait(false);
+            throw first;
         }
+
+        if (view.LeaderAnswer is null && waitSeconds > 0)
+        {
+            // The window opens after the first look: a fresh process's first call alone can take a second.
+            await Console.Error.WriteLineAsync(NoLeaderRetry.RetryingLine).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
+            while (view.LeaderAnswer is null && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(PollIntervalMs, cancellationToken).ConfigureAwait(false);
+                view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return view.LeaderAnswer ?? throw new NoLeaderException(waitSeconds > 0 ? $"no leader after {waitSeconds}s: {view.Missing()}" : $"no leader: {view.Missing()}");
     }
 
     private static async Task<(string, GetNodeStatusResponse?, RpcException?)> AskAsync(string endpoint, CancellationToken cancellationToken)

@@ -6,7 +6,7 @@ using RaftHead.Head.Hosting;
 
 namespace RaftHead.Cli.Tests;
 
-/// <summary>A gRPC server on a free loopback port that serves only the Admin API, with answers a test chooses.</summary>
+/// <summary>A gRPC server on a free loopback port that serves one service (the Admin API), with answers a test chooses.</summary>
 internal sealed class FakeHead : IAsyncDisposable
 {
     private readonly GrpcServer _server;
@@ -18,12 +18,15 @@ internal sealed class FakeHead : IAsyncDisposable
 
     public string Address => $"127.0.0.1:{_server.Port}";
 
-    public static async Task<FakeHead> StartAsync(AdminService admin)
+    public static Task<FakeHead> StartAsync(AdminService admin) => StartAsync<AdminService>(admin);
+
+    public static async Task<FakeHead> StartAsync<TService>(TService service)
+        where TService : class
     {
         var server = GrpcServer.Create(
             new GrpcServerOptions { Port = 0 },
-            (services, _) => services.AddSingleton(admin),
-            endpoints => endpoints.MapGrpcService<AdminService>(),
+            (services, _) => services.AddSingleton(service),
+            endpoints => endpoints.MapGrpcService<TService>(),
             health => health.AddCheck("fake", () => HealthCheckResult.Healthy()));
         await server.StartAsync();
         return new FakeHead(server);

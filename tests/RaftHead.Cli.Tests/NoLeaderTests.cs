@@ -1,3 +1,4 @@
+using Grpc.Core;
 using RaftHead.Head.Admin;
 using RaftHead.Protocol.V1;
 
@@ -40,5 +41,30 @@ public sealed class NoLeaderTests : IAsyncLifetime
         Assert.Equal(3, code);
         Assert.StartsWith("leader: none known, term 4", stdout, StringComparison.Ordinal);
         Assert.Equal(["rh: no leader yet; retrying", "rh: after 1s: no leader known"], stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public async Task A_call_a_leaderless_head_never_answers_is_named_with_the_reason_the_head_gives()
+    {
+        await using var head = await FakeHead.StartAsync(new LeaderlessHead());
+
+        var (code, stdout, stderr) = await RhProcess.RunAsync("cache", "stats", "--endpoint", head.Address);
+
+        Assert.Equal(3, code);
+        Assert.Empty(stdout);
+        Assert.Equal($"rh: {head.Address} did not answer within 10s: it knows no leader (an election is under way, or too few heads are up to hold one)\n", stderr);
+    }
+
+    /// <summary>A head whose reads wait for a leader that never comes (as a linearizable read does), and says it knows none.</summary>
+    private sealed class LeaderlessHead : RaftHead.Protocol.V1.Admin.AdminBase
+    {
+        public override async Task<GetCacheStatsResponse> GetCacheStats(GetCacheStatsRequest request, ServerCallContext context)
+        {
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            return new GetCacheStatsResponse();
+        }
+
+        public override Task<GetNodeStatusResponse> GetNodeStatus(GetNodeStatusRequest request, ServerCallContext context) =>
+            Task.FromResult(new GetNodeStatusResponse { NodeId = 1, Role = NodeRole.PreCandidate, Term = 4 });
     }
 }
