@@ -74,12 +74,12 @@ internal static class CacheOutput
             var table = output.Table("output", "kind", ">size", "digest");
             foreach (var file in action.OutputFiles)
             {
-                table.AddRow(output.Cell(file.Path), output.Cell(file.IsExecutable ? "executable" : "file"), output.Cell(Humanize.Bytes(file.Digest?.SizeBytes ?? 0)), output.Cell(file.Digest is null ? "-" : Digests.ToResourceString(file.Digest)));
+                table.AddRow(output.Cell(file.Path), output.Cell(file.IsExecutable ? "executable" : "file"), output.Cell(Humanize.Bytes(file.Digest?.SizeBytes ?? 0)), HumanOutput.Cropped(file.Digest is null ? "-" : Digests.ToResourceString(file.Digest)));
             }
 
             foreach (var directory in action.OutputDirectories)
             {
-                table.AddRow(output.Cell(directory.Path), output.Cell("directory"), output.Cell("-"), output.Cell("tree " + Digests.ToResourceString(directory.TreeDigest)));
+                table.AddRow(output.Cell(directory.Path), output.Cell("directory"), output.Cell("-"), HumanOutput.Cropped("tree " + Digests.ToResourceString(directory.TreeDigest)));
             }
 
             foreach (var link in action.OutputSymlinks)

@@ -84,6 +84,12 @@ internal sealed record HumanOutput(bool Terminal, int Width, bool Colour = false
         return table;
     }
 
+    /// <summary>
+    /// A cell for one long word (a digest): on a terminal too narrow for it, cut with an ellipsis rather than folded
+    /// over several lines; off a terminal always whole. The full text is what <c>--json</c> and a pipe print.
+    /// </summary>
+    public static IRenderable Cropped(string text) => new Text(text) { Overflow = Overflow.Ellipsis };
+
     /// <summary>A cell: literal text (never markup), coloured on a terminal.</summary>
     public IRenderable Cell(string text, Color? colour = null) =>
         new Text(text, Terminal && Colour && colour is { } c ? new Style(c) : Style.Plain);

@@ -59,7 +59,7 @@ internal static class OpsOutput
                 output.Cell(op.QueuedAt is null ? "-" : Humanize.Duration(now - op.QueuedAt.ToDateTimeOffset()) + " ago"),
                 output.Cell(RanFor(op, now)),
                 output.Cell(op.Worker.Length == 0 ? "-" : op.Worker),
-                output.Cell(Digests.ToResourceString(op.ActionDigest)));
+                HumanOutput.Cropped(Digests.ToResourceString(op.ActionDigest)));
         }
 
         console.Write(table);

@@ -55,6 +55,9 @@ public sealed class OutputSnapshotTests
     public void Ops() => Snapshot.Match(OpsOutput.Render(Samples.Operations(), Samples.Now, HumanOutput.Plain));
 
     [Fact]
+    public void Ops_on_a_narrow_terminal_cut_digests_short() => Snapshot.Match(OpsOutput.Render(Samples.Operations(), Samples.Now, Terminal));
+
+    [Fact]
     public void Ops_on_a_head_that_does_not_execute() =>
         Snapshot.Match(OpsOutput.Render(new ListOperationsResponse(), Samples.Now, HumanOutput.Plain));
 

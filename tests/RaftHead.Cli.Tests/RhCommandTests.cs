@@ -1,10 +1,10 @@
 using System.Text.Json;
+using RaftHead.Head;
+using RaftHead.Protocol.Client;
 using ActionResult = Build.Bazel.Remote.Execution.V2.ActionResult;
 using Digest = Build.Bazel.Remote.Execution.V2.Digest;
 using ExecutedActionMetadata = Build.Bazel.Remote.Execution.V2.ExecutedActionMetadata;
 using UpdateActionResultRequest = Build.Bazel.Remote.Execution.V2.UpdateActionResultRequest;
-using RaftHead.Head;
-using RaftHead.Protocol.Client;
 
 namespace RaftHead.Cli.Tests;
 
