@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
 using Grpc.Core;
@@ -34,28 +33,19 @@ internal static class CacheCommands
 
     private static async Task<int> StatsAsync(ParseResult result, CancellationToken cancellationToken)
     {
-        var clients = CliOptions.Clients(result);
-        var stats = await clients.Admin.GetCacheStatsAsync(new GetCacheStatsRequest(), CliOptions.CallOptions(cancellationToken)).ConfigureAwait(false);
+        var admin = CliOptions.Clients(result).Admin;
+        var stats = await NoLeaderRetry.RunAsync(
+            async token => await admin.GetCacheStatsAsync(new GetCacheStatsRequest(), CliOptions.CallOptions(token)).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
         if (result.GetValue(CliOptions.Json))
         {
-            var rows = new List<Dictionary<string, object>> { Row(stats.Total, "(all)") };
-            foreach (var instance in stats.Instances)
-            {
-                rows.Add(Row(instance, instance.InstanceName));
-            }
-
-            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["max_bytes"] = stats.MaxBytes, ["instances"] = rows }, JsonOptions));
-            return 0;
+            Console.WriteLine(CacheOutput.StatsJson(stats).ToJsonString(JsonOptions));
         }
-
-        Console.WriteLine($"{"instance",-20} {"hits",10} {"misses",10} {"incomplete",10} {"hit ratio",9} {"results",9} {"blobs",10} {"bytes",14} {"evictions",10} {"corrupt",8}");
-        foreach (var instance in stats.Instances)
+        else
         {
-            Console.WriteLine(Line(instance, instance.InstanceName.Length == 0 ? "\"\"" : instance.InstanceName));
+            Console.Write(CacheOutput.RenderStats(stats, HumanOutput.ForStdout()));
         }
 
-        Console.WriteLine(Line(stats.Total, "(all)"));
-        Console.WriteLine($"CAS limit: {stats.MaxBytes} bytes");
         return 0;
     }
 
@@ -70,9 +60,11 @@ internal static class CacheCommands
         ActionResult action;
         try
         {
-            action = await clients.ActionCache.GetActionResultAsync(
-                new GetActionResultRequest { InstanceName = instanceName, ActionDigest = digest },
-                CliOptions.CallOptions(cancellationToken)).ConfigureAwait(false);
+            action = await NoLeaderRetry.RunAsync(
+                async token => await clients.ActionCache.GetActionResultAsync(
+                    new GetActionResultRequest { InstanceName = instanceName, ActionDigest = digest },
+                    CliOptions.CallOptions(token)).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
@@ -82,59 +74,13 @@ internal static class CacheCommands
 
         if (result.GetValue(CliOptions.Json))
         {
-            Console.WriteLine(Google.Protobuf.JsonFormatter.Default.Format(action));
-            return 0;
+            Console.WriteLine(CliJson.Protobuf.Format(action));
         }
-
-        Console.WriteLine($"action      {digestText}");
-        Console.WriteLine($"exit code   {action.ExitCode}");
-        foreach (var file in action.OutputFiles)
+        else
         {
-            Console.WriteLine($"file        {file.Path}  {Digests.ToResourceString(file.Digest)}{(file.IsExecutable ? "  executable" : "")}");
-        }
-
-        foreach (var directory in action.OutputDirectories)
-        {
-            Console.WriteLine($"directory   {directory.Path}  tree {Digests.ToResourceString(directory.TreeDigest)}");
-        }
-
-        foreach (var link in action.OutputSymlinks)
-        {
-            Console.WriteLine($"symlink     {link.Path} -> {link.Target}");
-        }
-
-        Console.WriteLine($"stdout      {Size(action.StdoutDigest, action.StdoutRaw.Length)} bytes");
-        Console.WriteLine($"stderr      {Size(action.StderrDigest, action.StderrRaw.Length)} bytes");
-        if (action.ExecutionMetadata is { Worker.Length: > 0 } metadata)
-        {
-            Console.WriteLine($"worker      {metadata.Worker}");
+            Console.Write(CacheOutput.RenderResult(digestText, action, HumanOutput.ForStdout()));
         }
 
         return 0;
     }
-
-    private static long Size(Digest? digest, int inline) => digest?.SizeBytes ?? inline;
-
-    private static string Ratio(CacheStats s)
-    {
-        var lookups = s.Hits + s.Misses + s.Incomplete;
-        return lookups == 0 ? "-" : ((double)s.Hits / lookups).ToString("P1", CultureInfo.InvariantCulture);
-    }
-
-    private static string Line(CacheStats s, string name) =>
-        $"{name,-20} {s.Hits,10} {s.Misses,10} {s.Incomplete,10} {Ratio(s),9} {s.ActionResults,9} {s.Blobs,10} {s.Bytes,14} {s.Evictions,10} {s.Corrupt,8}";
-
-    private static Dictionary<string, object> Row(CacheStats s, string name) => new()
-    {
-        ["instance"] = name,
-        ["hits"] = s.Hits,
-        ["misses"] = s.Misses,
-        ["incomplete"] = s.Incomplete,
-        ["hit_ratio"] = s.Hits + s.Misses + s.Incomplete == 0 ? 0.0 : (double)s.Hits / (s.Hits + s.Misses + s.Incomplete),
-        ["action_results"] = s.ActionResults,
-        ["blobs"] = s.Blobs,
-        ["bytes"] = s.Bytes,
-        ["evictions"] = s.Evictions,
-        ["corrupt"] = s.Corrupt,
-    };
 }

@@ -45,6 +45,8 @@ internal static class CliOptions
     }
 
     /// <summary>Every call a command makes waits at most this long for its answer.</summary>
+    public const int CallTimeoutSeconds = 10;
+
     public static CallOptions CallOptions(CancellationToken cancellationToken) =>
-        new(deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken);
+        new(deadline: DateTime.UtcNow.AddSeconds(CallTimeoutSeconds), cancellationToken: cancellationToken);
 }

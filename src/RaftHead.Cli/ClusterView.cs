@@ -1,3 +1,4 @@
+using Grpc.Core;
 using RaftHead.Protocol.V1;
 
 namespace RaftHead.Cli;
@@ -8,11 +9,21 @@ namespace RaftHead.Cli;
 /// </summary>
 internal sealed class ClusterView
 {
-    public ClusterView(Dictionary<string, GetNodeStatusResponse> answers, Dictionary<string, string> failures, HashSet<string> unimplemented)
+    public ClusterView(Dictionary<string, GetNodeStatusResponse> answers, Dictionary<string, RpcException> errors)
     {
         Answers = answers;
-        Failures = failures;
-        Unimplemented = unimplemented;
+        Errors = errors;
+        Failures = new Dictionary<string, string>(StringComparer.Ordinal);
+        Unimplemented = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (endpoint, error) in errors)
+        {
+            Failures[endpoint] = CliFailure.Describe(error);
+            if (error.StatusCode == StatusCode.Unimplemented)
+            {
+                Unimplemented.Add(endpoint);
+            }
+        }
+
         foreach (var answer in answers.Values)
         {
             Term = Math.Max(Term, answer.Term);
@@ -25,6 +36,10 @@ internal sealed class ClusterView
 
     public Dictionary<string, GetNodeStatusResponse> Answers { get; }
 
+    /// <summary>Why each endpoint that did not answer failed.</summary>
+    public Dictionary<string, RpcException> Errors { get; }
+
+    /// <summary>The same, in words.</summary>
     public Dictionary<string, string> Failures { get; }
 
     public HashSet<string> Unimplemented { get; }

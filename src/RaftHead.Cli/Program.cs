@@ -11,4 +11,6 @@ root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
+root.Subcommands.Add(WorkersCommand.Create());
+root.Subcommands.Add(CompletionCommand.Create());
 return await root.Parse(args).InvokeAsync();

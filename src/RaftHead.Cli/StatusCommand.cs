@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Grpc.Core;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
@@ -84,15 +82,24 @@ internal static class StatusCommand
 
     private static async Task<int> RunAsync(List<string> endpoints, int waitSeconds, bool json, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
         var known = new List<string>(endpoints);
         ClusterView view;
+        var toldNoLeader = false;
+        DateTime? deadline = null;
         while (true)
         {
             view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+            // The window opens after the first look: a fresh process's first call alone can take a second.
+            deadline ??= DateTime.UtcNow.AddSeconds(waitSeconds);
             if (waitSeconds == 0 || view.Complete || DateTime.UtcNow >= deadline)
             {
                 break;
+            }
+
+            if (view.Leader is null && view.Answers.Count > 0 && !toldNoLeader)
+            {
+                toldNoLeader = true;
+                await Console.Error.WriteLineAsync(NoLeaderRetry.RetryingLine).ConfigureAwait(false);
             }
 
             await Task.Delay(PollIntervalMs, cancellationToken).ConfigureAwait(false);
@@ -105,11 +112,11 @@ internal static class StatusCommand
 
         if (json)
         {
-            Console.WriteLine(Json(view).ToJsonString(JsonOptions));
+            Console.WriteLine(StatusOutput.Json(view).ToJsonString(JsonOptions));
         }
         else
         {
-            Print(view);
+            Console.Write(StatusOutput.Render(view, DateTimeOffset.UtcNow, HumanOutput.ForStdout()));
         }
 
         if (waitSeconds > 0 && !view.Complete)
@@ -134,8 +141,7 @@ internal static class StatusCommand
     internal static async Task<ClusterView> LookAsync(List<string> known, CancellationToken cancellationToken)
     {
         var answers = new Dictionary<string, GetNodeStatusResponse>(StringComparer.Ordinal);
-        var failures = new Dictionary<string, string>(StringComparer.Ordinal);
-        var unimplemented = new HashSet<string>(StringComparer.Ordinal);
+        var errors = new Dictionary<string, RpcException>(StringComparer.Ordinal);
         var pending = new List<string>(known);
         for (var pass = 0; pass < DiscoveryPassesMax && pending.Count > 0; pass++)
         {
@@ -150,12 +156,7 @@ internal static class StatusCommand
             {
                 if (answer is null)
                 {
-                    failures[endpoint] = Describe(error!);
-                    if (error!.StatusCode == StatusCode.Unimplemented)
-                    {
-                        unimplemented.Add(endpoint);
-                    }
-
+                    errors[endpoint] = error!;
                     continue;
                 }
 
@@ -171,7 +172,36 @@ internal static class StatusCommand
             }
         }
 
-        return new ClusterView(answers, failures, unimplemented);
+        return new ClusterView(answers, errors);
+    }
+
+    /// <summary>
+    /// The leader's own status, found from <paramref name="endpoints"/> through the members they name. While no leader
+    /// answers, says so once on stderr and looks again, for up to <paramref name="waitSeconds"/>. When no head answers
+    /// at all, the first one's failure is thrown as it came, for <see cref="CliFailure"/> to name.
+    /// </summary>
+    internal static async Task<GetNodeStatusResponse> LeaderAsync(List<string> endpoints, int waitSeconds, CancellationToken cancellationToken)
+    {
+        var known = new List<string>(endpoints);
+        var view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+        if (view.Answers.Count == 0 && view.Errors.TryGetValue(endpoints[0], out var first))
+        {
+            throw first;
+        }
+
+        if (view.LeaderAnswer is null && waitSeconds > 0)
+        {
+            // The window opens after the first look: a fresh process's first call alone can take a second.
+            await Console.Error.WriteLineAsync(NoLeaderRetry.RetryingLine).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
+            while (view.LeaderAnswer is null && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(PollIntervalMs, cancellationToken).ConfigureAwait(false);
+                view = await LookAsync(known, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return view.LeaderAnswer ?? throw new NoLeaderException(waitSeconds > 0 ? $"no leader after {waitSeconds}s: {view.Missing()}" : $"no leader: {view.Missing()}");
     }
 
     private static async Task<(string, GetNodeStatusResponse?, RpcException?)> AskAsync(string endpoint, CancellationToken cancellationToken)
@@ -194,154 +224,4 @@ internal static class StatusCommand
     }
 
     private static bool AllUnimplemented(ClusterView view) => view.Unimplemented.Count == view.Failures.Count;
-
-    private static string Describe(RpcException e) => e.StatusCode switch
-    {
-        StatusCode.DeadlineExceeded => "no answer in time",
-        StatusCode.Unavailable => "unreachable",
-        StatusCode.Unimplemented => "not a cluster head",
-        _ => $"{e.StatusCode}: {e.Status.Detail}",
-    };
-
-    private static void Print(ClusterView view)
-    {
-        var leader = view.Leader;
-        if (leader is not null)
-        {
-            var answering = view.LeaderAnswer is null ? " (not answering)" : "";
-            Console.WriteLine($"leader {leader.Value.Id} at {leader.Value.Address}{answering}, term {view.Term}");
-        }
-        else
-        {
-            Console.WriteLine($"leader: none known, term {view.Term}");
-        }
-
-        Console.WriteLine();
-        Console.WriteLine($"{"id",-4} {"address",-22} {"role",-13} {"pid",8} {"commit",8} {"applied",8} {"lag",6}  up since");
-        foreach (var row in view.Rows())
-        {
-            if (row.Answer is not { } a)
-            {
-                Console.WriteLine($"{row.IdText,-4} {row.Address,-22} {"down",-13} {"",8} {"",8} {"",8} {"",6}  {row.Failure}");
-                continue;
-            }
-
-            var lag = view.LagOf(a) is { } l ? l.ToString(CultureInfo.InvariantCulture) : "?";
-            var since = a.StartedAt?.ToDateTime().ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "";
-            Console.WriteLine($"{row.IdText,-4} {row.Address,-22} {Role(a.Role),-13} {a.Pid,8} {a.CommitIndex,8} {a.AppliedIndex,8} {lag,6}  {since}");
-        }
-
-        var from = view.LeaderAnswer;
-        if (from is null)
-        {
-            Console.WriteLine();
-            Console.WriteLine("workers and queues: known once a leader answers");
-            return;
-        }
-
-        Console.WriteLine();
-        Console.WriteLine($"workers: {from.Workers.Count}");
-        if (from.Workers.Count > 0)
-        {
-            Console.WriteLine($"  {"worker",-38} {"slots",5} {"leased",6} {"heartbeat",10}  platform");
-            foreach (var w in from.Workers)
-            {
-                var heartbeat = w.HasLastHeartbeatAgeMs ? (w.LastHeartbeatAgeMs / 1000.0).ToString("0.0", CultureInfo.InvariantCulture) + "s ago" : "-";
-                var retiring = w.Retiring ? " (retiring)" : "";
-                Console.WriteLine($"  {w.WorkerId,-38} {w.Slots,5} {w.Leased,6} {heartbeat,10}  {PlatformText(w.Platform)}{retiring}");
-            }
-        }
-
-        Console.WriteLine($"queued {from.Queued}, leased {from.Leased}");
-        if (from.Queues.Count > 0)
-        {
-            Console.WriteLine($"  {"priority",8} {"depth",6}  platform");
-            foreach (var q in from.Queues)
-            {
-                Console.WriteLine($"  {q.Priority,8} {q.Depth,6}  {q.PlatformKey}");
-            }
-        }
-    }
-
-    private static JsonObject Json(ClusterView view)
-    {
-        var leader = view.Leader;
-        var members = new JsonArray();
-        foreach (var row in view.Rows())
-        {
-            var member = new JsonObject { ["id"] = row.Id, ["address"] = row.Address, ["up"] = row.Answer is not null };
-            if (row.Answer is { } a)
-            {
-                member["role"] = Role(a.Role);
-                member["pid"] = a.Pid;
-                member["started_at"] = a.StartedAt?.ToDateTime().ToString("O", CultureInfo.InvariantCulture);
-                member["term"] = a.Term;
-                member["commit_index"] = a.CommitIndex;
-                member["applied_index"] = a.AppliedIndex;
-                member["last_index"] = a.LastIndex;
-                member["lag"] = view.LagOf(a);
-            }
-            else
-            {
-                member["error"] = row.Failure;
-            }
-
-            members.Add(member);
-        }
-
-        var workers = new JsonArray();
-        var queues = new JsonArray();
-        var from = view.LeaderAnswer;
-        if (from is not null)
-        {
-            foreach (var w in from.Workers)
-            {
-                var platform = new JsonObject();
-                foreach (var property in w.Platform?.Properties ?? [])
-                {
-                    platform[property.Name] = property.Value;
-                }
-
-                workers.Add(new JsonObject
-                {
-                    ["id"] = w.WorkerId,
-                    ["slots"] = w.Slots,
-                    ["leased"] = w.Leased,
-                    ["last_heartbeat_age_ms"] = w.HasLastHeartbeatAgeMs ? w.LastHeartbeatAgeMs : null,
-                    ["retiring"] = w.Retiring,
-                    ["platform"] = platform,
-                });
-            }
-
-            foreach (var q in from.Queues)
-            {
-                queues.Add(new JsonObject { ["platform"] = q.PlatformKey, ["priority"] = q.Priority, ["depth"] = q.Depth });
-            }
-        }
-
-        return new JsonObject
-        {
-            ["leader"] = leader is { } l ? new JsonObject { ["id"] = l.Id, ["address"] = l.Address, ["answering"] = view.LeaderAnswer is not null } : null,
-            ["term"] = view.Term,
-            ["complete"] = view.Complete,
-            ["members"] = members,
-            ["workers"] = workers,
-            ["queues"] = queues,
-            ["queued"] = from?.Queued,
-            ["leased"] = from?.Leased,
-        };
-    }
-
-    private static string Role(NodeRole role) => role switch
-    {
-        NodeRole.Follower => "follower",
-        NodeRole.PreCandidate => "pre-candidate",
-        NodeRole.Candidate => "candidate",
-        NodeRole.Leader => "leader",
-        NodeRole.Learner => "learner",
-        _ => "unknown",
-    };
-
-    private static string PlatformText(Build.Bazel.Remote.Execution.V2.Platform? platform) =>
-        platform is null ? "" : string.Join(',', platform.Properties.Select(p => $"{p.Name}={p.Value}"));
 }

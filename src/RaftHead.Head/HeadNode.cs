@@ -170,7 +170,8 @@ public sealed class HeadNode : IAsyncDisposable
                     log.Current,
                     frontend.Workers,
                     options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
-                    NodeProcess.Current));
+                    NodeProcess.Current,
+                    frontend.Options));
             var server = GrpcServer.Create(
                 new GrpcServerOptions { Address = options.Address, Port = options.Port },
                 (services, grpc) =>

@@ -1,5 +1,10 @@
 using System.Text.Json;
 using RaftHead.Head;
+using RaftHead.Protocol.Client;
+using ActionResult = Build.Bazel.Remote.Execution.V2.ActionResult;
+using Digest = Build.Bazel.Remote.Execution.V2.Digest;
+using ExecutedActionMetadata = Build.Bazel.Remote.Execution.V2.ExecutedActionMetadata;
+using UpdateActionResultRequest = Build.Bazel.Remote.Execution.V2.UpdateActionResultRequest;
 
 namespace RaftHead.Cli.Tests;
 
@@ -40,6 +45,40 @@ public sealed class RhCommandTests : IAsyncLifetime
         Assert.True(code == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         Assert.False(json.RootElement.TryGetProperty("executionEnabled", out var enabled) && enabled.GetBoolean());
+    }
+
+    [Fact]
+    public async Task Cache_get_shows_a_stored_result_as_json_field_by_field_and_as_text()
+    {
+        const string digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/3";
+        var stored = new ActionResult
+        {
+            ExitCode = 3,
+            StdoutRaw = Google.Protobuf.ByteString.CopyFromUtf8("hello"),
+            ExecutionMetadata = new ExecutedActionMetadata { Worker = "w-1" },
+        };
+        var clients = new ReapiClients(GrpcChannels.Shared.For(Endpoint));
+        await clients.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest
+        {
+            ActionDigest = new Digest { Hash = digest[..64], SizeBytes = 3 },
+            ActionResult = stored,
+        });
+
+        var (code, stdout, stderr) = await RunAsync("cache", "get", digest, "--json", "--endpoint", Endpoint);
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("exitCode").GetInt32());
+        Assert.Equal("hello", System.Text.Encoding.UTF8.GetString(root.GetProperty("stdoutRaw").GetBytesFromBase64()));
+        Assert.Equal("w-1", root.GetProperty("executionMetadata").GetProperty("worker").GetString());
+        Assert.Empty(root.GetProperty("outputFiles").EnumerateArray());
+
+        (code, stdout, stderr) = await RunAsync("cache", "get", digest, "--endpoint", Endpoint);
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n');
+        Assert.Contains("exit code  3", lines);
+        Assert.Contains("stdout     5 B", lines);
+        Assert.Contains("outputs    none", lines);
     }
 
     [Fact]

@@ -1,10 +1,6 @@
 using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RaftHead.Head.Admin;
-using RaftHead.Head.Hosting;
 using RaftHead.Protocol.V1;
 
 namespace RaftHead.Cli.Tests;
@@ -15,17 +11,17 @@ namespace RaftHead.Cli.Tests;
 /// </summary>
 public sealed class StatusCommandTests : IAsyncLifetime
 {
-    private GrpcServer _leader = null!;
-    private GrpcServer _follower = null!;
+    private FakeHead _leader = null!;
+    private FakeHead _follower = null!;
     private string _downAddress = "";
 
-    private string LeaderAddress => $"127.0.0.1:{_leader.Port}";
+    private string LeaderAddress => _leader.Address;
 
-    private string FollowerAddress => $"127.0.0.1:{_follower.Port}";
+    private string FollowerAddress => _follower.Address;
 
     public async Task InitializeAsync()
     {
-        _downAddress = $"127.0.0.1:{FreePort()}";
+        _downAddress = $"127.0.0.1:{FakeHead.FreePort()}";
         _leader = await StartAsync(() => Status(2, NodeRole.Leader, LeaderAddress, applied: 120, last: 125));
         _follower = await StartAsync(() => Status(1, NodeRole.Follower, FollowerAddress, applied: 100, last: 118));
     }
@@ -51,8 +47,8 @@ public sealed class StatusCommandTests : IAsyncLifetime
         Assert.Equal(["2", LeaderAddress, "leader", "1002", "122", "120", "5"], Fields(leader)[..7]);
         var down = Assert.Single(lines, l => l.StartsWith("3 ", StringComparison.Ordinal));
         Assert.Equal(["3", _downAddress, "down"], Fields(down)[..3]);
-        // Workers and queues come from the leader's answer.
-        Assert.Contains(lines, l => Fields(l) is ["worker-a", "4", "3", "1.5s", "ago", "OSFamily=linux"]);
+        // Workers and queues come from the leader's answer (no heartbeat interval given: an age alone is not silence).
+        Assert.Contains(lines, l => Fields(l) is ["worker-a", "ok", "3/4", "-", "-", "0", "1.5s", "ago", "OSFamily=linux"]);
         Assert.Contains(lines, l => Fields(l) is ["-1", "7", "OSFamily=linux"]);
         Assert.Contains("queued 7, leased 3", stdout, StringComparison.Ordinal);
     }
@@ -139,24 +135,6 @@ public sealed class StatusCommandTests : IAsyncLifetime
         return status;
     }
 
-    private static async Task<GrpcServer> StartAsync(Func<GetNodeStatusResponse> status)
-    {
-        var admin = new AdminService(() => new GetCacheStatsResponse(), _ => new ListOperationsResponse(), status);
-        var server = GrpcServer.Create(
-            new GrpcServerOptions { Port = 0 },
-            (services, _) => services.AddSingleton(admin),
-            endpoints => endpoints.MapGrpcService<AdminService>(),
-            health => health.AddCheck("fake", () => HealthCheckResult.Healthy()));
-        await server.StartAsync();
-        return server;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    private static Task<FakeHead> StartAsync(Func<GetNodeStatusResponse> status) =>
+        FakeHead.StartAsync(new AdminService(() => new GetCacheStatsResponse(), _ => new ListOperationsResponse(), status));
 }

@@ -20,6 +20,7 @@ public static class NodeStatusBuilder
     /// <param name="workers">Heartbeat times; only the leader's are current (a follower's is empty or stale).</param>
     /// <param name="nowUnixMs">Now, to turn heartbeat times into ages.</param>
     /// <param name="process">This node's process; <see cref="NodeProcess.Current"/> when null.</param>
+    /// <param name="frontend">The heartbeat timing workers are held to, so a reader can judge an age; unknown when null.</param>
     public static GetNodeStatusResponse Build(
         RaftStatus raft,
         string address,
@@ -27,7 +28,8 @@ public static class NodeStatusBuilder
         SchedulerState state,
         WorkerSoftState workers,
         long nowUnixMs,
-        NodeProcess? process = null)
+        NodeProcess? process = null,
+        FrontendOptions? frontend = null)
     {
         ArgumentNullException.ThrowIfNull(raft);
         ArgumentNullException.ThrowIfNull(members);
@@ -49,19 +51,29 @@ public static class NodeStatusBuilder
             LastIndex = raft.LastIndex,
             Queued = state.QueuedCount,
             Leased = state.LeasedCount,
+            HeartbeatIntervalMs = frontend?.HeartbeatIntervalMs ?? 0,
+            HeartbeatTtlMs = frontend?.HeartbeatTtlMs ?? 0,
         };
         AddMembers(response, raft, members);
         // The soft state is only the leader's: a follower's could hold ages from a past term, which would mislead.
         var heartbeatsKnown = raft.IsLeader;
         foreach (var (id, worker) in state.Workers)
         {
+            var usage = state.UsageOf(id);
             var status = new WorkerStatus
             {
                 WorkerId = id,
                 Slots = worker.Slots,
-                Leased = (uint)(state.UsageOf(id)?.Slots ?? 0),
+                Leased = (uint)(usage?.Slots ?? 0),
                 Platform = worker.Platform,
                 Retiring = worker.Retiring,
+                CpuMillis = worker.CpuMillis,
+                MemoryBytes = worker.MemoryBytes,
+                Gpus = worker.Gpus,
+                LeaseAhead = worker.LeaseAhead,
+                CpuMillisLeased = (ulong)Math.Max(0, usage?.CpuMillis ?? 0),
+                MemoryBytesLeased = usage?.MemoryBytes ?? 0,
+                RegisteredAt = worker.RegisteredAtUnixMs > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(worker.RegisteredAtUnixMs)) : null,
             };
             if (heartbeatsKnown && workers.LastSeenUnixMs(id) is { } seen)
             {

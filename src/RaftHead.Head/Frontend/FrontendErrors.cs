@@ -28,7 +28,7 @@ public static class FrontendErrors
             ? "no leader is known yet; retry shortly"
             : string.Create(CultureInfo.InvariantCulture, $"the leader is node {leaderId}{(leaderAddress is null ? "" : " at " + leaderAddress)}; retry there");
         var outcome = mayHaveCommitted ? " (the request may already have taken effect: retry with the same request)" : "";
-        return new RpcException(new Status(StatusCode.Unavailable, $"This head is not the leader: {hint}{outcome}."), LeaderHint.Trailers(leaderAddress));
+        return new RpcException(new Status(StatusCode.Unavailable, $"This head is not the leader: {hint}{outcome}."), leaderId == 0 ? LeaderHint.NoLeaderTrailers() : LeaderHint.Trailers(leaderAddress));
     }
 
     /// <summary>RESOURCE_EXHAUSTED with RetryInfo, so clients back off instead of piling on.</summary>

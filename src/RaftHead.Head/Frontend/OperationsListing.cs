@@ -29,7 +29,7 @@ public static class OperationsListing
         var operations = new List<OperationState>(state.Operations.Count);
         foreach (var operation in state.Operations.Values)
         {
-            if (request.Stages.Count == 0 || request.Stages.Contains(OperationView.StageOf(operation)))
+            if ((request.Stages.Count == 0 || request.Stages.Contains(OperationView.StageOf(operation))) && Matches(operation, request.Outcome))
             {
                 operations.Add(operation);
             }
@@ -60,7 +60,24 @@ public static class OperationsListing
             Worker = operation.Lease?.WorkerId ?? LastWorker(operation),
             CachedResult = operation.CachedResult,
             ToolInvocationId = operation.ToolInvocationId,
+            Attempts = (uint)operation.Attempts.Count,
+            DeadLettered = operation.Phase == OperationPhase.DeadLettered,
+            Cancelled = operation.Phase == OperationPhase.Cancelled,
         };
+        foreach (var attempt in operation.Attempts)
+        {
+            if (attempt.FailureReason.Length > 0)
+            {
+                summary.Failures.Add(new AttemptFailure
+                {
+                    Attempt = attempt.Attempt,
+                    WorkerId = attempt.WorkerId,
+                    Reason = attempt.FailureReason,
+                    EndedAt = attempt.EndedAtUnixMs > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(attempt.EndedAtUnixMs)) : null,
+                });
+            }
+        }
+
         var leasedAt = operation.Lease?.LeasedAtUnixMs ?? (operation.Attempts.Count > 0 ? operation.Attempts[^1].LeasedAtUnixMs : 0);
         if (leasedAt > 0)
         {
@@ -71,6 +88,7 @@ public static class OperationsListing
         {
             summary.CompletedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(operation.FinishedAtUnixMs));
             summary.StatusCode = operation.Status?.Code ?? 0;
+            summary.StatusMessage = operation.Status?.Message ?? "";
             if (operation.Result is { } result)
             {
                 summary.ExitCode = result.ExitCode;
@@ -79,6 +97,16 @@ public static class OperationsListing
 
         return summary;
     }
+
+    private static bool Matches(OperationState operation, OutcomeFilter outcome) => outcome switch
+    {
+        OutcomeFilter.Any => true,
+        OutcomeFilter.DeadLettered => operation.Phase == OperationPhase.DeadLettered,
+        OutcomeFilter.Failed => SchedulerState.IsFinished(operation.Phase)
+            && ((operation.Status?.Code ?? 0) != 0 || (operation.Result?.ExitCode ?? 0) != 0),
+        // A filter this head does not know would list everything, which a caller asking for a subset would misread.
+        _ => false,
+    };
 
     private static string LastWorker(OperationState operation) =>
         operation.Attempts.Count > 0 ? operation.Attempts[^1].WorkerId : "";

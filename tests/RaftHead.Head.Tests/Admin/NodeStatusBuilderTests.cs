@@ -72,6 +72,24 @@ public sealed class NodeStatusBuilderTests
     }
 
     [Fact]
+    public void Workers_carry_their_capacity_what_their_leases_reserve_and_the_heartbeat_timing_they_are_held_to()
+    {
+        var scheduler = new Scheduler();
+        scheduler.Ok(Register("w-big", slots: 4, gpus: 2, cpuMillis: 16_000, memoryBytes: 64UL << 30, at: 5_000, leaseAhead: 1));
+        var op = scheduler.Submit(Submit("r1", action: "a", cpuMillis: 2_500, memoryBytes: 3UL << 30));
+        scheduler.Ok(Assign(6_000, (op, "w-big", 1)));
+        var frontend = new FrontendOptions { HeartbeatIntervalMs = 750, HeartbeatTtlMs = 9_000 };
+
+        var status = NodeStatusBuilder.Build(Raft(RaftRole.Leader, leader: 2), "127.0.0.1:8981", Members, scheduler.State, new WorkerSoftState(16), 10_000, Process, frontend);
+
+        var w = Assert.Single(status.Workers);
+        Assert.Equal((16_000u, 64UL << 30, 2u, 1u), (w.CpuMillis, w.MemoryBytes, w.Gpus, w.LeaseAhead));
+        Assert.Equal((1u, 2_500UL, 3UL << 30), (w.Leased, w.CpuMillisLeased, w.MemoryBytesLeased));
+        Assert.Equal(5_000, w.RegisteredAt.ToDateTimeOffset().ToUnixTimeMilliseconds());
+        Assert.Equal((750, 9_000), (status.HeartbeatIntervalMs, status.HeartbeatTtlMs));
+    }
+
+    [Fact]
     public void A_follower_names_the_leader_by_its_configured_address_and_gives_no_heartbeat_ages()
     {
         var scheduler = Busy();

@@ -32,6 +32,7 @@ public sealed class FrontendErrorsTests
         var error = await Assert.ThrowsAsync<RpcException>(() => log.ProposeAsync(register, CancellationToken.None));
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("not the leader", error.Status.Detail, StringComparison.Ordinal);
+        Assert.True(LeaderHint.IsNoLeader(error), "a refusal for want of any leader does not say so in its trailers");
     }
 
     [Fact]
@@ -42,6 +43,7 @@ public sealed class FrontendErrorsTests
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("node 3 at 127.0.0.1:8982", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal("127.0.0.1:8982", LeaderHint.From(error));
+        Assert.False(LeaderHint.IsNoLeader(error));
     }
 
     [Fact]
