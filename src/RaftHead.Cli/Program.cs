@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RaftHead.Cli;
+using RaftHead.Cli.Graphs;
 
 var root = new RootCommand("rh: the RaftHead remote build-execution cluster");
 root.Options.Add(CliOptions.Json);
@@ -11,4 +12,5 @@ root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
+root.Subcommands.Add(SubmitCommand.Create());
 return await root.Parse(args).InvokeAsync();
