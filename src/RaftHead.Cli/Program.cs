@@ -13,4 +13,5 @@ root.Subcommands.Add(OpsCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(GraphCommand.Create());
 return await root.Parse(args).InvokeAsync();
