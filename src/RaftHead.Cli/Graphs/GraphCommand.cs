@@ -23,7 +23,9 @@ internal static class GraphCommand
         var makeOutput = new Option<string?>("--make-output") { Description = "Read this `make -n` output instead of running `make -n -B -w` in --dir." };
         var compileCommands = new Option<string?>("--compile-commands") { Description = "Read the compile steps of this compile_commands.json." };
         var output = new Option<string?>("--output", "-o") { Description = "Write the graph file here (its paths are relative to it). Default: stdout, with paths relative to --dir." };
+        var makeArguments = new Argument<string[]>("make-arguments") { Description = "Passed to make, e.g. MALLOC=libc or a target.", Arity = ArgumentArity.ZeroOrMore };
         var fromMake = new Command("from-make", "A C project's compile, archive and link steps as a graph file.");
+        fromMake.Arguments.Add(makeArguments);
         fromMake.Options.Add(directory);
         fromMake.Options.Add(makeOutput);
         fromMake.Options.Add(compileCommands);
@@ -40,7 +42,7 @@ internal static class GraphCommand
             try
             {
                 return await FromMakeAsync(
-                    result.GetValue(directory)!, result.GetValue(makeOutput), result.GetValue(compileCommands), result.GetValue(output), Console.Out, Console.Error, cancellationToken).ConfigureAwait(false);
+                    result.GetValue(directory)!, result.GetValue(makeOutput), result.GetValue(compileCommands), result.GetValue(output), result.GetValue(makeArguments) ?? [], Console.Out, Console.Error, cancellationToken).ConfigureAwait(false);
             }
             catch (GraphFileException e)
             {
@@ -59,7 +61,7 @@ internal static class GraphCommand
         return graph;
     }
 
-    public static async Task<int> FromMakeAsync(string directory, string? makeOutput, string? compileCommands, string? output, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static async Task<int> FromMakeAsync(string directory, string? makeOutput, string? compileCommands, string? output, IReadOnlyList<string> makeArguments, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var project = Path.GetFullPath(directory);
         if (!Directory.Exists(project))
@@ -71,14 +73,26 @@ internal static class GraphCommand
         var converter = new MakeGraphConverter(baseDirectory, project);
         if (compileCommands is not null)
         {
-            using var document = JsonDocument.Parse(await ReadAsync(compileCommands, cancellationToken).ConfigureAwait(false));
-            converter.AddCompileCommands(document);
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(await ReadAsync(compileCommands, cancellationToken).ConfigureAwait(false));
+            }
+            catch (JsonException e)
+            {
+                throw new UsageException($"{compileCommands}:{(e.LineNumber ?? 0) + 1}: not JSON: {e.Message}");
+            }
+
+            using (document)
+            {
+                converter.AddCompileCommands(document);
+            }
         }
         else
         {
             var lines = makeOutput is not null
                 ? (await ReadAsync(makeOutput, cancellationToken).ConfigureAwait(false)).ReplaceLineEndings("\n").Split('\n')
-                : await RunMakeAsync(project, cancellationToken).ConfigureAwait(false);
+                : await RunMakeAsync(project, makeArguments, cancellationToken).ConfigureAwait(false);
             converter.AddMakeOutput(lines);
         }
 
@@ -101,7 +115,7 @@ internal static class GraphCommand
 
         await stderr.WriteLineAsync(string.Create(
             CultureInfo.InvariantCulture,
-            $"rh: {graph.Nodes.Count} nodes: {converter.Compiles} compiles, {converter.Archives} archives, {converter.Links} links{(output is null ? "" : $"; wrote {output}")}")).ConfigureAwait(false);
+            $"rh: {graph.Nodes.Count} nodes: {converter.Compiles} compiles, {converter.Archives} archives, {converter.Links} links, {converter.Copies} copies{(output is null ? "" : $"; wrote {output}")}")).ConfigureAwait(false);
         await ReportAsync(converter, stderr).ConfigureAwait(false);
         return 0;
     }
@@ -145,10 +159,10 @@ internal static class GraphCommand
     }
 
     /// <summary>What make would run to build everything from scratch, with its directory changes shown.</summary>
-    private static async Task<string[]> RunMakeAsync(string project, CancellationToken cancellationToken)
+    private static async Task<string[]> RunMakeAsync(string project, IReadOnlyList<string> makeArguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("make") { WorkingDirectory = project, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])["-n", "-B", "-w"])
+        foreach (var argument in (string[])["-n", "-B", "-w", .. makeArguments])
         {
             start.ArgumentList.Add(argument);
         }

@@ -87,7 +87,16 @@ internal sealed class GraphWatcher
                         return true;
                     }
 
-                    // A head that ends the stream with nothing new before the end is as good as gone.
+                    // A clean end with nothing new: finished already (its last change seen before), or a head gone quiet.
+                    var status = await new GraphsClient(invoker).GetGraphAsync(
+                        new GetGraphRequest { GraphId = graphId },
+                        new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: token)).ConfigureAwait(false);
+                    if (status.FinishedAtUnixMs > 0)
+                    {
+                        finished = true;
+                        return true;
+                    }
+
                     throw new RpcException(new Status(StatusCode.Unavailable, "the watch ended before the graph finished"));
                 },
                 cancellationToken).ConfigureAwait(false);

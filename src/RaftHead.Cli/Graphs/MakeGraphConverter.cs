@@ -16,7 +16,7 @@ internal sealed partial class MakeGraphConverter
 {
     public const string SourcesSet = "sources";
 
-    private static readonly HashSet<string> Ignorable = new(StringComparer.Ordinal) { "echo", "printf", "true", ":", "mkdir", "rm", "make", "gmake", "test", "[", "set", "exit" };
+    private static readonly HashSet<string> Ignorable = new(StringComparer.Ordinal) { "echo", "printf", "true", ":", "mkdir", "rm", "make", "gmake", "test", "[", "set", "exit", "touch" };
 
     private static readonly HashSet<string> SourceExtensions = new(StringComparer.Ordinal) { ".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".s", ".S" };
 
@@ -37,6 +37,9 @@ internal sealed partial class MakeGraphConverter
     private readonly List<string> _notUnderstood = [];
     private readonly SortedDictionary<string, int> _ignored = new(StringComparer.Ordinal);
 
+    /// <summary>Directories compiles run in or take headers from: the source tree is what lies under them.</summary>
+    private readonly SortedSet<string> _sourceRoots = new(StringComparer.Ordinal);
+
     /// <param name="baseDirectory">Where the graph file will be: its paths are relative to it.</param>
     /// <param name="projectDirectory">Where the build runs (make's starting directory), under or at the base directory.</param>
     public MakeGraphConverter(string baseDirectory, string projectDirectory)
@@ -54,6 +57,8 @@ internal sealed partial class MakeGraphConverter
     public int Archives { get; private set; }
 
     public int Links { get; private set; }
+
+    public int Copies { get; private set; }
 
     /// <summary>"where: text (reason)" for every line that looked like a command but could not be turned into a node.</summary>
     public IReadOnlyList<string> NotUnderstood => _notUnderstood;
@@ -139,7 +144,7 @@ internal sealed partial class MakeGraphConverter
             var cwd = directory.GetString()!;
             if (entry.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.Array)
             {
-                var words = arguments.EnumerateArray().Select(a => new ShellWords.Token(a.GetString() ?? "", false, false)).ToList();
+                var words = arguments.EnumerateArray().Select(a => ShellWords.Token.Word(a.GetString() ?? "")).ToList();
                 AddCommand(words, cwd, where, string.Join(' ', words.Select(w => ShellWords.Quote(w.Text))));
             }
             else if (entry.TryGetProperty("command", out var command) && command.ValueKind == JsonValueKind.String)
@@ -195,47 +200,78 @@ internal sealed partial class MakeGraphConverter
             return;
         }
 
-        var command = new List<ShellWords.Token>();
-        foreach (var token in tokens.Append(new ShellWords.Token(";", true, false)))
+        // Commands in order with the directory each runs in: `cd` changes it for what follows, a subshell's only inside.
+        var commands = new List<(List<ShellWords.Token> Words, string Cwd)>();
+        var subshells = new Stack<string>();
+        string? joined = null;
+        string? writes = null;
+        var current = new List<ShellWords.Token>();
+        void Flush()
         {
-            if (!token.IsOperator)
+            if (current.Count == 2 && current[0].Text == "cd" && !current[1].Expands)
             {
-                command.Add(token);
-                continue;
+                cwd = Path.GetFullPath(Path.Combine(cwd, current[1].Text));
+            }
+            else if (current.Count > 0)
+            {
+                commands.Add((current, cwd));
             }
 
-            if (token.Text is not ("&&" or ";"))
-            {
-                var program = command.Count > 0 ? Path.GetFileName(command[0].Text) : "";
-                if (Ignorable.Contains(program) && program is not ("make" or "gmake"))
-                {
-                    // "echo ... > file" makes a file: a build step this conversion cannot see into.
-                    _notUnderstood.Add($"{where}: {line} (writes or pipes with '{token.Text}')");
-                }
-                else
-                {
-                    _notUnderstood.Add($"{where}: {line} (uses the shell operator '{token.Text}')");
-                }
-
-                return;
-            }
-
-            if (command.Count == 0)
-            {
-                continue;
-            }
-
-            if (command[0].Text == "cd" && command.Count == 2 && !command[1].Expands)
-            {
-                cwd = Path.GetFullPath(Path.Combine(cwd, command[1].Text));
-            }
-            else if (!AddCommand(command, cwd, where, line))
-            {
-                return;
-            }
-
-            command = [];
+            current = [];
         }
+
+        foreach (var token in tokens)
+        {
+            switch (token.Type)
+            {
+                case ShellWords.Kind.Word:
+                    current.Add(token);
+                    break;
+                case ShellWords.Kind.Redirect:
+                    writes ??= token.WritesNothing ? null : token.Text;
+                    break;
+                default:
+                    Flush();
+                    if (token.Text == "(")
+                    {
+                        subshells.Push(cwd);
+                    }
+                    else if (token.Text == ")" && subshells.Count > 0)
+                    {
+                        cwd = subshells.Pop();
+                    }
+                    else if (token.Text is "||" or "|" or "&")
+                    {
+                        joined ??= token.Text;
+                    }
+
+                    break;
+            }
+        }
+
+        Flush();
+        var steps = commands.Count(c => !IsIgnorable(c.Words));
+        if (writes is not null || (joined is not null && steps > 0))
+        {
+            // A file written by the shell, or a step whose running depends on another's outcome, is not one action.
+            var reason = writes is not null ? $"writes {writes.TrimStart('0', '1', '2', '>', '<', '&')} through the shell" : $"joins commands with '{joined}'";
+            _notUnderstood.Add($"{where}: {line} ({reason})");
+            return;
+        }
+
+        foreach (var (words, directory) in commands)
+        {
+            if (!AddCommand(words, directory, where, line))
+            {
+                return;
+            }
+        }
+    }
+
+    private static bool IsIgnorable(List<ShellWords.Token> words)
+    {
+        var start = words.FindIndex(w => !EnvAssignment().IsMatch(w.Text));
+        return start < 0 || Ignorable.Contains(Path.GetFileName(words[start].Text));
     }
 
     /// <returns>False when the rest of the line cannot be followed.</returns>
@@ -260,10 +296,10 @@ internal sealed partial class MakeGraphConverter
             return true;
         }
 
-        var kind = IsCompiler(program) ? "compiler" : IsArchiver(program) ? "ar" : IsRanlib(program) ? "ranlib" : null;
+        var kind = IsCompiler(program) ? "compiler" : IsArchiver(program) ? "ar" : IsRanlib(program) ? "ranlib" : program is "install" or "cp" ? "copy" : null;
         if (kind is null)
         {
-            _notUnderstood.Add($"{where}: {line} ({program} is not a compiler, ar or ranlib)");
+            _notUnderstood.Add($"{where}: {line} ({program} is not a compiler, ar, ranlib, install or cp)");
             return false;
         }
 
@@ -285,6 +321,7 @@ internal sealed partial class MakeGraphConverter
         {
             "compiler" => Compiler(argv, env, cwd),
             "ar" => Archive(argv, env, cwd),
+            "copy" => Copy(argv, env, cwd),
             _ => Ranlib(argv, cwd),
         };
         if (problem is not null)
@@ -303,6 +340,7 @@ internal sealed partial class MakeGraphConverter
         var positional = new List<string>();
         var libraryDirectories = new List<string>();
         var libraries = new List<string>();
+        var includes = new List<string>();
         for (var i = 1; i < argv.Count; i++)
         {
             var word = argv[i];
@@ -330,10 +368,18 @@ internal sealed partial class MakeGraphConverter
                 {
                     libraryDirectories.Add(argv[i]);
                 }
+                else if (word is "-I" or "-iquote" or "-isystem" or "-idirafter")
+                {
+                    includes.Add(argv[i]);
+                }
             }
             else if (word.StartsWith("-o", StringComparison.Ordinal) && word.Length > 2)
             {
                 output = word[2..];
+            }
+            else if (word.StartsWith("-I", StringComparison.Ordinal) && word.Length > 2)
+            {
+                includes.Add(word[2..]);
             }
             else if (word.StartsWith("-L", StringComparison.Ordinal) && word.Length > 2)
             {
@@ -370,6 +416,12 @@ internal sealed partial class MakeGraphConverter
             }
 
             step.UsesSources = true;
+            _sourceRoots.Add(cwd);
+            foreach (var include in includes)
+            {
+                _sourceRoots.Add(Path.GetFullPath(Path.Combine(cwd, include)));
+            }
+
             foreach (var source in sources)
             {
                 // A generated source comes from its producer; the others are in the source tree.
@@ -447,6 +499,47 @@ internal sealed partial class MakeGraphConverter
 
         Register(step);
         Archives++;
+        return null;
+    }
+
+    /// <summary><c>install [-m MODE] FROM TO</c> or <c>cp FROM TO</c>: one file copied to a named file.</summary>
+    private string? Copy(List<string> argv, List<string> env, string cwd)
+    {
+        var positional = new List<string>();
+        for (var i = 1; i < argv.Count; i++)
+        {
+            if (argv[i] is "-m" or "-o" or "-g" or "--mode")
+            {
+                i++;
+            }
+            else if (argv[i] is "-t" or "-d" or "-D" or "-r" or "-R" or "--target-directory")
+            {
+                return $"{argv[0]} {argv[i]} is not one file copied to another";
+            }
+            else if (!argv[i].StartsWith('-'))
+            {
+                positional.Add(argv[i]);
+            }
+        }
+
+        if (positional.Count != 2 || positional[1].EndsWith('/') || Directory.Exists(Path.Combine(cwd, positional[1])))
+        {
+            return "not one file copied to a named file";
+        }
+
+        var step = NewStep([positional[1]], argv, env, cwd);
+        if (step is null)
+        {
+            return "an output outside its working directory";
+        }
+
+        if (!TakeIfProduced(step, positional[0], cwd) && !TakeLocal(step, positional[0], cwd))
+        {
+            return $"{positional[0]} is neither made by an earlier step nor in the project";
+        }
+
+        Register(step);
+        Copies++;
         return null;
     }
 
@@ -551,12 +644,30 @@ internal sealed partial class MakeGraphConverter
         return true;
     }
 
-    /// <summary>The project's sources and headers, relative to the base directory, outputs of steps aside.</summary>
+    /// <summary>
+    /// The project's sources and headers under the directories compiles run in or include from (so a bundled library
+    /// the build does not use stays out), relative to the base directory, outputs of steps aside.
+    /// </summary>
     private List<string> SourceTree()
     {
         var files = new List<string>();
         var pending = new Stack<DirectoryInfo>();
-        pending.Push(new DirectoryInfo(_projectDirectory));
+        string? previous = null;
+        foreach (var root in _sourceRoots)
+        {
+            // Sorted, so a directory under one already taken comes right after it.
+            if (previous is not null && root.StartsWith(previous + "/", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (Relative(root) is not null && Directory.Exists(root))
+            {
+                pending.Push(new DirectoryInfo(root));
+                previous = root;
+            }
+        }
+
         while (pending.Count > 0)
         {
             foreach (var entry in pending.Pop().EnumerateFileSystemInfos())

@@ -3,16 +3,33 @@ using System.Text;
 namespace RaftHead.Cli.Graphs;
 
 /// <summary>
-/// A command line as a POSIX shell splits it: words (quotes and backslashes removed) and the operators between
-/// commands. Only what build output shows is understood; expansions and redirections are flagged, not performed.
+/// A command line as a POSIX shell splits it: words (quotes and backslashes removed), the operators between
+/// commands, subshell parentheses and redirections. Only what build output shows is understood; expansions are
+/// flagged, never performed.
 /// </summary>
 internal static class ShellWords
 {
-    /// <summary>One shell word, or an operator ("&amp;&amp;", "||", ";", "|", "&amp;", "&lt;", "&gt;", "&gt;&gt;").</summary>
-    /// <param name="Text">The word without its quoting, or the operator.</param>
-    /// <param name="IsOperator">True for an operator.</param>
-    /// <param name="Expands">The word has an unquoted or double-quoted '$', '`' or glob: its meaning depends on a shell.</param>
-    internal readonly record struct Token(string Text, bool IsOperator, bool Expands);
+    internal enum Kind
+    {
+        Word,
+
+        /// <summary>"&amp;&amp;", "||", ";", "|", "&amp;", "(", ")".</summary>
+        Operator,
+
+        /// <summary>A redirection with its target, as written without spaces: "1&gt;&amp;2", "&gt;/dev/null", "&gt;&gt;file".</summary>
+        Redirect,
+    }
+
+    /// <param name="Text">The word without its quoting, the operator, or the redirection.</param>
+    /// <param name="Type">What it is.</param>
+    /// <param name="Expands">A word with an unquoted or double-quoted '$', '`' or glob: its meaning depends on a shell.</param>
+    internal readonly record struct Token(string Text, Kind Type, bool Expands)
+    {
+        public static Token Word(string text) => new(text, Kind.Word, false);
+
+        /// <summary>A redirection that changes no file: one descriptor to another, or to /dev/null.</summary>
+        public bool WritesNothing => Type == Kind.Redirect && (Text.Contains(">&", StringComparison.Ordinal) || Text.Contains("<&", StringComparison.Ordinal) || Text.EndsWith("/dev/null", StringComparison.Ordinal));
+    }
 
     /// <summary>Splits <paramref name="line"/>; null when a quote is left open.</summary>
     public static List<Token>? Split(string line)
@@ -21,12 +38,13 @@ internal static class ShellWords
         var word = new StringBuilder();
         var inWord = false;
         var expands = false;
+        var substitution = 0;
         var i = 0;
         void EndWord()
         {
             if (inWord)
             {
-                tokens.Add(new Token(word.ToString(), false, expands));
+                tokens.Add(new Token(word.ToString(), Kind.Word, expands));
                 word.Clear();
                 inWord = false;
                 expands = false;
@@ -38,7 +56,7 @@ internal static class ShellWords
             var c = line[i];
             switch (c)
             {
-                case ' ' or '\t' or '\n' or '\r':
+                case ' ' or '\t' or '\n' or '\r' when substitution == 0:
                     EndWord();
                     i++;
                     break;
@@ -92,11 +110,26 @@ internal static class ShellWords
 
                     i += 2;
                     break;
-                case '&' or '|' or ';' or '<' or '>':
+                case '$' when i + 1 < line.Length && line[i + 1] == '(':
+                    substitution++;
+                    expands = true;
+                    inWord = true;
+                    word.Append("$(");
+                    i += 2;
+                    break;
+                case ')' when substitution > 0:
+                    substitution--;
+                    word.Append(c);
+                    i++;
+                    break;
+                case '<' or '>':
+                    i = Redirect(line, i, word, ref inWord, tokens, EndWord);
+                    break;
+                case '&' or '|' or ';' or '(' or ')' when substitution == 0:
                     {
                         EndWord();
-                        var twice = i + 1 < line.Length && line[i + 1] == c && c is '&' or '|' or '>' or ';';
-                        tokens.Add(new Token(twice ? new string(c, 2) : c.ToString(), true, false));
+                        var twice = c is '&' or '|' && i + 1 < line.Length && line[i + 1] == c;
+                        tokens.Add(new Token(twice ? new string(c, 2) : c.ToString(), Kind.Operator, false));
                         i += twice ? 2 : 1;
                         break;
                     }
@@ -106,7 +139,7 @@ internal static class ShellWords
                     i = line.Length;
                     break;
                 default:
-                    expands |= c is '$' or '`' or '*' or '?' or '(' or ')' or '~';
+                    expands |= c is '$' or '`' or '*' or '?' or '~';
                     word.Append(c);
                     inWord = true;
                     i++;
@@ -127,5 +160,46 @@ internal static class ShellWords
         }
 
         return "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    /// <summary>Reads a redirection starting at <paramref name="at"/> (its descriptor, if any, is the word just before).</summary>
+    private static int Redirect(string line, int at, StringBuilder word, ref bool inWord, List<Token> tokens, Action endWord)
+    {
+        var descriptor = "";
+        if (inWord && word.Length > 0 && word.ToString().All(char.IsAsciiDigit) && at > 0 && char.IsAsciiDigit(line[at - 1]))
+        {
+            descriptor = word.ToString();
+            word.Clear();
+            inWord = false;
+        }
+
+        endWord();
+        var i = at + 1;
+        var op = line[at].ToString();
+        if (i < line.Length && line[i] == '>' && line[at] == '>')
+        {
+            op = ">>";
+            i++;
+        }
+
+        if (i < line.Length && line[i] == '&')
+        {
+            op += "&";
+            i++;
+        }
+
+        while (i < line.Length && line[i] is ' ' or '\t')
+        {
+            i++;
+        }
+
+        var start = i;
+        while (i < line.Length && line[i] is not (' ' or '\t' or ';' or '&' or '|' or '<' or '>' or '(' or ')'))
+        {
+            i++;
+        }
+
+        tokens.Add(new Token(descriptor + op + line[start..i].Trim('"', '\''), Kind.Redirect, false));
+        return i;
     }
 }

@@ -71,6 +71,8 @@ internal sealed class FakeGraphHead : IAsyncDisposable
 
         public ConcurrentQueue<Digest> Streamed { get; } = new();
 
+        public ConcurrentQueue<long> ReadOffsets { get; } = new();
+
         public ConcurrentQueue<SubmitGraphRequest> Submitted { get; } = new();
 
         public ConcurrentQueue<long> WatchedAfter { get; } = new();
@@ -168,6 +170,23 @@ internal sealed class FakeGraphHead : IAsyncDisposable
             state.Blobs[digest] = ByteString.CopyFrom(bytes);
             state.Streamed.Enqueue(digest);
             return new WriteResponse { CommittedSize = bytes.Length };
+        }
+
+        public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> responseStream, ServerCallContext context)
+        {
+            var parts = request.ResourceName.Split('/');
+            var digest = new Digest { Hash = parts[^2], SizeBytes = long.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture) };
+            if (!state.Blobs.TryGetValue(digest, out var data))
+            {
+                throw new RpcException(new Status(StatusCode.NotFound, "no such blob"));
+            }
+
+            state.ReadOffsets.Enqueue(request.ReadOffset);
+            var end = request.ReadLimit > 0 ? Math.Min(data.Length, request.ReadOffset + request.ReadLimit) : data.Length;
+            for (var at = (int)request.ReadOffset; at < end; at += 4096)
+            {
+                await responseStream.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(data.Span[at..(int)Math.Min(end, at + 4096)]) });
+            }
         }
     }
 

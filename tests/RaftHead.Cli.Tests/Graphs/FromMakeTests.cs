@@ -27,7 +27,7 @@ public sealed class FromMakeTests : IDisposable
     {
         var (code, _, stderr) = await RhProcess.RunAsync("graph", "from-make", "--dir", _dir.Path, "-o", _dir.Combine("graph.json"));
         Assert.True(code == 0, stderr);
-        Assert.StartsWith("rh: 6 nodes: 4 compiles, 1 archives, 1 links", stderr, StringComparison.Ordinal);
+        Assert.StartsWith("rh: 6 nodes: 4 compiles, 1 archives, 1 links, 0 copies", stderr, StringComparison.Ordinal);
         // The echo lines and the sub-make's own command line are counted, not dropped silently.
         Assert.Contains("skipped 3 lines that are not build steps: echo 2, make 1", stderr, StringComparison.Ordinal);
 
@@ -73,20 +73,38 @@ public sealed class FromMakeTests : IDisposable
             "cc -c \\",
             "   src/util.c -o src/util.o",
             "cc -c $(SRCS)",
-            "printf '    %b %b\\n' CC main.o",
-            "cc -o hello src/main.o src/util.o",
+            "cc -c lib/greet.c -o lib/greet.o || true",
+            "printf '    %b %b\\n' CC shout.o 1>&2;cc -c lib/shout.c -o lib/shout.o",
+            "(cd lib && make clean) > /dev/null || true",
+            "cc -o hello src/main.o src/util.o lib/shout.o",
+            "install hello hello-again",
         ]);
         Assert.Equal(
         [
-            "line 2: ./mkreleasehdr.sh (mkreleasehdr.sh is not a compiler, ar or ranlib)",
-            "line 3: echo '#define X 1' > release.h (writes or pipes with '>')",
+            "line 2: ./mkreleasehdr.sh (mkreleasehdr.sh is not a compiler, ar, ranlib, install or cp)",
+            "line 3: echo '#define X 1' > release.h (writes release.h through the shell)",
             "line 6: cc -c $(SRCS) (its meaning depends on shell expansion)",
+            "line 7: cc -c lib/greet.c -o lib/greet.o || true (joins commands with '||')",
         ],
             converter.NotUnderstood);
         var graph = converter.ToGraph();
-        Assert.Equal(["src/main.o", "src/util.o", "hello"], graph.Nodes.Select(n => n.Id));
+        Assert.Equal(["src/main.o", "src/util.o", "lib/shout.o", "hello", "hello-again"], graph.Nodes.Select(n => n.Id));
         Assert.Equal(["cc", "-c", "src/util.c", "-o", "src/util.o"], graph.Nodes[1].Argv);
+        Assert.Equal(["hello:hello"], graph.Nodes[4].Inputs!.Select(i => i.Text));
         Assert.Equal(1, converter.Ignored["printf"]);
+        Assert.Equal(1, converter.Ignored["make"]);
+        Assert.Equal(1, converter.Ignored["true"]);
+    }
+
+    [Fact]
+    public void A_subshells_cd_holds_only_inside_it()
+    {
+        var converter = new MakeGraphConverter(_dir.Path, _dir.Path);
+        converter.AddMakeOutput(["(cd lib && cc -c greet.c -o greet.o); cc -c src/main.c -o src/main.o"]);
+        var graph = converter.ToGraph();
+        Assert.Equal(["lib/greet.o", "src/main.o"], graph.Nodes.Select(n => n.Id));
+        Assert.Equal(["lib", null], graph.Nodes.Select(n => n.Workdir));
+        Assert.Empty(converter.NotUnderstood);
     }
 
     [Fact]
@@ -101,7 +119,7 @@ public sealed class FromMakeTests : IDisposable
         var stdout = new StringWriter();
         var stderr = new StringWriter();
 
-        var code = await GraphCommand.FromMakeAsync(_dir.Path, makeOutput: null, compileCommands: file, output: null, stdout, stderr, CancellationToken.None);
+        var code = await GraphCommand.FromMakeAsync(_dir.Path, makeOutput: null, compileCommands: file, output: null, makeArguments: [], stdout, stderr, CancellationToken.None);
 
         Assert.Equal(0, code);
         var graph = GraphFileJson.Parse("graph.json", System.Text.Encoding.UTF8.GetBytes(stdout.ToString()));

@@ -127,6 +127,16 @@ public sealed class SubmitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_graph_id_given_on_the_command_line_wins_over_the_default()
+    {
+        await using var head = await FakeGraphHead.StartAsync(new FakeGraphHead.FakeState());
+        var (code, stdout, stderr) = await SubmitAsync(head, watch: false, graphId: "nightly-42");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("nightly-42", Assert.Single(head.State.Submitted).GraphId);
+        Assert.StartsWith("graph nightly-42 submitted", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Blobs_larger_than_a_batch_are_streamed_and_batches_stay_within_the_heads_limit()
     {
         const int limit = 4096;
@@ -241,11 +251,11 @@ public sealed class SubmitTests : IDisposable
         Assert.Empty(head.State.Submitted);
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> SubmitAsync(FakeGraphHead head, bool watch, bool json = false)
+    private async Task<(int Code, string Stdout, string Stderr)> SubmitAsync(FakeGraphHead head, bool watch, bool json = false, string? graphId = null)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var settings = new SubmitSettings(_dir.Combine("graph.json"), [head.Endpoint], watch, GraphId: null, json, Live: false);
+        var settings = new SubmitSettings(_dir.Combine("graph.json"), [head.Endpoint], watch, graphId, json, Live: false);
         var code = await GraphSubmission.RunAsync(settings, output, error, connection: null, CancellationToken.None);
         return (code, output.ToString(), error.ToString());
     }
