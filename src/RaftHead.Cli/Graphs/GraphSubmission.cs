@@ -3,9 +3,9 @@ using Google.Protobuf;
 using Grpc.Core;
 using RaftHead.Protocol.Client;
 using RaftHead.Protocol.V1;
-using GraphsClient = RaftHead.Protocol.V1.Graphs.GraphsClient;
 using RaftHead.Storage.Remote;
 using Spectre.Console;
+using GraphsClient = RaftHead.Protocol.V1.Graphs.GraphsClient;
 
 namespace RaftHead.Cli.Graphs;
 

@@ -27,10 +27,6 @@ internal readonly record struct GraphTally(int Total, int Done, int Cached, int 
         return rate > 0 ? TimeSpan.FromSeconds((Total - Finished) / rate) : null;
     }
 
-    public string Line(TimeSpan elapsed) => string.Create(
-        CultureInfo.InvariantCulture,
-        $"done {Done}/{Total} (cached {Cached}), running {Running}, queued {Queued}, failed {Failed}{(Cancelled > 0 ? $", cancelled {Cancelled}" : "")}, {Rate(elapsed):0.0}/s, ETA {Format(Eta(elapsed))}");
-
     public static string Phase(GraphNodePhase phase) => phase switch
     {
         GraphNodePhase.Waiting => "waiting",

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using RaftHead.Protocol.V1;
-using GraphsClient = RaftHead.Protocol.V1.Graphs.GraphsClient;
 using RaftHead.Storage.Remote;
+using GraphsClient = RaftHead.Protocol.V1.Graphs.GraphsClient;
 
 namespace RaftHead.Cli.Graphs;
 
@@ -21,9 +21,6 @@ internal sealed class GraphWatcher
         _heads = heads;
     }
 
-    /// <summary>Streams (re)opened after the first: breaks survived.</summary>
-    public int Resumes { get; private set; }
-
     /// <param name="graphId">The graph to follow.</param>
     /// <param name="onEvent">Called once per node change, in order.</param>
     /// <param name="onResume">Called before a stream is opened again, with the sequence number it resumes after.</param>
@@ -41,7 +38,6 @@ internal sealed class GraphWatcher
                 {
                     if (opened++ > 0)
                     {
-                        Resumes++;
                         onResume?.Invoke(after);
                     }
 
