@@ -31,13 +31,16 @@ internal sealed class GraphWatcher
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         var finished = false;
         var opened = 0;
+        long announced = -1;
         while (!finished)
         {
             await _heads.CallAsync(
                 async (invoker, token) =>
                 {
-                    if (opened++ > 0)
+                    // Announced once per break, however many heads it takes to find one that answers.
+                    if (opened++ > 0 && after != announced)
                     {
+                        announced = after;
                         onResume?.Invoke(after);
                     }
 

@@ -34,7 +34,8 @@ internal sealed class FakeGraphHead : IAsyncDisposable
     public static async Task<FakeGraphHead> StartAsync(FakeState state)
     {
         var server = GrpcServer.Create(
-            new GrpcServerOptions { Port = 0 },
+            // A stopped head cuts its open streams at once: the watch tests stop a head to break its stream.
+            new GrpcServerOptions { Port = 0, ShutdownTimeoutMs = 100 },
             (services, _) =>
             {
                 services.AddSingleton(new FakeCas(state));
@@ -82,6 +83,17 @@ internal sealed class FakeGraphHead : IAsyncDisposable
 
         /// <summary>The first watch breaks with UNAVAILABLE after sending this many events (null: never).</summary>
         public int? BreakFirstWatchAfter { get; set; }
+
+        /// <summary>The first watch stops after sending this many events and stays open until its head goes away (null: never).</summary>
+        public int? HoldFirstWatchAfter { get; set; }
+
+        /// <summary>Set when the first watch is held.</summary>
+        public TaskCompletionSource FirstWatchHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The head (host:port) each watch was opened on.</summary>
+        public ConcurrentQueue<string> WatchedOn { get; } = new();
+
+        public int Watches;
 
         public GraphStatus Final { get; set; } = new();
 
@@ -198,8 +210,6 @@ internal sealed class FakeGraphHead : IAsyncDisposable
 
     private sealed class FakeGraphs(FakeState state) : RaftHead.Protocol.V1.Graphs.GraphsBase
     {
-        private int _watches;
-
         public override Task<SubmitGraphResponse> SubmitGraph(SubmitGraphRequest request, ServerCallContext context)
         {
             var duplicate = state.Submitted.Any(s => s.GraphId == request.GraphId);
@@ -218,13 +228,20 @@ internal sealed class FakeGraphHead : IAsyncDisposable
         public override async Task WatchGraph(WatchGraphRequest request, IServerStreamWriter<GraphEvent> responseStream, ServerCallContext context)
         {
             state.WatchedAfter.Enqueue(request.AfterSequence);
-            var first = Interlocked.Increment(ref _watches) == 1;
+            state.WatchedOn.Enqueue(context.GetHttpContext().Request.Host.Value!);
+            var first = Interlocked.Increment(ref state.Watches) == 1;
             var sent = 0;
             foreach (var change in state.Script.Where(e => e.Node.Sequence > request.AfterSequence))
             {
                 if (first && sent == state.BreakFirstWatchAfter)
                 {
                     throw new RpcException(new Status(StatusCode.Unavailable, "the head is going away"));
+                }
+
+                if (first && sent == state.HoldFirstWatchAfter)
+                {
+                    state.FirstWatchHeld.TrySetResult();
+                    await Task.Delay(Timeout.Infinite, context.CancellationToken);
                 }
 
                 await responseStream.WriteAsync(change);

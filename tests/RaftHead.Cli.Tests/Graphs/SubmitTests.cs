@@ -191,6 +191,38 @@ public sealed class SubmitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_watch_whose_head_goes_away_resumes_on_another_head()
+    {
+        var state = new FakeGraphHead.FakeState { HoldFirstWatchAfter = 2 };
+        state.Script.AddRange(
+        [
+            Change("compile", GraphNodePhase.Running, 1, new GraphCounts { Running = 1, Waiting = 1 }),
+            Change("compile", GraphNodePhase.Completed, 2, new GraphCounts { Completed = 1, Waiting = 1 }),
+            Change("link", GraphNodePhase.Running, 3, new GraphCounts { Completed = 1, Running = 1 }),
+            Change("link", GraphNodePhase.Completed, 4, new GraphCounts { Completed = 2 }, finished: true),
+        ]);
+        state.Final = Status(new GraphCounts { Completed = 2 }, Node("compile", GraphNodePhase.Completed, 2), Node("link", GraphNodePhase.Completed, 4));
+        var first = await FakeGraphHead.StartAsync(state);
+        await using var second = await FakeGraphHead.StartAsync(state);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var settings = new SubmitSettings(_dir.Combine("graph.json"), [first.Endpoint, second.Endpoint], Watch: true, GraphId: null, Json: false, Live: false);
+        var run = GraphSubmission.RunAsync(settings, output, error, connection: null, CancellationToken.None);
+
+        // The first head sent two changes and holds its stream open; then it goes away, connection and all.
+        await state.FirstWatchHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await first.DisposeAsync();
+        var code = await run.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(code == 0, error.ToString());
+        Assert.Equal([first.Endpoint, second.Endpoint], state.WatchedOn);
+        Assert.Equal([0L, 2L], state.WatchedAfter);
+        string[] changes = ["[0/2] compile running", "[1/2] compile completed", "[1/2] link running", "[2/2] link completed"];
+        Assert.Equal(changes, output.ToString().Split('\n').Where(l => l.StartsWith('[')));
+        Assert.Single(error.ToString().Split('\n'), l => l.Contains("resuming after change 2", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Json_prints_the_final_graph_status_and_nothing_else()
     {
         var state = new FakeGraphHead.FakeState();
