@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RaftHead.Cli;
+using RaftHead.Cli.Graphs;
 
 var root = new RootCommand("rh: the RaftHead remote build-execution cluster");
 root.Options.Add(CliOptions.Json);
@@ -13,4 +14,6 @@ root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
 root.Subcommands.Add(WorkersCommand.Create());
 root.Subcommands.Add(CompletionCommand.Create());
+root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(GraphCommand.Create());
 return await root.Parse(args).InvokeAsync();
