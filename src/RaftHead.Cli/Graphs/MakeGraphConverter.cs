@@ -158,6 +158,9 @@ internal sealed partial class MakeGraphConverter
         }
     }
 
+    /// <summary>The PATH every node runs with unless the make output set one.</summary>
+    public const string ActionPath = "/usr/local/bin:/usr/bin:/bin";
+
     public GraphFile ToGraph()
     {
         var nodes = new List<GraphFileNode>(_steps.Count);
@@ -173,11 +176,16 @@ internal sealed partial class MakeGraphConverter
 
             inputs.AddRange(step.Inputs);
             var workdir = Relative(step.Directory)!;
+
+            // Actions start with an empty environment; a compiler driver named without a path needs PATH to find
+            // itself and its passes (cc1, as, ld). A fixed one keeps the graph, and its cache keys, machine-independent.
+            var env = new Dictionary<string, string>(step.Env, StringComparer.Ordinal);
+            env.TryAdd("PATH", ActionPath);
             nodes.Add(new GraphFileNode
             {
                 Id = step.Id,
                 Argv = step.Argv,
-                Env = step.Env.Count > 0 ? step.Env : null,
+                Env = env,
                 Inputs = inputs.Count > 0 ? inputs : null,
                 Outputs = step.Outputs,
                 Workdir = workdir.Length > 0 ? workdir : null,
