@@ -21,26 +21,26 @@ internal static class GraphReport
 
     private const int SlowestShown = 5;
 
-    public static void Summary(IAnsiConsole console, GraphStatus status)
+    /// <summary>The summary table, drawn as every table of the CLI is (<see cref="HumanOutput"/>: plain off a terminal).</summary>
+    public static void Summary(IAnsiConsole console, HumanOutput output, GraphStatus status)
     {
         var counts = status.Counts ?? new GraphCounts();
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"graph {status.GraphId}"));
-        table.AddColumn("nodes");
-        table.AddColumn(new TableColumn("count").RightAligned());
-        void Row(string name, uint count, string color)
+        console.WriteLine($"graph {status.GraphId}");
+        var table = output.Table("nodes", ">count");
+        void Row(string name, uint count, Color? colour)
         {
             if (count > 0)
             {
-                table.AddRow(new Markup(color.Length == 0 ? name : $"[{color}]{name}[/]"), new Text(count.ToString(CultureInfo.InvariantCulture)));
+                table.AddRow(output.Cell(name, colour), new Text(count.ToString(CultureInfo.InvariantCulture)));
             }
         }
 
-        Row("completed", counts.Completed, "green");
-        Row("cached", counts.Cached, "green");
-        Row("failed", counts.Failed, "red");
-        Row("cancelled", counts.Cancelled, "yellow");
-        Row("running", counts.Running, "");
-        Row("queued", counts.Waiting + counts.Ready + counts.Queued, "");
+        Row("completed", counts.Completed, Color.Green);
+        Row("cached", counts.Cached, Color.Green);
+        Row("failed", counts.Failed, Color.Red);
+        Row("cancelled", counts.Cancelled, Color.Yellow);
+        Row("running", counts.Running, null);
+        Row("queued", counts.Waiting + counts.Ready + counts.Queued, null);
         table.AddRow(new Text("total"), new Text(status.Nodes.Count.ToString(CultureInfo.InvariantCulture)));
         if (status.FinishedAtUnixMs > 0 && status.SubmittedAtUnixMs > 0)
         {

@@ -77,7 +77,7 @@ internal static class GraphSubmission
         else
         {
             var console = settings.Live ? AnsiConsole.Console : Plain(output);
-            GraphReport.Summary(console, final);
+            GraphReport.Summary(console, settings.Live ? HumanOutput.ForStdout() : HumanOutput.Plain, final);
         }
 
         var counts = final.Counts ?? new GraphCounts();
