@@ -44,16 +44,12 @@ internal sealed partial class CommandApplier
             return Error(SchedulerResultCode.InvalidArgument, "submit is missing");
         }
 
-        if (FindGraphNode(start.GraphId, start.NodeId, out var graph, out var index) is { } notFound)
+        if (FindReadyNode(start.GraphId, start.NodeId, start.Runs, out var graph, out var index) is { } refused)
         {
-            return notFound;
+            return refused;
         }
 
         var node = graph.Nodes[index];
-        if (node.Phase != GraphNodePhase.Ready || node.Runs != start.Runs)
-        {
-            return Error(SchedulerResultCode.Stale, Invariant($"node '{node.Id}' of graph {graph.Id} is {node.Phase} after {node.Runs} run(s), not ready after {start.Runs}"));
-        }
 
         if (start.Submit.InstanceName != graph.Request.InstanceName)
         {
@@ -91,16 +87,12 @@ internal sealed partial class CommandApplier
             return Error(SchedulerResultCode.InvalidArgument, invalid);
         }
 
-        if (FindGraphNode(fail.GraphId, fail.NodeId, out var graph, out var index) is { } notFound)
+        if (FindReadyNode(fail.GraphId, fail.NodeId, fail.Runs, out var graph, out var index) is { } refused)
         {
-            return notFound;
+            return refused;
         }
 
         var node = graph.Nodes[index];
-        if (node.Phase != GraphNodePhase.Ready || node.Runs != fail.Runs)
-        {
-            return Error(SchedulerResultCode.Stale, Invariant($"node '{node.Id}' of graph {graph.Id} is {node.Phase} after {node.Runs} run(s), not ready after {fail.Runs}"));
-        }
 
         var failed = GraphRecord.Copy(node);
         failed.Phase = GraphNodePhase.Failed;
@@ -117,16 +109,12 @@ internal sealed partial class CommandApplier
             return Error(SchedulerResultCode.InvalidArgument, invalid);
         }
 
-        if (FindGraphNode(regenerate.GraphId, regenerate.NodeId, out var graph, out var index) is { } notFound)
+        if (FindReadyNode(regenerate.GraphId, regenerate.NodeId, regenerate.Runs, out var graph, out var index) is { } refused)
         {
-            return notFound;
+            return refused;
         }
 
         var node = graph.Nodes[index];
-        if (node.Phase != GraphNodePhase.Ready || node.Runs != regenerate.Runs)
-        {
-            return Error(SchedulerResultCode.Stale, Invariant($"node '{node.Id}' of graph {graph.Id} is {node.Phase} after {node.Runs} run(s), not ready after {regenerate.Runs}"));
-        }
 
         if (regenerate.Producers.Count == 0)
         {
@@ -472,6 +460,20 @@ internal sealed partial class CommandApplier
     {
         var links = _s.GraphLinks[operationName].Remove(link);
         _s = _s with { GraphLinks = links.IsEmpty ? _s.GraphLinks.Remove(operationName) : _s.GraphLinks.SetItem(operationName, links) };
+    }
+
+    /// <summary>The node, when it is ready after <paramref name="runs"/> runs (what its proposer saw); else why not (STALE, NOT_FOUND).</summary>
+    private SchedulerResult? FindReadyNode(string graphId, string nodeId, uint runs, out GraphRecord graph, out int index)
+    {
+        if (FindGraphNode(graphId, nodeId, out graph, out index) is { } notFound)
+        {
+            return notFound;
+        }
+
+        var node = graph.Nodes[index];
+        return node.Phase == GraphNodePhase.Ready && node.Runs == runs
+            ? null
+            : Error(SchedulerResultCode.Stale, Invariant($"node '{node.Id}' of graph {graph.Id} is {node.Phase} after {node.Runs} run(s), not ready after {runs}"));
     }
 
     private SchedulerResult? FindGraphNode(string graphId, string nodeId, out GraphRecord graph, out int index)
