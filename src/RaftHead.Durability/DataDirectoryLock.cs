@@ -23,6 +23,12 @@ public sealed class DataDirectoryLock : IDisposable
     // "2147483647\n" and room to spare: a pid never needs more.
     private const int PidBytesMax = 32;
 
+    /// <summary>How long an acquire waits out a lock only a child of this process holds, between its fork and its exec.</summary>
+    private static readonly TimeSpan ForkCopyWaitMax = TimeSpan.FromSeconds(2);
+
+    /// <summary>Directories this process holds through a live <see cref="DataDirectoryLock"/>.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> HeldHere = new(StringComparer.Ordinal);
+
     private readonly SafeFileHandle _handle;
 
     private DataDirectoryLock(string directory, string lockFilePath, SafeFileHandle handle)
@@ -54,18 +60,29 @@ public sealed class DataDirectoryLock : IDisposable
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            if (LibC.Flock(fd, LibC.LockExclusive | LibC.LockNonBlocking) != 0)
+            var started = Environment.TickCount64;
+            while (LibC.Flock(fd, LibC.LockExclusive | LibC.LockNonBlocking) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EWOULDBLOCK)
+                if (errno != LibC.EWOULDBLOCK)
                 {
-                    throw new DataDirectoryInUseException(full, lockFilePath, ReadHolder(handle));
+                    throw new IOException($"cannot lock {lockFilePath} of data directory {full} ({LibC.Describe(errno)})");
                 }
 
-                throw new IOException($"cannot lock {lockFilePath} of data directory {full} ({LibC.Describe(errno)})");
+                // Our own pid in the file but no lock of ours on the directory: the holder is a copy of a released
+                // descriptor in a child this process is forking right now (another thread starting a program), which
+                // drops it at its exec. Any other holder is real.
+                var holder = ReadHolder(handle);
+                if (holder != Environment.ProcessId || HeldHere.ContainsKey(full) || Environment.TickCount64 - started > (long)ForkCopyWaitMax.TotalMilliseconds)
+                {
+                    throw new DataDirectoryInUseException(full, lockFilePath, holder);
+                }
+
+                Thread.Sleep(1);
             }
 
             WritePid(fd, handle, lockFilePath);
+            HeldHere[full] = true;
             return new DataDirectoryLock(full, lockFilePath, handle);
         }
         catch
@@ -76,7 +93,16 @@ public sealed class DataDirectoryLock : IDisposable
     }
 
     /// <summary>Releases the lock (closing the descriptor is what releases an flock).</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        // Forgotten first: an acquire in this process between the two then waits for the close instead of failing.
+        if (!_handle.IsClosed)
+        {
+            HeldHere.TryRemove(Directory, out _);
+        }
+
+        _handle.Dispose();
+    }
 
     private static void WritePid(int fd, SafeFileHandle handle, string lockFilePath)
     {

@@ -93,6 +93,48 @@ public sealed class DataDirectoryLockTests : IDisposable
         using var mine = DataDirectoryLock.Acquire(_dir.Path);
     }
 
+    /// <summary>
+    /// A child this process is starting holds a copy of every descriptor between its fork and its exec, so a lock
+    /// just released can look held, with our own pid in the file. Played here by a second descriptor of our own that
+    /// locks the file without a <see cref="DataDirectoryLock"/>: an acquire waits for it rather than failing.
+    /// </summary>
+    [Fact]
+    public async Task A_lock_only_a_starting_child_still_holds_is_waited_for_not_refused()
+    {
+        DataDirectoryLock.Acquire(_dir.Path).Dispose();
+        var copy = LibC.Open(Path.Combine(_dir.Path, "LOCK"), LibC.ReadOnly | LibC.CloseOnExec, 0);
+        Assert.True(copy >= 0);
+        Assert.Equal(0, LibC.Flock(copy, LibC.LockExclusive | LibC.LockNonBlocking));
+        using var attempting = new ManualResetEventSlim();
+        var acquire = Task.Run(() =>
+        {
+            attempting.Set();
+            return DataDirectoryLock.Acquire(_dir.Path);
+        });
+        attempting.Wait(Bound);
+        Assert.False(acquire.IsCompleted, "the acquire finished while the copy held the lock");
+        LibC.Close(copy);
+        using var held = await acquire.WaitAsync(Bound);
+        Assert.Equal(1, await RunFlockAsync());
+    }
+
+    [Fact]
+    public void A_copy_that_never_lets_go_is_reported_as_the_holder_after_the_wait()
+    {
+        DataDirectoryLock.Acquire(_dir.Path).Dispose();
+        var copy = LibC.Open(Path.Combine(_dir.Path, "LOCK"), LibC.ReadOnly | LibC.CloseOnExec, 0);
+        try
+        {
+            Assert.Equal(0, LibC.Flock(copy, LibC.LockExclusive | LibC.LockNonBlocking));
+            var error = Assert.Throws<DataDirectoryInUseException>(() => DataDirectoryLock.Acquire(_dir.Path));
+            Assert.Equal(Environment.ProcessId, error.HolderProcessId);
+        }
+        finally
+        {
+            LibC.Close(copy);
+        }
+    }
+
     private string ReadLockFile()
     {
         // Through a descriptor of our own without .NET's FileShare emulation, which would itself try to flock.
