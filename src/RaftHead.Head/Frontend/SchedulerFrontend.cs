@@ -71,7 +71,6 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         _graphs = new GraphDriver(
             this,
             new GraphComposer(blobs, _execution.MessageBlobMaxBytes),
-            _execution,
             options.GraphStartsConcurrentMax,
             (ILogger?)loggerFactory?.CreateLogger<GraphDriver>() ?? NullLogger.Instance);
     }
@@ -212,6 +211,17 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// What Execute checks of an action, for actions the head builds itself (graph nodes): the Command and every input
+    /// present (FAILED_PRECONDITION listing what is not, INVALID_ARGUMENT for a malformed tree), each pinned into
+    /// <paramref name="pins"/>, and the largest input files into <paramref name="largestFiles"/>.
+    /// </summary>
+    internal async ValueTask CheckInputsAsync(string instance, ReapiAction action, List<IDisposable> pins, List<Digest> largestFiles, CancellationToken cancellationToken) =>
+        await _inputs.FetchCommandCheckingInputsAsync(instance, action, pins, largestFiles, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Keeps <paramref name="pins"/> until the operation ends, as Execute's input pins are kept.</summary>
+    internal void HoldInputs(string operationName, List<IDisposable> pins) => _pins.Hold(operationName, pins);
 
     private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, List<Digest> inputHints, bool skipCache, CancellationToken cancellationToken)
     {

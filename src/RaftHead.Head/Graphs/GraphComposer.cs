@@ -38,7 +38,6 @@ internal sealed class GraphComposer
         var root = node.InputRootDigest is { } own && !Digests.IsEmptyBlob(own) && own.SizeBytes > 0
             ? await OpenAsync(instance, own, "the node's input root", cancellationToken).ConfigureAwait(false)
             : new ComposedDirectory();
-        var hints = new List<Digest>();
         foreach (var input in node.Inputs)
         {
             var producerIndex = graph.Topology.IndexOf[input.Node];
@@ -47,11 +46,6 @@ internal sealed class GraphComposer
                 ?? throw new GraphCompositionException($"node '{input.Node}' has no result to take '{input.Output}' from");
             var target = GraphRules.TargetPath(input, producer);
             var entry = await FindOutputAsync(instance, input, result, written, cancellationToken).ConfigureAwait(false);
-            if (entry.File is { } file)
-            {
-                hints.Add(file.Digest);
-            }
-
             await InsertAsync(instance, root, target, entry, cancellationToken).ConfigureAwait(false);
         }
 
@@ -79,10 +73,7 @@ internal sealed class GraphComposer
 
         var actionDigest = Add(action, written);
         await StoreAsync(instance, written, cancellationToken).ConfigureAwait(false);
-
-        // The largest inputs taken from producers: the leader places the node near the worker that made them.
-        hints.Sort(static (a, b) => b.SizeBytes.CompareTo(a.SizeBytes));
-        return new ComposedAction(actionDigest, action, hints);
+        return new ComposedAction(actionDigest, action);
     }
 
     /// <summary>
@@ -375,8 +366,8 @@ internal sealed class GraphComposer
     private readonly record struct InputEntry(FileNode? File, Digest? Directory, string? SymlinkTarget);
 }
 
-/// <summary>A node's composed action: its digest, the message (its platform and flags go into the submit) and locality hints.</summary>
-internal sealed record ComposedAction(Digest Digest, ReapiAction Action, List<Digest> InputHints);
+/// <summary>A node's composed action: its digest and the message (its platform and flags go into the submit).</summary>
+internal sealed record ComposedAction(Digest Digest, ReapiAction Action);
 
 /// <summary>A node that cannot be turned into an action; the message becomes the node's failure.</summary>
 internal sealed class GraphCompositionException(string message) : Exception(message);

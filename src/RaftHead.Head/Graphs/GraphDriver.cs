@@ -21,7 +21,6 @@ internal sealed class GraphDriver : IAsyncDisposable
 {
     private readonly SchedulerFrontend _frontend;
     private readonly GraphComposer _composer;
-    private readonly Execution.ExecutionOptions _execution;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Graph, int Node, uint Runs), bool> _starting = new();
     private readonly SemaphoreSlim _concurrency;
@@ -31,11 +30,10 @@ internal sealed class GraphDriver : IAsyncDisposable
     private const int ReasonLengthMax = 2_000;
     private Task? _loop;
 
-    public GraphDriver(SchedulerFrontend frontend, GraphComposer composer, Execution.ExecutionOptions execution, int concurrencyMax, ILogger logger)
+    public GraphDriver(SchedulerFrontend frontend, GraphComposer composer, int concurrencyMax, ILogger logger)
     {
         _frontend = frontend;
         _composer = composer;
-        _execution = execution;
         _logger = logger;
         _concurrency = new SemaphoreSlim(concurrencyMax, concurrencyMax);
     }
@@ -112,8 +110,28 @@ internal sealed class GraphDriver : IAsyncDisposable
             await _concurrency.WaitAsync(stopping).ConfigureAwait(false);
             try
             {
-                var command = await ComposeAsync(graph, index, stopping).ConfigureAwait(false);
-                var result = await _frontend.ProposeAsync(command, stopping, refusalIsAnswer: true).ConfigureAwait(false);
+                var pins = new List<IDisposable>();
+                SchedulerResult result;
+                SchedulerCommand command;
+                try
+                {
+                    command = await ComposeAsync(graph, index, pins, stopping).ConfigureAwait(false);
+                    result = await _frontend.ProposeAsync(command, stopping, refusalIsAnswer: true).ConfigureAwait(false);
+                    if (result.Code == SchedulerResultCode.Ok && command.CommandCase == SchedulerCommand.CommandOneofCase.StartGraphNode)
+                    {
+                        // As for Execute: the node's inputs stay in the CAS until its operation ends.
+                        _frontend.HoldInputs(result.Submit.OperationName, pins);
+                        pins = [];
+                    }
+                }
+                finally
+                {
+                    foreach (var pin in pins)
+                    {
+                        pin.Dispose();
+                    }
+                }
+
                 if (result.Code == SchedulerResultCode.InvalidArgument && command.CommandCase == SchedulerCommand.CommandOneofCase.StartGraphNode)
                 {
                     // The composed action itself is refused (its platform, say): the node fails with the reason.
@@ -148,7 +166,8 @@ internal sealed class GraphDriver : IAsyncDisposable
     }
 
     /// <summary>The StartGraphNode for a composed node, or the FailGraphNode saying why it cannot be composed.</summary>
-    private async Task<SchedulerCommand> ComposeAsync(GraphRecord graph, int index, CancellationToken cancellationToken)
+    /// <param name="pins">Receives a pin on each of the composed action's inputs, checked present as Execute checks them.</param>
+    private async Task<SchedulerCommand> ComposeAsync(GraphRecord graph, int index, List<IDisposable> pins, CancellationToken cancellationToken)
     {
         var lost = await _composer.LostProducersAsync(graph, index, cancellationToken).ConfigureAwait(false);
         if (lost.Count > 0)
@@ -184,6 +203,16 @@ internal sealed class GraphDriver : IAsyncDisposable
 
         var instance = graph.Request.InstanceName;
         var node = graph.Nodes[index];
+        var largestFiles = new List<Build.Bazel.Remote.Execution.V2.Digest>();
+        try
+        {
+            await _frontend.CheckInputsAsync(instance, composed.Action, pins, largestFiles, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.InvalidArgument)
+        {
+            // An input of the node's own tree is gone or malformed (its producers' outputs were checked above).
+            return Fail(graph, index, "its inputs are not usable: " + e.Status.Detail);
+        }
 
         // A cached result whose blobs are gone is no answer: the node runs again, as Execute would.
         var skipCache = false;
@@ -205,15 +234,7 @@ internal sealed class GraphDriver : IAsyncDisposable
             DoNotCache = composed.Action.DoNotCache,
             SkipCacheLookup = skipCache,
         };
-        foreach (var hint in composed.InputHints)
-        {
-            if (submit.InputHints.Count == _execution.LocalityHintsMax || hint.SizeBytes < _execution.LocalityHintMinBytes)
-            {
-                break;
-            }
-
-            submit.InputHints.Add(hint);
-        }
+        submit.InputHints.Add(largestFiles);
 
         return new SchedulerCommand { StartGraphNode = new StartGraphNode { GraphId = graph.Id, NodeId = node.Id, Runs = node.Runs, Submit = submit } };
     }

@@ -144,6 +144,19 @@ public sealed class GraphRunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_node_whose_own_input_tree_names_a_file_the_CAS_lacks_fails_naming_it_and_does_not_run()
+    {
+        var absent = Digests.Compute("never uploaded"u8);
+        var root = await PutAsync(new Build.Bazel.Remote.Execution.V2.Directory { Files = { new FileNode { Name = "source.c", Digest = absent } } });
+        await _clients.Graphs.SubmitGraphAsync(Graph("incomplete", Node("compile", "cat source.c", ["o"], root)));
+        await WatchAsync("incomplete", 0);
+        var node = (await _clients.Graphs.GetGraphAsync(new GetGraphRequest { GraphId = "incomplete" })).Nodes.Single();
+        Assert.Equal(GraphNodePhase.Failed, node.Phase);
+        Assert.StartsWith("its inputs are not usable: ", node.Failure, StringComparison.Ordinal);
+        Assert.Equal("", node.OperationName);
+    }
+
+    [Fact]
     public async Task Bad_graphs_are_refused_with_the_node_named_and_nothing_is_stored()
     {
         var cyclic = Graph(
