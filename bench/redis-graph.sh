@@ -31,7 +31,10 @@
 # The make row has its wall time and its ratio to the 1-worker cold build (the goal: within 15%).
 #
 # The last line is machine-readable:
-#   RESULT make_s=61.2 from_make_s=1.9 nodes=151 w1_cold_s=66.0 w1_warm_s=1.2 ... check=PONG goals="..."
+#   RESULT make_s=... from_make_s=... nodes=... cores=... w1_cold_s=... w1_warm_s=... w1_exec_s=... w1_outside_s=...
+#     w1_eff=... w1_warm_x=... (the same per worker count) identical=yes|no check=PONG|same-output|failed
+#     goal_make=met|not-met goal_warm=... goal_eff=...
+# The exit code is non-zero when a build fails, a warm build runs anything, or the program check fails.
 #
 # Environment:
 #   SRC           the project's tree (default /var/tmp/rafthead-redis-src, fetched by scripts/fetch-redis-source.sh
@@ -82,6 +85,24 @@ chmod 755 "$tmp"
 up_pid=
 up_children=
 redis_pid=
+step_pid=
+
+# bounded SECONDS DIR OUT ERR COMMAND...: runs COMMAND in DIR under `timeout`, in the background so that a
+# SIGTERM to this script is handled at once (bash runs a trap only after a foreground command ends); the exit
+# code is in $rc.
+bounded() {
+  local seconds=$1 dir=$2 out=$3 err=$4
+  shift 4
+  rc=0
+  if [ "$out" = "$err" ]; then
+    (cd "$dir" && exec timeout "$seconds" "$@") >"$out" 2>&1 &
+  else
+    (cd "$dir" && exec timeout "$seconds" "$@") >"$out" 2>"$err" &
+  fi
+  step_pid=$!
+  wait "$step_pid" || rc=$?
+  step_pid=
+}
 
 stop_cluster() {
   [ -n "$up_pid" ] || return 0
@@ -107,6 +128,10 @@ stop_cluster() {
 
 cleanup() {
   set +e
+  if [ -n "$step_pid" ] && kill -0 "$step_pid" 2>/dev/null; then
+    kill "$step_pid"
+    wait "$step_pid" 2>/dev/null
+  fi
   if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
     kill "$redis_pid"
     wait "$redis_pid" 2>/dev/null
@@ -143,8 +168,7 @@ fresh_copy() {
 fresh_copy "$tmp/make"
 log "make -j1 ${make_args[*]} in a fresh copy"
 start=$(now)
-rc=0
-(cd "$tmp/make" && timeout "$build_timeout" make -j1 "${make_args[@]}") >"$tmp/make.log" 2>&1 || rc=$?
+bounded "$build_timeout" "$tmp/make" "$tmp/make.log" "$tmp/make.log" make -j1 "${make_args[@]}"
 make_s=$(since "$start")
 if [ $rc -ne 0 ]; then
   log "make failed (exit code $rc) after ${make_s}s; last lines:"
@@ -161,8 +185,7 @@ log "make: ${make_s}s"
 fresh_copy "$tmp/graph"
 log "rh graph from-make ${make_args[*]}"
 start=$(now)
-rc=0
-(cd "$tmp/graph" && timeout 600 "$rh" graph from-make --dir . -o graph.json "${make_args[@]}") >"$tmp/from-make.log" 2>&1 || rc=$?
+bounded 600 "$tmp/graph" "$tmp/from-make.log" "$tmp/from-make.log" "$rh" graph from-make --dir . -o graph.json "${make_args[@]}"
 from_make_s=$(since "$start")
 if [ $rc -ne 0 ]; then
   log "rh graph from-make failed (exit code $rc); its output:"
@@ -227,11 +250,10 @@ start_cluster() {
 # submit NAME [ARGS...]: one timed `rh submit --watch --json`; the final GraphStatus goes to $tmp/NAME.json,
 # the wall time to $elapsed.
 submit() {
-  local name=$1 start rc=0
+  local name=$1 start
   shift
   start=$(now)
-  (cd "$tmp/graph" && timeout "$build_timeout" "$rh" submit graph.json --watch --json --endpoint "$endpoint" "$@") \
-    >"$tmp/$name.json" 2>"$tmp/$name.err" || rc=$?
+  bounded "$build_timeout" "$tmp/graph" "$tmp/$name.json" "$tmp/$name.err" "$rh" submit graph.json --watch --json --endpoint "$endpoint" "$@"
   elapsed=$(since "$start")
   if [ $rc -ne 0 ]; then
     log "rh submit ($name) failed (exit code $rc) after ${elapsed}s:"
