@@ -221,9 +221,9 @@ internal static class DemoRun
             {
                 await build.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or RpcException)
+            catch (Exception e) when (e is OperationCanceledException or RpcException or HeadsUnavailableException or DemoFailure or IOException)
             {
-                // Stopped for the failure being thrown.
+                // Stopped for the failure being thrown, which is the one to report.
             }
 
             throw;
