@@ -10,6 +10,7 @@ namespace RaftHead.Cli;
 /// </summary>
 public sealed partial class ProcessSupervisor : IAsyncDisposable
 {
+    private const int SIGKILL = 9;
     private const int SIGTERM = 15;
     private const string SetsidPath = "/usr/bin/setsid";
 
@@ -66,6 +67,24 @@ public sealed partial class ProcessSupervisor : IAsyncDisposable
         lock (_lock)
         {
             return _children.TryGetValue(name, out var child) && child.Process is { } process ? process.Id : null;
+        }
+    }
+
+    /// <summary>
+    /// kill -9 of the child's current process, by its PID, as an operator or the kernel's OOM killer would: the child
+    /// is restarted as after any death from outside. Returns the PID killed, or null while the child is not running.
+    /// </summary>
+    public int? KillNow(string name)
+    {
+        lock (_lock)
+        {
+            // Under the lock, so a restart cannot swap the process between the look and the signal.
+            if (!_children.TryGetValue(name, out var child) || child.Process is not { } process || process.HasExited)
+            {
+                return null;
+            }
+
+            return Kill(process.Id, SIGKILL) == 0 ? process.Id : null;
         }
     }
 

@@ -12,6 +12,7 @@ root.Subcommands.Add(CacheCommands.Create());
 root.Subcommands.Add(OpsCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(WorkersCommand.Create());
 root.Subcommands.Add(CompletionCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());

@@ -14,14 +14,15 @@ namespace RaftHead.Cli;
 internal static class UpCommand
 {
     /// <summary>How long the cluster has to elect a leader and see every worker register before <c>rh up</c> gives up.</summary>
-    private const int ReadyTimeoutMs = 120_000;
+    public const int ReadyTimeoutMs = 120_000;
 
     private const int ReadyPollMs = 250;
 
     /// <summary>A worker counts as registered while the leader has heard from it this recently.</summary>
     private const long WorkerFreshMs = 15_000;
 
-    private const UnixFileMode Searchable =
+    /// <summary>Data directories: the workers' run-as user must walk down to its sandboxes.</summary>
+    public const UnixFileMode Searchable =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
         UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
@@ -73,9 +74,14 @@ internal static class UpCommand
                 supervisor.Start(child);
             }
 
-            var ready = await WaitReadyAsync(plan, supervisor, linked.Token).ConfigureAwait(false);
+            var (ready, failure) = await WaitReadyAsync(plan, supervisor, ReadyTimeoutMs, linked.Token).ConfigureAwait(false);
             if (ready is null)
             {
+                if (failure is not null)
+                {
+                    await Console.Error.WriteLineAsync($"rh: {failure}").ConfigureAwait(false);
+                }
+
                 return linked.IsCancellationRequested ? 0 : CliFailure.ExitFailure;
             }
 
@@ -97,18 +103,20 @@ internal static class UpCommand
         }
     }
 
-    /// <summary>The leader's id once it is elected and sees every worker; null when stopped or failed first (said on stderr).</summary>
-    private static async Task<long?> WaitReadyAsync(UpPlan plan, ProcessSupervisor supervisor, CancellationToken cancellationToken)
+    /// <summary>
+    /// The leader's id once it is elected and sees every worker; else no leader, and why (no reason when stopped
+    /// through <paramref name="cancellationToken"/>).
+    /// </summary>
+    internal static async Task<(long? Leader, string? Failure)> WaitReadyAsync(UpPlan plan, ProcessSupervisor supervisor, int timeoutMs, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow.AddMilliseconds(ReadyTimeoutMs);
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
         var known = new List<string>(plan.HeadEndpoints);
         var missing = "no head answered yet";
         while (DateTime.UtcNow < deadline)
         {
             if (supervisor.Failed.IsCompleted)
             {
-                await Console.Error.WriteLineAsync($"rh: {await supervisor.Failed.ConfigureAwait(false)}; stopping the cluster").ConfigureAwait(false);
-                return null;
+                return (null, $"{await supervisor.Failed.ConfigureAwait(false)}; stopping the cluster");
             }
 
             try
@@ -127,7 +135,7 @@ internal static class UpCommand
 
                     if (fresh >= plan.Workers)
                     {
-                        return leader.NodeId;
+                        return (leader.NodeId, null);
                     }
 
                     missing = $"leader {leader.NodeId} sees {fresh} of {plan.Workers} worker(s)";
@@ -141,16 +149,15 @@ internal static class UpCommand
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return null;
+                return (null, null);
             }
         }
 
-        await Console.Error.WriteLineAsync($"rh: the cluster was not ready within {ReadyTimeoutMs / 1000} s ({missing}); stopping it").ConfigureAwait(false);
-        return null;
+        return (null, $"the cluster was not ready within {timeoutMs / 1000} s ({missing}); stopping it");
     }
 
     /// <summary>This same program: its executable, or the dotnet host and this assembly when run through it.</summary>
-    private static (string FileName, string? Prefix) Self()
+    internal static (string FileName, string? Prefix) Self()
     {
         var path = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell which executable this is, to start the cluster's processes");
         if (Path.GetFileNameWithoutExtension(path) == "dotnet")
@@ -168,7 +175,7 @@ internal static class UpCommand
     }
 
     /// <summary>Says which port is taken before any head fails on it in a restart loop.</summary>
-    private static void CheckPortsFree(IReadOnlyList<string> endpoints)
+    internal static void CheckPortsFree(IReadOnlyList<string> endpoints)
     {
         foreach (var endpoint in endpoints)
         {

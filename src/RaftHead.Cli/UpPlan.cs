@@ -18,9 +18,13 @@ internal sealed record UpPlan(
     private const int WorkersMax = 64;
 
     /// <summary>Where workers keep their data when the run-as user could not reach the data directory (as the worker's own default does).</summary>
-    private const string PrivilegedWorkerRoot = "/var/lib/rafthead/up";
+    public const string PrivilegedWorkerRoot = "/var/lib/rafthead/up";
 
-    public static UpPlan Create(string data, int basePort, int workers, int? slots, string? runAs, bool restart)
+    /// <param name="privilegedWorkerRoot">
+    /// Where workers keep their data when the run-as user could not reach <paramref name="data"/>; one per cluster, so
+    /// two clusters on a machine keep apart.
+    /// </param>
+    public static UpPlan Create(string data, int basePort, int workers, int? slots, string? runAs, bool restart, string privilegedWorkerRoot = PrivilegedWorkerRoot)
     {
         if (basePort < 1 || basePort > 65535 - (Heads - 1))
         {
@@ -58,7 +62,7 @@ internal sealed record UpPlan(
         var note = "";
         if (Environment.IsPrivilegedProcess && UnsearchableAncestor(directory) is { } closed)
         {
-            workerRoot = PrivilegedWorkerRoot;
+            workerRoot = privilegedWorkerRoot;
             note = $" ({closed} is not searchable by others, so the run-as user could not reach workers under {directory})";
         }
 

@@ -1,37 +1,40 @@
 using System.Text.Json;
+using RaftHead.Cli.Demo;
 using RaftHead.Cli.Graphs;
 using RaftHead.Testing;
 
 namespace RaftHead.Cli.Tests.Graphs;
 
-/// <summary><c>rh graph from-make</c> on tests/fixtures/c-hello: a library by a sub-make, a <c>cd</c> compile, a link.</summary>
-public sealed class FromMakeTests : IDisposable
+/// <summary>
+/// <c>rh graph from-make</c> on the project <c>rh demo</c> carries (src/RaftHead.Cli/Demo/c-hello), extracted as the
+/// demo extracts it: a library by a sub-make, a <c>cd</c> compile, a link.
+/// </summary>
+public sealed class FromMakeTests : IAsyncLifetime
 {
-    private readonly TempDirectory _dir = new("rh-frommake-");
+    private readonly TempDirectory _root = new("rh-frommake-");
+    private string _project = "";
 
-    public FromMakeTests()
+    public async Task InitializeAsync()
     {
-        var fixture = Path.Combine(AppContext.BaseDirectory, "fixtures", "c-hello");
-        foreach (var file in Directory.EnumerateFiles(fixture, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(_dir.Path, Path.GetRelativePath(fixture, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        _project = await DemoProject.ExtractAsync(_root.Path, CancellationToken.None);
     }
 
-    public void Dispose() => _dir.Dispose();
+    public Task DisposeAsync()
+    {
+        _root.Dispose();
+        return Task.CompletedTask;
+    }
 
     [Fact]
     public async Task The_fixtures_make_output_becomes_compiles_an_archive_and_a_link_joined_by_references()
     {
-        var (code, _, stderr) = await RhProcess.RunAsync("graph", "from-make", "--dir", _dir.Path, "-o", _dir.Combine("graph.json"));
+        var (code, _, stderr) = await RhProcess.RunAsync("graph", "from-make", "--dir", _project, "-o", Path.Combine(_project, "graph.json"));
         Assert.True(code == 0, stderr);
         Assert.StartsWith("rh: 6 nodes: 4 compiles, 1 archives, 1 links, 0 copies", stderr, StringComparison.Ordinal);
         // The echo lines and the sub-make's own command line are counted, not dropped silently.
         Assert.Contains("skipped 3 lines that are not build steps: echo 2, make 1", stderr, StringComparison.Ordinal);
 
-        var graph = GraphFileJson.Parse("graph.json", await File.ReadAllBytesAsync(_dir.Combine("graph.json")));
+        var graph = GraphFileJson.Parse("graph.json", await File.ReadAllBytesAsync(Path.Combine(_project, "graph.json")));
         var nodes = graph.Nodes.ToDictionary(n => n.Id);
         Assert.Equal(["src/main.o", "src/util.o", "lib/greet.o", "lib/shout.o", "lib/libgreet.a", "hello"], graph.Nodes.Select(n => n.Id));
 
@@ -55,7 +58,7 @@ public sealed class FromMakeTests : IDisposable
         Assert.Equal(["src/main.o:src/main.o", "src/util.o:util.o", "lib/libgreet.a:libgreet.a"], nodes["hello"].Inputs!.Select(i => i.Text));
 
         // The file is a valid graph: it resolves, and the compiles share one input tree.
-        var resolved = GraphFileLoader.Resolve("graph.json", _dir.Path, graph);
+        var resolved = GraphFileLoader.Resolve("graph.json", _project, graph);
         var (request, _) = await GraphRequestBuilder.BuildAsync(resolved, null, CancellationToken.None);
         Assert.Single(request.Nodes.Take(4).Select(n => n.InputRootDigest).Distinct());
         Assert.All(request.Nodes.Skip(4), n => Assert.Null(n.InputRootDigest));
@@ -64,7 +67,7 @@ public sealed class FromMakeTests : IDisposable
     [Fact]
     public void Lines_that_are_not_understood_are_reported_with_the_reason_and_left_out()
     {
-        var converter = new MakeGraphConverter(_dir.Path, _dir.Path);
+        var converter = new MakeGraphConverter(_project, _project);
         converter.AddMakeOutput(
         [
             "cc -c src/main.c -o src/main.o",
@@ -99,7 +102,7 @@ public sealed class FromMakeTests : IDisposable
     [Fact]
     public void A_subshells_cd_holds_only_inside_it()
     {
-        var converter = new MakeGraphConverter(_dir.Path, _dir.Path);
+        var converter = new MakeGraphConverter(_project, _project);
         converter.AddMakeOutput(["(cd lib && cc -c greet.c -o greet.o); cc -c src/main.c -o src/main.o"]);
         var graph = converter.ToGraph();
         Assert.Equal(["lib/greet.o", "src/main.o"], graph.Nodes.Select(n => n.Id));
@@ -112,14 +115,14 @@ public sealed class FromMakeTests : IDisposable
     {
         var commands = new[]
         {
-            new { directory = _dir.Combine("lib"), arguments = new[] { "/usr/bin/gcc", $"-I{_dir.Combine("include")}", "-c", _dir.Combine("lib", "greet.c"), "-o", "greet.o" }, file = "greet.c" },
+            new { directory = Path.Combine(_project, "lib"), arguments = new[] { "/usr/bin/gcc", $"-I{Path.Combine(_project, "include")}", "-c", Path.Combine(_project, "lib", "greet.c"), "-o", "greet.o" }, file = "greet.c" },
         };
-        var file = _dir.Combine("compile_commands.json");
+        var file = Path.Combine(_project, "compile_commands.json");
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(commands));
         var stdout = new StringWriter();
         var stderr = new StringWriter();
 
-        var code = await GraphCommand.FromMakeAsync(_dir.Path, makeOutput: null, compileCommands: file, output: null, makeArguments: [], stdout, stderr, CancellationToken.None);
+        var code = await GraphCommand.FromMakeAsync(_project, makeOutput: null, compileCommands: file, output: null, makeArguments: [], stdout, stderr, CancellationToken.None);
 
         Assert.Equal(0, code);
         var graph = GraphFileJson.Parse("graph.json", System.Text.Encoding.UTF8.GetBytes(stdout.ToString()));
