@@ -54,7 +54,9 @@ internal static class GraphReport
         }
 
         console.Write(table);
+        // Cached nodes did not run in this build: their results carry an earlier run's times.
         var slowest = status.Nodes
+            .Where(n => n.Phase != GraphNodePhase.Cached)
             .Select(n => (n.Id, Took: Took(n.Result)))
             .Where(n => n.Took > TimeSpan.Zero)
             .OrderByDescending(n => n.Took)

@@ -32,6 +32,38 @@ public sealed class GraphReportTests
     }
 
     [Fact]
+    public void The_summary_plain_off_a_terminal_names_the_slowest_nodes_that_ran_in_this_build_only()
+    {
+        static GraphNodeStatus Node(string id, GraphNodePhase phase, int seconds) => new()
+        {
+            Id = id,
+            Phase = phase,
+            Result = new ActionResult
+            {
+                ExecutionMetadata = new ExecutedActionMetadata
+                {
+                    ExecutionStartTimestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch),
+                    ExecutionCompletedTimestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddSeconds(seconds)),
+                },
+            },
+        };
+        var status = new GraphStatus
+        {
+            GraphId = "g",
+            Counts = new GraphCounts { Completed = 1, Cached = 1 },
+            Nodes = { Node("compiled", GraphNodePhase.Completed, 2), Node("from-cache", GraphNodePhase.Cached, 30) },
+        };
+        var output = new StringWriter();
+        GraphReport.Summary(GraphSubmission.Plain(output), HumanOutput.Plain, status);
+
+        var text = output.ToString();
+        Assert.Contains("slowest: compiled 2.0s", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("from-cache", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("─", text, StringComparison.Ordinal);
+        Assert.Contains("cache hits", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_live_display_shows_done_cached_running_queued_and_failed_counts()
     {
         var output = new StringWriter();
