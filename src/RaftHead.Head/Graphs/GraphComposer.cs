@@ -118,11 +118,36 @@ internal sealed class GraphComposer
     /// <summary>The blob behind one output of a result: a file's content or a directory's Tree; null for a symlink or no such output.</summary>
     private static Digest? OutputBlob(ActionResult result, string path)
     {
+        var output = FindOutput(result, path);
+        return output.File?.Digest ?? output.Directory?.TreeDigest;
+    }
+
+    private async Task<InputEntry> FindOutputAsync(string instance, NodeInput input, ActionResult result, List<(Digest, ByteString)> written, CancellationToken cancellationToken)
+    {
+        var output = FindOutput(result, input.Output);
+        if (output.File is { } file)
+        {
+            return new InputEntry(new FileNode { Digest = file.Digest, IsExecutable = file.IsExecutable }, null, null);
+        }
+
+        if (output.Directory is { } directory)
+        {
+            return new InputEntry(null, await ExpandTreeAsync(instance, directory.TreeDigest, input, written, cancellationToken).ConfigureAwait(false), null);
+        }
+
+        return output.Symlink is { } symlink
+            ? new InputEntry(null, null, symlink.Target)
+            : throw new GraphCompositionException($"node '{input.Node}' left no output '{input.Output}'");
+    }
+
+    /// <summary>The output a result holds at <paramref name="path"/>: a file, a directory or a symlink (of any of REAPI's symlink lists); all null when none.</summary>
+    private static (OutputFile? File, OutputDirectory? Directory, OutputSymlink? Symlink) FindOutput(ActionResult result, string path)
+    {
         foreach (var file in result.OutputFiles)
         {
             if (file.Path == path)
             {
-                return file.Digest;
+                return (file, null, null);
             }
         }
 
@@ -130,28 +155,7 @@ internal sealed class GraphComposer
         {
             if (directory.Path == path)
             {
-                return directory.TreeDigest;
-            }
-        }
-
-        return null;
-    }
-
-    private async Task<InputEntry> FindOutputAsync(string instance, NodeInput input, ActionResult result, List<(Digest, ByteString)> written, CancellationToken cancellationToken)
-    {
-        foreach (var file in result.OutputFiles)
-        {
-            if (file.Path == input.Output)
-            {
-                return new InputEntry(new FileNode { Digest = file.Digest, IsExecutable = file.IsExecutable }, null, null);
-            }
-        }
-
-        foreach (var directory in result.OutputDirectories)
-        {
-            if (directory.Path == input.Output)
-            {
-                return new InputEntry(null, await ExpandTreeAsync(instance, directory.TreeDigest, input, written, cancellationToken).ConfigureAwait(false), null);
+                return (null, directory, null);
             }
         }
 
@@ -159,14 +163,14 @@ internal sealed class GraphComposer
         {
             foreach (var symlink in symlinks)
             {
-                if (symlink.Path == input.Output)
+                if (symlink.Path == path)
                 {
-                    return new InputEntry(null, null, symlink.Target);
+                    return (null, null, symlink);
                 }
             }
         }
 
-        throw new GraphCompositionException($"node '{input.Node}' left no output '{input.Output}'");
+        return (null, null, null);
     }
 
     /// <summary>A producer's output directory arrives as one Tree; an input root needs each of its Directories on its own.</summary>
