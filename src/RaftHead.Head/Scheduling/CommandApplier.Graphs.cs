@@ -169,14 +169,8 @@ internal sealed partial class CommandApplier
             return graph;
         }
 
-        var inputsReady = true;
-        foreach (var own in graph.Topology.Producers[producer])
-        {
-            inputsReady &= GraphRecord.Succeeded(graph.Nodes[own].Phase);
-        }
-
         var again = GraphRecord.Copy(node);
-        again.Phase = inputsReady ? GraphNodePhase.Ready : GraphNodePhase.Waiting;
+        again.Phase = graph.ProducersSucceeded(producer) ? GraphNodePhase.Ready : GraphNodePhase.Waiting;
         again.Result = null;
         again.Failure = "running again: " + reason;
         graph = graph.WithNode(producer, again, atUnixMs);
@@ -385,18 +379,7 @@ internal sealed partial class CommandApplier
     {
         foreach (var consumer in graph.Topology.Dependants[producer])
         {
-            if (graph.Nodes[consumer].Phase != GraphNodePhase.Waiting)
-            {
-                continue;
-            }
-
-            var allDone = true;
-            foreach (var other in graph.Topology.Producers[consumer])
-            {
-                allDone &= GraphRecord.Succeeded(graph.Nodes[other].Phase);
-            }
-
-            if (allDone)
+            if (graph.Nodes[consumer].Phase == GraphNodePhase.Waiting && graph.ProducersSucceeded(consumer))
             {
                 var ready = GraphRecord.Copy(graph.Nodes[consumer]);
                 ready.Phase = GraphNodePhase.Ready;

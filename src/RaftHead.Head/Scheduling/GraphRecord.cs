@@ -43,6 +43,20 @@ public sealed record GraphRecord
 
     public static bool Succeeded(GraphNodePhase phase) => phase is GraphNodePhase.Completed or GraphNodePhase.Cached;
 
+    /// <summary>True when every node that node <paramref name="index"/> takes outputs from has completed or was cached.</summary>
+    public bool ProducersSucceeded(int index)
+    {
+        foreach (var producer in Topology.Producers[index])
+        {
+            if (!Succeeded(Nodes[producer].Phase))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public GraphNodeStatus? FindNode(string nodeId) =>
         Topology.IndexOf.TryGetValue(nodeId, out var index) ? Nodes[index] : null;
 
