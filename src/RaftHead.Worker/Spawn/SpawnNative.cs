@@ -4,7 +4,8 @@ namespace RaftHead.Worker.Spawn;
 
 /// <summary>
 /// The libc calls behind the direct spawn path. Credentials are changed with raw system calls: the libc wrappers
-/// (setresuid and friends) apply a change to every thread of the process, and only the spawning thread may change.
+/// (setresuid and friends) apply a change to every thread of the process, and only the spawning thread may change,
+/// only for the length of one call (<see cref="ActionIdentity"/>).
 /// </summary>
 internal static unsafe partial class SpawnNative
 {
@@ -49,9 +50,6 @@ internal static unsafe partial class SpawnNative
 
     /// <summary>The same number on every architecture (the unified table since Linux 5.3).</summary>
     public const long SysPidfdOpen = 434;
-
-    [LibraryImport("libc", EntryPoint = "posix_spawn")]
-    public static partial int PosixSpawn(out int pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
 
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_init")]
     public static partial int FileActionsInit(void* actions);
@@ -98,11 +96,17 @@ internal static unsafe partial class SpawnNative
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     public static partial int WaitPid(int pid, int* status, int options);
 
-    [LibraryImport("libc", EntryPoint = "unshare", SetLastError = true)]
-    public static partial int Unshare(int flags);
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    public static partial int Open(byte* path, int flags);
 
-    [LibraryImport("libc", EntryPoint = "faccessat", SetLastError = true)]
-    public static partial int FAccessAt(int dirFd, byte* path, int mode, int flags);
+    [LibraryImport("libc", EntryPoint = "getresuid", SetLastError = true)]
+    public static partial int GetResUid(uint* real, uint* effective, uint* saved);
+
+    [LibraryImport("libc", EntryPoint = "getresgid", SetLastError = true)]
+    public static partial int GetResGid(uint* real, uint* effective, uint* saved);
+
+    [LibraryImport("libc", EntryPoint = "getgroups", SetLastError = true)]
+    public static partial int GetGroups(int size, uint* list);
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, void* buffer, nuint count);

@@ -4,16 +4,15 @@ using RaftHead.Worker.Sandbox;
 namespace RaftHead.Worker.Spawn;
 
 /// <summary>
-/// Starts actions with posix_spawn from one dedicated thread that has entered the actions' network namespace and
-/// dropped to their user, and waits for them on the same thread through pidfds.
+/// Starts actions with posix_spawn from one dedicated thread, which wears the actions' network namespace and user
+/// only inside each spawn (<see cref="ActionIdentity"/>), and waits for them on the same thread through pidfds.
 /// </summary>
 /// <remarks>
 /// Linux keeps credentials and namespaces per thread; the libc wrappers only make a change process-wide by applying
-/// it to every thread. Changed with raw system calls on this thread alone, they are inherited by every process it
+/// it to every thread. Changed with raw system calls on this thread alone, they are inherited by the process it
 /// spawns, so an action starts with one clone and one exec: no helper programs, and no namespace made per action
 /// (making one costs about 3 ms here). The cost is that the actions of one worker share one empty network namespace
 /// (its loopback down, as a fresh one is; they still share the abstract unix socket names, as they share /tmp).
-/// The thread runs nothing but spawning and waiting, and never holds root again once it has dropped it.
 /// </remarks>
 internal sealed unsafe class Spawner : IDisposable
 {
@@ -188,13 +187,15 @@ internal sealed unsafe class Spawner : IDisposable
             _startFailure = "posix_spawnattr_t could not be set up";
         }
 
-        if (_startFailure is not null || !Enter())
+        var identity = _startFailure is null ? ActionIdentity.TryCreate(_user, _ownNetwork, out _startFailure) : null;
+        if (identity is null)
         {
             _ = SpawnNative.AttrDestroy(attributes);
             _ready.Set();
             return;
         }
 
+        OwnNetworkNamespace = identity.OwnNetworkNamespace;
         _ready.Set();
 
         var polls = new SpawnNative.PollFd[8];
@@ -245,7 +246,7 @@ internal sealed unsafe class Spawner : IDisposable
 
                 while (_queue.TryDequeue(out var request))
                 {
-                    var pid = Start(request, attributes);
+                    var pid = Start(identity, request, attributes);
                     if (pid <= 0)
                     {
                         continue;
@@ -277,6 +278,7 @@ internal sealed unsafe class Spawner : IDisposable
         {
             _stopping = true;
             _ = SpawnNative.AttrDestroy(attributes);
+            identity.Dispose();
             FailQueued();
 
             for (var i = 0; i < count; i++)
@@ -287,35 +289,11 @@ internal sealed unsafe class Spawner : IDisposable
         }
     }
 
-    /// <summary>Enters the actions' namespace and user on this thread, for good: nothing here needs root again.</summary>
-    private bool Enter()
-    {
-        if (_ownNetwork)
-        {
-            OwnNetworkNamespace = SpawnNative.Unshare(SpawnNative.CLONE_NEWNET) == 0;
-        }
-
-        if (_user is { } user)
-        {
-            var calls = SpawnNative.CredentialCalls!.Value;
-            // Groups and group first: once the user id is dropped, they can no longer be changed.
-            if (SpawnNative.Syscall(calls.SetGroups, 0, 0, 0) != 0
-                || SpawnNative.Syscall(calls.SetResGid, user.Gid, user.Gid, user.Gid) != 0
-                || SpawnNative.Syscall(calls.SetResUid, user.Uid, user.Uid, user.Uid) != 0)
-            {
-                _startFailure = $"could not drop to user {user.Name}: {SpawnNative.Describe(LibC.LastError)}";
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     /// <summary>
     /// Starts the request's process; a name without a slash is looked up in the Command's PATH (execvp's rules, as
     /// the action's user and from its working directory), not in the worker's.
     /// </summary>
-    private int Start(SpawnRequest request, byte* attributes)
+    private int Start(ActionIdentity identity, SpawnRequest request, byte* attributes)
     {
         var actions = stackalloc byte[SpawnNative.OpaqueBytes];
         var error = SpawnNative.FileActionsInit(actions);
@@ -340,13 +318,13 @@ internal sealed unsafe class Spawner : IDisposable
             var pid = 0;
             if (error == 0 && Contains(program, (byte)'/'))
             {
-                error = SpawnNative.PosixSpawn(out pid, program, actions, attributes, request.Argv, request.Envp);
+                error = identity.Spawn(&pid, program, actions, attributes, request.Argv, request.Envp);
             }
             else if (error == 0)
             {
                 fixed (byte* fallback = DefaultSearchPath)
                 {
-                    error = Search(request, request.SearchPath is null ? fallback : request.SearchPath, actions, attributes, out pid);
+                    error = Search(identity, request, request.SearchPath is null ? fallback : request.SearchPath, actions, attributes, &pid);
                 }
             }
 
@@ -365,14 +343,14 @@ internal sealed unsafe class Spawner : IDisposable
         }
     }
 
-    private static int Search(SpawnRequest request, byte* searchPath, byte* actions, byte* attributes, out int pid)
+    private static int Search(ActionIdentity identity, SpawnRequest request, byte* searchPath, byte* actions, byte* attributes, int* pid)
     {
         const int candidateMax = 4096;
         var candidate = stackalloc byte[candidateMax];
         var program = request.Argv[0];
         var programLength = Length(program);
         var denied = false;
-        pid = 0;
+        *pid = 0;
         for (var start = searchPath; ; start++)
         {
             var end = start;
@@ -398,8 +376,9 @@ internal sealed unsafe class Spawner : IDisposable
                 candidate[dirLength] = (byte)'/';
                 Buffer.MemoryCopy(program, candidate + dirLength + 1, candidateMax - dirLength - 1, programLength + 1);
                 // A cheap look first where the path does not depend on the working directory.
-                var absent = candidate[0] == '/' && SpawnNative.FAccessAt(SpawnNative.AT_FDCWD, candidate, SpawnNative.X_OK, 0) != 0;
-                var error = absent ? LibC.LastError : SpawnNative.PosixSpawn(out pid, candidate, actions, attributes, request.Argv, request.Envp);
+                var error = candidate[0] == '/' ? identity.CanExecute(candidate) : 0;
+                var absent = error != 0;
+                error = absent ? error : identity.Spawn(pid, candidate, actions, attributes, request.Argv, request.Envp);
                 if (!absent && error == 0)
                 {
                     return 0;
