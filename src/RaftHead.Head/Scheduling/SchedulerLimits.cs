@@ -45,6 +45,9 @@ public sealed record SchedulerLimits
     /// <summary>Runs a graph node gets when its outputs keep getting lost; past it, a node needing them fails.</summary>
     public int GraphNodeRunsMax { get; init; } = 3;
 
+    /// <summary>Non-determinism reports kept; the oldest goes first.</summary>
+    public int NondeterminismReportsMax { get; init; } = 100;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(UnfinishedOperationsMax, 1);
@@ -61,5 +64,6 @@ public sealed record SchedulerLimits
         ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodesMax, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodeInputsMax, 0);
         ArgumentOutOfRangeException.ThrowIfLessThan(GraphNodeRunsMax, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(NondeterminismReportsMax, 0);
     }
 }

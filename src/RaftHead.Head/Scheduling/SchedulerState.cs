@@ -32,6 +32,9 @@ public sealed record SchedulerState
     /// <summary>Submitted action graphs by id, kept until pruned after they finish.</summary>
     public ImmutableSortedDictionary<string, GraphRecord> Graphs { get; internal init; } = ImmutableSortedDictionary.Create<string, GraphRecord>(StringComparer.Ordinal);
 
+    /// <summary>Runs of one action whose outputs differed, oldest first, at most <see cref="SchedulerLimits.NondeterminismReportsMax"/>.</summary>
+    public ImmutableList<NondeterminismReport> Nondeterminism { get; internal init; } = ImmutableList<NondeterminismReport>.Empty;
+
     /// <summary>Derived: what each worker's leases hold (an entry per worker).</summary>
     public ImmutableDictionary<string, WorkerUsage> Usage { get; internal init; } = ImmutableDictionary.Create<string, WorkerUsage>(StringComparer.Ordinal);
 
