@@ -71,6 +71,8 @@ public sealed class SpeculationViewTests
             operation.Attempts.Add(clone);
         }
 
+        snapshot.Nondeterminism.Add(new NondeterminismReport { OperationName = names[1], ActionDigest = DigestOf("a1"), OtherWorkerId = "w-b", AtUnixMs = 2_600 });
+        snapshot.Nondeterminism.Add(new NondeterminismReport { OperationName = names[2], ActionDigest = DigestOf("a2"), OtherWorkerId = "w-b", AtUnixMs = 3_600 });
         var quarantined = snapshot.Workers.Single(w => w.WorkerId == "w-b");
         quarantined.QuarantineReason = "outputs differ from every other worker's";
         quarantined.QuarantinedAtUnixMs = 7_000;
@@ -78,16 +80,17 @@ public sealed class SpeculationViewTests
     }
 
     [Fact]
-    public void Status_counts_every_clone_the_ones_that_won_and_the_time_lost_runs_held_their_workers()
+    public void Status_counts_every_clone_the_ones_that_won_the_time_lost_runs_held_their_workers_and_the_reports_oldest_first()
     {
-        var (state, _, _, _, _) = Races();
+        var names = Races();
 
-        var status = NodeStatusBuilder.Build(Leader(), "127.0.0.1:8980", Members, state, new WorkerSoftState(16), 10_000, Process);
+        var status = NodeStatusBuilder.Build(Leader(), "127.0.0.1:8980", Members, names.State, new WorkerSoftState(16), 10_000, Process);
 
         Assert.Equal(4u, status.Speculation.ClonesStarted);
         // The racing clone has not finished, so it has not won, though nothing marks it failed or superseded.
         Assert.Equal(1u, status.Speculation.ClonesWon);
         Assert.Equal(600 + 400, status.Speculation.WastedWorkerMs);
+        Assert.Equal([names.OriginalWon, names.CloneFailed], status.Speculation.Nondeterminism.Select(r => r.OperationName));
     }
 
     [Fact]
@@ -103,6 +106,40 @@ public sealed class SpeculationViewTests
         var quarantined = Assert.Single(status.Workers, w => w.WorkerId == "w-b");
         Assert.Equal("outputs differ from every other worker's", quarantined.QuarantineReason);
         Assert.Equal(7_000, quarantined.QuarantinedAt.ToDateTimeOffset().ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public void A_race_the_scheduler_ran_shows_as_a_won_clone_the_originals_lost_time_and_its_late_disagreeing_result()
+    {
+        var scheduler = new Scheduler();
+        scheduler.Ok(Register("slow", slots: 1));
+        scheduler.Ok(Register("fast", slots: 1));
+        var op = scheduler.Submit(Submit("r1", action: "a"));
+        scheduler.Ok(Assign(1_000, (op, "slow", 1)));
+        scheduler.Ok(Clone(3_000, op, "fast", 2));
+        scheduler.Ok(CompleteWith(op, "fast", 2, Outputs("one"), at: 4_000));
+        scheduler.Ok(CompleteWith(op, "slow", 1, Outputs("two"), at: 5_000));
+        scheduler.Ok(Quarantine("slow", reason: "its outputs differ", at: 5_500));
+
+        var status = NodeStatusBuilder.Build(Leader(), "127.0.0.1:8980", Members, scheduler.State, new WorkerSoftState(16), 10_000, Process);
+        var listing = OperationsListing.Build(scheduler.State, new ListOperationsRequest());
+
+        Assert.Equal((1u, 1u), (status.Speculation.ClonesStarted, status.Speculation.ClonesWon));
+        // The original held its slot from its lease until the clone's result won.
+        Assert.Equal(4_000 - 1_000, status.Speculation.WastedWorkerMs);
+        var report = Assert.Single(status.Speculation.Nondeterminism);
+        Assert.Equal((op, "fast", "slow"), (report.OperationName, report.WinnerWorkerId, report.OtherWorkerId));
+        var summary = Assert.Single(listing.Operations);
+        Assert.Equal((1u, true), (summary.Clones, summary.CloneWon));
+        var slow = Assert.Single(status.Workers, w => w.WorkerId == "slow");
+        Assert.Equal(("its outputs differ", 5_500L), (slow.QuarantineReason, slow.QuarantinedAt.ToDateTimeOffset().ToUnixTimeMilliseconds()));
+    }
+
+    private static Build.Bazel.Remote.Execution.V2.ActionResult Outputs(string content)
+    {
+        var result = new Build.Bazel.Remote.Execution.V2.ActionResult();
+        result.OutputFiles.Add(new Build.Bazel.Remote.Execution.V2.OutputFile { Path = "out/a", Digest = DigestOf(content) });
+        return result;
     }
 
     [Fact]
