@@ -117,7 +117,7 @@ public static class NodeStatusBuilder
 
                 if (attempt.Superseded)
                 {
-                    // A run that lost still held its slot until it was stopped; one still unstopped costs nothing yet.
+                    // A run that lost held its worker from its lease until another result won (ended_at); none recorded, none counted.
                     wastedMs += Math.Max(0, attempt.EndedAtUnixMs - attempt.LeasedAtUnixMs);
                 }
                 else if (completed && attempt.Speculative && OperationsListing.IsWinner(attempt))
