@@ -24,28 +24,16 @@ internal sealed partial class CommandApplier
             { CloneLease: not null } => (SchedulerResultCode.Stale, $"{operation.Name} already has a clone on {operation.CloneLease.WorkerId}"),
             _ when operation.Attempts.Count > operation.Attempt => (SchedulerResultCode.Stale, Invariant($"attempt {operation.Attempt} of {operation.Name} was cloned once already")),
             _ when NextAttempt(operation) != grant.Attempt => (SchedulerResultCode.Stale, Invariant($"a clone of {operation.Name} would be attempt {NextAttempt(operation)}, not {grant.Attempt}")),
-            _ when worker is null => (SchedulerResultCode.NotFound, "no worker " + grant.WorkerId),
-            _ when worker.WorkerId == operation.Lease.WorkerId => (SchedulerResultCode.InvalidArgument, $"{operation.Name} already runs on {worker.WorkerId}; a clone goes elsewhere"),
-            _ when worker.Retiring => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is retiring"),
-            _ when worker.QuarantineReason.Length > 0 => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is quarantined"),
-            _ when !PlatformRules.Satisfies(worker.Platform, operation.Platform) => (SchedulerResultCode.InvalidArgument, $"worker {worker.WorkerId} does not offer the platform of {operation.Name}"),
-            _ => (SchedulerResultCode.Ok, ""),
+            _ when worker?.WorkerId == operation.Lease.WorkerId => (SchedulerResultCode.InvalidArgument, $"{operation.Name} already runs on {worker.WorkerId}; a clone goes elsewhere"),
+            _ => RefuseWorker(worker, grant.WorkerId, operation),
         };
-        if (outcome.Code != SchedulerResultCode.Ok)
+        if (outcome.Code != SchedulerResultCode.Ok || Fit(worker!, operation!, outcome, "a clone of " + operation!.Name) is not { } devices)
         {
-            return outcome;
-        }
-
-        var devices = Capacity.TryFit(worker!, _s.Usage[worker!.WorkerId], operation!.Resources);
-        if (devices is null)
-        {
-            outcome.Code = SchedulerResultCode.Stale;
-            outcome.Message = $"worker {worker.WorkerId} has no room left for a clone of {operation.Name}";
             return outcome;
         }
 
         var cloned = Touch(operation);
-        cloned.CloneLease = new LeaseState { WorkerId = worker.WorkerId, LeasedAtUnixMs = assignedAtUnixMs, ExpiresAtUnixMs = grant.ExpiresAtUnixMs };
+        cloned.CloneLease = new LeaseState { WorkerId = worker!.WorkerId, LeasedAtUnixMs = assignedAtUnixMs, ExpiresAtUnixMs = grant.ExpiresAtUnixMs };
         cloned.CloneLease.GpuDevices.Add(devices);
         cloned.CloneAttempt = grant.Attempt;
         cloned.Attempts.Add(new AttemptRecord { Attempt = grant.Attempt, WorkerId = worker.WorkerId, LeasedAtUnixMs = assignedAtUnixMs, Speculative = true });

@@ -300,29 +300,17 @@ internal sealed partial class CommandApplier
             { Phase: OperationPhase.Leased } => (SchedulerResultCode.Stale, $"{operation.Name} is already leased to {operation.Lease.WorkerId}"),
             _ when operation.Attempt != grant.Attempt => (SchedulerResultCode.Stale, Invariant($"{operation.Name} is at attempt {operation.Attempt}, not {grant.Attempt}")),
             _ when operation.NotBeforeUnixMs > assignedAtUnixMs => (SchedulerResultCode.Stale, Invariant($"{operation.Name} backs off until {operation.NotBeforeUnixMs}")),
-            _ when worker is null => (SchedulerResultCode.NotFound, "no worker " + grant.WorkerId),
-            _ when worker.Retiring => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is retiring"),
-            _ when worker.QuarantineReason.Length > 0 => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is quarantined"),
-            _ when !PlatformRules.Satisfies(worker.Platform, operation.Platform) => (SchedulerResultCode.InvalidArgument, $"worker {worker.WorkerId} does not offer the platform of {operation.Name}"),
-            _ => (SchedulerResultCode.Ok, ""),
+            _ => RefuseWorker(worker, grant.WorkerId, operation),
         };
-        if (outcome.Code != SchedulerResultCode.Ok)
+        if (outcome.Code != SchedulerResultCode.Ok || Fit(worker!, operation!, outcome, operation!.Name) is not { } devices)
         {
-            return outcome;
-        }
-
-        var devices = Capacity.TryFit(worker!, _s.Usage[worker!.WorkerId], operation!.Resources);
-        if (devices is null)
-        {
-            outcome.Code = SchedulerResultCode.Stale;
-            outcome.Message = $"worker {worker.WorkerId} has no room left for {operation.Name}";
             return outcome;
         }
 
         Unqueue(operation, served: true);
         var leased = Touch(operation);
         leased.Phase = OperationPhase.Leased;
-        leased.Lease = new LeaseState { WorkerId = worker.WorkerId, LeasedAtUnixMs = assignedAtUnixMs, ExpiresAtUnixMs = grant.ExpiresAtUnixMs };
+        leased.Lease = new LeaseState { WorkerId = worker!.WorkerId, LeasedAtUnixMs = assignedAtUnixMs, ExpiresAtUnixMs = grant.ExpiresAtUnixMs };
         leased.Lease.GpuDevices.Add(devices);
         leased.Attempts.Add(new AttemptRecord { Attempt = leased.Attempt, WorkerId = worker.WorkerId, LeasedAtUnixMs = assignedAtUnixMs });
         Put(leased);
@@ -591,6 +579,29 @@ internal sealed partial class CommandApplier
     }
 
     // ---------------------------------------------------------------- transitions shared by commands
+
+    /// <summary>Why a worker cannot take a lease of the operation, an original's or a clone's: (OK, "") when it can.</summary>
+    private static (SchedulerResultCode Code, string Message) RefuseWorker(WorkerState? worker, string workerId, OperationState operation) => worker switch
+    {
+        null => (SchedulerResultCode.NotFound, "no worker " + workerId),
+        { Retiring: true } => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is retiring"),
+        _ when worker.QuarantineReason.Length > 0 => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is quarantined"),
+        _ when !PlatformRules.Satisfies(worker.Platform, operation.Platform) => (SchedulerResultCode.InvalidArgument, $"worker {worker.WorkerId} does not offer the platform of {operation.Name}"),
+        _ => (SchedulerResultCode.Ok, ""),
+    };
+
+    /// <summary>The GPU devices a lease of the operation takes on the worker; null, with the outcome made stale, when it has no room.</summary>
+    private uint[]? Fit(WorkerState worker, OperationState operation, GrantOutcome outcome, string what)
+    {
+        var devices = Capacity.TryFit(worker, _s.Usage[worker.WorkerId], operation.Resources);
+        if (devices is null)
+        {
+            outcome.Code = SchedulerResultCode.Stale;
+            outcome.Message = $"worker {worker.WorkerId} has no room left for {what}";
+        }
+
+        return devices;
+    }
 
     private OperationState NewOperation(SubmitAction submit)
     {
