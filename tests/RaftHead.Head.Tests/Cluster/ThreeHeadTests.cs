@@ -2,11 +2,8 @@ using Build.Bazel.Remote.Execution.V2;
 using Google.LongRunning;
 using Google.Protobuf;
 using Grpc.Core;
-using RaftHead.Head.Tests.Execution;
 using RaftHead.Protocol;
 using RaftHead.Protocol.Client;
-using RaftHead.Testing;
-using RaftHead.Worker.Agent;
 using static RaftHead.Head.Tests.Execution.ExecutionFixture;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 using ReapiDirectory = Build.Bazel.Remote.Execution.V2.Directory;
@@ -25,7 +22,7 @@ public sealed class ThreeHeadTests
     {
         await using var cluster = await ThreeHeads.StartAsync();
         var follower = await cluster.FollowerAsync();
-        await using var worker = await StartWorkerAsync(cluster, follower);
+        await using var worker = await ClusterWorker.StartAsync(cluster, follower);
         var action = await PutActionAsync(cluster.Clients(follower), "on a follower");
 
         using var call = cluster.Clients(follower).Execution.Execute(new ExecuteRequest { ActionDigest = action });
@@ -56,7 +53,7 @@ public sealed class ThreeHeadTests
         await using var cluster = await ThreeHeads.StartAsync();
         var leader = await cluster.LeaderAsync();
         var follower = await cluster.FollowerAsync();
-        await using var worker = await StartWorkerAsync(cluster, follower);
+        await using var worker = await ClusterWorker.StartAsync(cluster, follower);
         var action = await PutActionAsync(cluster.Clients(follower), "across a failover");
         using var call = cluster.Clients(follower).Execution.Execute(new ExecuteRequest { ActionDigest = action });
         var run = await worker.Runner.NextRunAsync();
@@ -131,52 +128,16 @@ public sealed class ThreeHeadTests
         return true;
     }
 
-    /// <summary>Blobs go to one head; the worker reads that head's CAS directly (blob replication is not under test here).</summary>
-    private static async Task<ClusterWorker> StartWorkerAsync(ThreeHeads cluster, long blobsOn)
-    {
-        var runner = new FakeActionRunner();
-        var data = new TempDirectory("rh-three-heads-worker-");
-        var worker = await InProcessWorker.StartAsync(
-            [cluster.Members[blobsOn], .. cluster.Members.Values],
-            cluster.Head(blobsOn).Blobs,
-            runner,
-            new WorkerAgentOptions { DataDirectory = data.Path, Slots = 1, StopGraceMs = 0 },
-            CancellationToken.None);
-        return new ClusterWorker(worker, runner, data);
-    }
-
     private static async Task<Digest> PutActionAsync(ReapiClients clients, string name)
     {
         var command = new Command { Arguments = { "/bin/echo", name }, OutputPaths = { "out" } };
-        var file = await PutAsync(clients, ByteString.CopyFromUtf8("input of " + name));
+        var file = await ClusterWorker.PutAsync(clients, ByteString.CopyFromUtf8("input of " + name));
         var root = new ReapiDirectory { Files = { new FileNode { Name = "in.txt", Digest = file } } };
         var action = new ReapiAction
         {
-            CommandDigest = await PutAsync(clients, command.ToByteString()),
-            InputRootDigest = await PutAsync(clients, root.ToByteString()),
+            CommandDigest = await ClusterWorker.PutAsync(clients, command.ToByteString()),
+            InputRootDigest = await ClusterWorker.PutAsync(clients, root.ToByteString()),
         };
-        return await PutAsync(clients, action.ToByteString());
-    }
-
-    private static async Task<Digest> PutAsync(ReapiClients clients, ByteString bytes)
-    {
-        var digest = Digests.Compute(bytes.Span);
-        var response = await clients.Cas.BatchUpdateBlobsAsync(new BatchUpdateBlobsRequest
-        {
-            Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = bytes } },
-        }).ResponseAsync;
-        Assert.Equal(0, response.Responses[0].Status.Code);
-        return digest;
-    }
-
-    private sealed class ClusterWorker(InProcessWorker worker, FakeActionRunner runner, TempDirectory data) : IAsyncDisposable
-    {
-        public FakeActionRunner Runner { get; } = runner;
-
-        public async ValueTask DisposeAsync()
-        {
-            await worker.DisposeAsync();
-            data.Dispose();
-        }
+        return await ClusterWorker.PutAsync(clients, action.ToByteString());
     }
 }

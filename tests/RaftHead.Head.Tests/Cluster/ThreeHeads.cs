@@ -20,16 +20,19 @@ internal sealed class ThreeHeads : IAsyncDisposable
     private readonly Dictionary<long, string> _members;
     private readonly HeadNode?[] _heads = new HeadNode?[3];
     private readonly Dictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly FrontendOptions _frontend;
 
-    private ThreeHeads(TempDirectory root, Dictionary<long, string> members)
+    private ThreeHeads(TempDirectory root, Dictionary<long, string> members, FrontendOptions frontend)
     {
         _root = root;
         _members = members;
+        _frontend = frontend;
     }
 
     public IReadOnlyDictionary<long, string> Members => _members;
 
-    public static async Task<ThreeHeads> StartAsync()
+    /// <param name="frontend">Every head's frontend settings; default: retries at once.</param>
+    public static async Task<ThreeHeads> StartAsync(FrontendOptions? frontend = null)
     {
         var ports = Ports.Free(3);
         var members = new Dictionary<long, string>();
@@ -38,7 +41,7 @@ internal sealed class ThreeHeads : IAsyncDisposable
             members[i + 1] = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{ports[i]}");
         }
 
-        var cluster = new ThreeHeads(new TempDirectory("rh-three-heads-"), members);
+        var cluster = new ThreeHeads(new TempDirectory("rh-three-heads-"), members, frontend ?? new FrontendOptions { RetryBackoffBaseMs = 1, RetryBackoffMaxMs = 1 });
         try
         {
             for (long id = 1; id <= 3; id++)
@@ -78,7 +81,7 @@ internal sealed class ThreeHeads : IAsyncDisposable
                 ExecutionEnabled = true,
                 RaftTickMs = 20,
                 ElectionTicks = 10,
-                Frontend = new FrontendOptions { RetryBackoffBaseMs = 1, RetryBackoffMaxMs = 1 },
+                Frontend = _frontend,
                 Cas = SmallCas.Options(""),
             },
             CancellationToken.None);
