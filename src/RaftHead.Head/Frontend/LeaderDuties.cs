@@ -160,19 +160,19 @@ public sealed class LeaderDuties
 
     private async Task FailExpiredLeasesAsync(long now, CancellationToken cancellationToken)
     {
-        foreach (var operation in _frontend.Log.Current.ExpiredLeases(now))
+        foreach (var (operation, attempt, lease) in _frontend.Log.Current.ExpiredLeases(now))
         {
             var fail = new FailOperation
             {
                 OperationName = operation.Name,
-                WorkerId = operation.Lease.WorkerId,
-                Attempt = operation.Attempt,
+                WorkerId = lease.WorkerId,
+                Attempt = attempt,
                 Reason = "lease expired",
                 FailedAtUnixMs = now,
-                NotBeforeUnixMs = _frontend.BackoffUntil(now, operation.Attempt),
+                NotBeforeUnixMs = _frontend.BackoffUntil(now, attempt),
             };
             await _frontend.ProposeAsync(new SchedulerCommand { Fail = fail }, cancellationToken, refusalIsAnswer: true).ConfigureAwait(false);
-            _logger.LogWarning("Operation {Operation} lease on {WorkerId} expired (attempt {Attempt})", operation.Name, operation.Lease.WorkerId, operation.Attempt);
+            _logger.LogWarning("Operation {Operation} lease on {WorkerId} expired (attempt {Attempt})", operation.Name, lease.WorkerId, attempt);
         }
     }
 

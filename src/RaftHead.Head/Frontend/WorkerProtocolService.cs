@@ -95,7 +95,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
 
             scanned = usage;
             var leases = state.LeasesOf(request.WorkerId);
-            workers.KeepDelivered(request.WorkerId, state.AppliedIndex, (name, attempt) => state.FindOperation(name) is { Phase: OperationPhase.Leased } op && op.Attempt == attempt && op.Lease.WorkerId == request.WorkerId);
+            workers.KeepDelivered(request.WorkerId, state.AppliedIndex, (name, attempt) => state.FindOperation(name) is { } op && SchedulerState.LeaseOf(op, request.WorkerId)?.Attempt == attempt);
             foreach (var operation in leases)
             {
                 if (request.FreeSlots > 0 && response.Leases.Count >= request.FreeSlots)
@@ -103,16 +103,18 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                     break;
                 }
 
-                if (workers.TryDeliver(request.WorkerId, operation.Name, operation.Attempt, state.AppliedIndex))
+                // The original's lease or a speculative clone's: the worker runs either the same way.
+                var (attempt, lease) = SchedulerState.LeaseOf(operation, request.WorkerId)!.Value;
+                if (workers.TryDeliver(request.WorkerId, operation.Name, attempt, state.AppliedIndex))
                 {
                     response.Leases.Add(new WorkLease
                     {
                         OperationName = operation.Name,
-                        Attempt = operation.Attempt,
+                        Attempt = attempt,
                         InstanceName = operation.InstanceName,
                         ActionDigest = operation.ActionDigest,
-                        ExpiresAtUnixMs = operation.Lease.ExpiresAtUnixMs,
-                        GpuDevices = { operation.Lease.GpuDevices },
+                        ExpiresAtUnixMs = lease.ExpiresAtUnixMs,
+                        GpuDevices = { lease.GpuDevices },
                         Resources = operation.Resources,
                         AssignedIndex = state.AppliedIndex,
                         QueuedAtUnixMs = operation.SubmittedAtUnixMs,
@@ -232,9 +234,8 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
                 continue;
             }
 
-            if (state.FindOperation(running.OperationName) is not { Phase: OperationPhase.Leased } operation
-                || operation.Attempt != running.Attempt
-                || operation.Lease.WorkerId != request.WorkerId)
+            if (state.FindOperation(running.OperationName) is not { } operation
+                || SchedulerState.LeaseOf(operation, request.WorkerId)?.Attempt != running.Attempt)
             {
                 response.Cancel.Add(running);
             }
@@ -295,7 +296,8 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
     /// <summary>Stale and already-finished outcomes are answers (the worker drops the work); a malformed one is the caller's bug.</summary>
     private bool Accepted(SchedulerResult result) => result.Code switch
     {
-        SchedulerResultCode.Ok => true,
+        // A late result (its operation already finished with another attempt's) was only compared, not taken.
+        SchedulerResultCode.Ok => result.Complete is not { Late: true },
         SchedulerResultCode.Stale or SchedulerResultCode.AlreadyFinished or SchedulerResultCode.NotFound => false,
         _ => throw FrontendErrors.FromResult(result, _frontend.RetryDelay),
     };

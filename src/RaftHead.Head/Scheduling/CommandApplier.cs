@@ -79,6 +79,8 @@ internal sealed partial class CommandApplier
         SchedulerCommand.CommandOneofCase.FailGraphNode => command.Version < 3 ? UnsupportedVersion(command.Version) : FailGraphNode(command.FailGraphNode),
         SchedulerCommand.CommandOneofCase.CancelGraph => command.Version < 3 ? UnsupportedVersion(command.Version) : CancelGraph(command.CancelGraph),
         SchedulerCommand.CommandOneofCase.RegenerateGraphInputs => command.Version < 3 ? UnsupportedVersion(command.Version) : RegenerateGraphInputs(command.RegenerateGraphInputs),
+        SchedulerCommand.CommandOneofCase.QuarantineWorker => command.Version < 4 ? UnsupportedVersion(command.Version) : QuarantineWorker(command.QuarantineWorker),
+        SchedulerCommand.CommandOneofCase.ReleaseWorker => command.Version < 4 ? UnsupportedVersion(command.Version) : ReleaseWorker(command.ReleaseWorker),
         _ => Error(SchedulerResultCode.InvalidArgument, "the command names no operation (empty oneof)"),
     };
 
@@ -194,6 +196,9 @@ internal sealed partial class CommandApplier
         var usage = WorkerUsage.For(register.Gpus);
         if (_s.FindWorker(register.WorkerId) is { } existing)
         {
+            // A quarantine outlives a restart: only an operator's release lifts it.
+            worker.QuarantineReason = existing.QuarantineReason;
+            worker.QuarantinedAtUnixMs = existing.QuarantinedAtUnixMs;
             var same = existing.Clone();
             same.RegisteredAtUnixMs = register.RegisteredAtUnixMs;
             same.Retiring = false;
@@ -281,6 +286,11 @@ internal sealed partial class CommandApplier
             return outcome;
         }
 
+        if (grant.Speculative)
+        {
+            return GrantClone(grant, assignedAtUnixMs);
+        }
+
         var operation = _s.FindOperation(grant.OperationName);
         var worker = _s.FindWorker(grant.WorkerId);
         (outcome.Code, outcome.Message) = operation switch
@@ -292,6 +302,7 @@ internal sealed partial class CommandApplier
             _ when operation.NotBeforeUnixMs > assignedAtUnixMs => (SchedulerResultCode.Stale, Invariant($"{operation.Name} backs off until {operation.NotBeforeUnixMs}")),
             _ when worker is null => (SchedulerResultCode.NotFound, "no worker " + grant.WorkerId),
             _ when worker.Retiring => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is retiring"),
+            _ when worker.QuarantineReason.Length > 0 => (SchedulerResultCode.Stale, $"worker {worker.WorkerId} is quarantined"),
             _ when !PlatformRules.Satisfies(worker.Platform, operation.Platform) => (SchedulerResultCode.InvalidArgument, $"worker {worker.WorkerId} does not offer the platform of {operation.Name}"),
             _ => (SchedulerResultCode.Ok, ""),
         };
@@ -339,7 +350,7 @@ internal sealed partial class CommandApplier
 
         if (FindUnfinished(complete.OperationName, out var operation) is { } notFound)
         {
-            return notFound;
+            return CompareLate(complete) ?? notFound;
         }
 
         var ran = FindAttempt(operation, complete.Attempt);
@@ -353,6 +364,7 @@ internal sealed partial class CommandApplier
         // The first result wins, also an earlier attempt's that arrives while a later one runs or waits: REAPI actions
         // are meant to be deterministic, and the client waits for any.
         var superseded = "";
+        var supersededClone = "";
         if (operation.Phase == OperationPhase.Leased)
         {
             if (operation.Attempt != complete.Attempt)
@@ -361,6 +373,15 @@ internal sealed partial class CommandApplier
             }
 
             RemoveLease(operation);
+            if (operation.CloneLease is { } clone)
+            {
+                if (operation.CloneAttempt != complete.Attempt)
+                {
+                    supersededClone = clone.WorkerId;
+                }
+
+                RemoveUsage(clone.WorkerId, operation.Name, operation.Resources, clone.GpuDevices);
+            }
         }
         else
         {
@@ -374,12 +395,15 @@ internal sealed partial class CommandApplier
             {
                 attempt.FailureReason = Invariant($"superseded by the result of attempt {complete.Attempt}");
                 attempt.EndedAtUnixMs = complete.CompletedAtUnixMs;
+                attempt.Superseded = true;
             }
         }
 
         FindAttempt(done, complete.Attempt)!.EndedAtUnixMs = complete.CompletedAtUnixMs;
         done.Phase = OperationPhase.Completed;
         done.Lease = null;
+        done.CloneLease = null;
+        done.CloneAttempt = 0;
         done.Result = complete.Result!;
         done.Status = complete.Status ?? new Google.Rpc.Status();
         done.FinishedAtUnixMs = complete.CompletedAtUnixMs;
@@ -392,7 +416,7 @@ internal sealed partial class CommandApplier
             PutCache(done.InstanceName, done.ActionDigest, done.Result, complete.CompletedAtUnixMs);
         }
 
-        return Ok(new SchedulerResult { Complete = new CompleteOutcome { SupersededWorkerId = superseded, Cached = cacheable } });
+        return Ok(new SchedulerResult { Complete = new CompleteOutcome { SupersededWorkerId = superseded, SupersededCloneWorkerId = supersededClone, Cached = cacheable } });
     }
 
     private SchedulerResult CompleteBatch(CompleteBatch batch)
@@ -431,6 +455,12 @@ internal sealed partial class CommandApplier
             return notFound;
         }
 
+        if (operation.CloneLease is { } clone && operation.CloneAttempt == fail.Attempt && clone.WorkerId == fail.WorkerId)
+        {
+            EndClone(operation, fail.Reason, fail.FailedAtUnixMs);
+            return Ok(new SchedulerResult { Fail = new FailOutcome { Attempt = operation.Attempt } });
+        }
+
         if (operation.Phase != OperationPhase.Leased || operation.Attempt != fail.Attempt || operation.Lease.WorkerId != fail.WorkerId)
         {
             return Error(SchedulerResultCode.Stale, operation.Phase == OperationPhase.Leased
@@ -438,8 +468,7 @@ internal sealed partial class CommandApplier
                 : $"{operation.Name} is not leased");
         }
 
-        RemoveLease(operation);
-        var after = RequeueOrDeadLetter(operation, fail.Reason, fail.FailedAtUnixMs, fail.NotBeforeUnixMs);
+        var after = FailOriginal(operation, fail.Reason, fail.FailedAtUnixMs, fail.NotBeforeUnixMs);
         return Ok(new SchedulerResult
         {
             Fail = new FailOutcome { Requeued = after.Phase == OperationPhase.Queued, DeadLettered = after.Phase == OperationPhase.DeadLettered, Attempt = after.Attempt },
@@ -512,13 +541,9 @@ internal sealed partial class CommandApplier
         }
 
         var outcome = new DeclareWorkerDeadOutcome();
-        var reason = $"worker {dead.WorkerId} declared dead: {dead.Reason}";
-        foreach (var operation in _s.LeasesOf(dead.WorkerId))
-        {
-            RemoveLease(operation);
-            var after = RequeueOrDeadLetter(operation, reason, dead.AtUnixMs, dead.RequeueNotBeforeUnixMs);
-            (after.Phase == OperationPhase.Queued ? outcome.Requeued : outcome.DeadLettered).Add(after.Name);
-        }
+        var (requeued, deadLettered) = TakeLeasesOf(dead.WorkerId, $"worker {dead.WorkerId} declared dead: {dead.Reason}", dead.AtUnixMs, dead.RequeueNotBeforeUnixMs);
+        outcome.Requeued.Add(requeued);
+        outcome.DeadLettered.Add(deadLettered);
 
         RemoveWorker(dead.WorkerId);
         return Ok(new SchedulerResult { DeclareWorkerDead = outcome });
@@ -585,6 +610,7 @@ internal sealed partial class CommandApplier
             DoNotCache = submit.DoNotCache,
             SkipCacheLookup = submit.SkipCacheLookup,
             SubmittedAtUnixMs = submit.SubmittedAtUnixMs,
+            ActionClass = submit.ActionClass,
             Phase = OperationPhase.Queued,
             Attempt = 1,
             ChangedVersion = _nextVersion,
@@ -601,7 +627,7 @@ internal sealed partial class CommandApplier
         var next = Touch(operation);
         CloseAttempt(next, reason, atUnixMs);
         next.Lease = null;
-        if (next.Attempt >= _limits.AttemptsMax)
+        if (FailedRuns(next) >= _limits.AttemptsMax)
         {
             next.Phase = OperationPhase.DeadLettered;
             next.Status = new Google.Rpc.Status { Code = (int)StatusCode.Aborted, Message = DeadLetterMessage(next, null) };
@@ -611,7 +637,7 @@ internal sealed partial class CommandApplier
             return next;
         }
 
-        next.Attempt++;
+        next.Attempt = NextAttempt(next);
         next.Phase = OperationPhase.Queued;
         next.NotBeforeUnixMs = notBeforeUnixMs;
         Put(next);
@@ -627,6 +653,11 @@ internal sealed partial class CommandApplier
         {
             worker = operation.Lease.WorkerId;
             RemoveLease(operation);
+            if (operation.CloneLease is not null)
+            {
+                EndClone(operation, attemptReason, atUnixMs);
+                operation = _s.Operations[operation.Name];
+            }
         }
         else
         {
@@ -741,20 +772,25 @@ internal sealed partial class CommandApplier
 
     private void AddLease(OperationState operation)
     {
-        var worker = operation.Lease.WorkerId;
-        _s = _s with
-        {
-            Usage = _s.Usage.SetItem(worker, _s.Usage[worker].Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices)),
-            LeasedCount = _s.LeasedCount + 1,
-        };
+        AddUsage(operation.Lease.WorkerId, operation.Name, operation.Resources, operation.Lease.GpuDevices);
+        _s = _s with { LeasedCount = _s.LeasedCount + 1 };
     }
 
-    /// <summary>Releases a lease's capacity; a retiring worker whose last lease this was leaves.</summary>
+    /// <summary>Releases the original lease's capacity (a clone's stays; see <see cref="RemoveUsage"/>).</summary>
     private void RemoveLease(OperationState operation)
     {
-        var worker = operation.Lease.WorkerId;
-        var usage = _s.Usage[worker].Minus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
-        _s = _s with { Usage = _s.Usage.SetItem(worker, usage), LeasedCount = _s.LeasedCount - 1 };
+        _s = _s with { LeasedCount = _s.LeasedCount - 1 };
+        RemoveUsage(operation.Lease.WorkerId, operation.Name, operation.Resources, operation.Lease.GpuDevices);
+    }
+
+    private void AddUsage(string worker, string operationName, ResourceRequest resources, IReadOnlyList<uint> devices) =>
+        _s = _s with { Usage = _s.Usage.SetItem(worker, _s.Usage[worker].Plus(operationName, resources, devices)) };
+
+    /// <summary>Releases one lease's capacity, an original's or a clone's; a retiring worker whose last lease this was leaves.</summary>
+    private void RemoveUsage(string worker, string operationName, ResourceRequest resources, IReadOnlyList<uint> devices)
+    {
+        var usage = _s.Usage[worker].Minus(operationName, resources, devices);
+        _s = _s with { Usage = _s.Usage.SetItem(worker, usage) };
         if (usage.Slots == 0 && _s.Workers[worker].Retiring)
         {
             RemoveWorker(worker);

@@ -56,7 +56,7 @@ public sealed class PlacementCache
         return _usage;
     }
 
-    /// <summary>Positions of the workers a queue of the platform may use: not retiring, offering its platform.</summary>
+    /// <summary>Positions of the workers a queue of the platform may use: not retiring, not quarantined, offering its platform.</summary>
     internal int[] CandidatesOf(SchedulerState state, string platformKey, QueueLevel level)
     {
         if (_candidates.TryGetValue(platformKey, out var positions))
@@ -69,7 +69,7 @@ public sealed class PlacementCache
         var found = new List<int>(_workers.Length);
         for (var i = 0; i < _workers.Length; i++)
         {
-            if (!_workers[i].Retiring && PlatformRules.Satisfies(_workers[i].Platform, sample))
+            if (!_workers[i].Retiring && _workers[i].QuarantineReason.Length == 0 && PlatformRules.Satisfies(_workers[i].Platform, sample))
             {
                 found.Add(i);
             }

@@ -73,6 +73,45 @@ public static class SchedulerInvariants
                 }
 
                 usage[operation.Lease.WorkerId] = held.Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
+
+                // At most one clone, on another known worker, with its own open record marked speculative.
+                if (operation.CloneLease is { } clone)
+                {
+                    if (clone.WorkerId == operation.Lease.WorkerId || !usage.TryGetValue(clone.WorkerId, out var cloneHeld))
+                    {
+                        return $"{operation.Name} has a clone on {clone.WorkerId}, unknown or where the original runs";
+                    }
+
+                    var cloneOpen = 0;
+                    foreach (var attempt in operation.Attempts)
+                    {
+                        cloneOpen += attempt.EndedAtUnixMs == 0 && attempt.FailureReason.Length == 0 && attempt.Attempt == operation.CloneAttempt && attempt.Speculative ? 1 : 0;
+                    }
+
+                    if (cloneOpen != 1 || operation.CloneAttempt == operation.Attempt)
+                    {
+                        return Invariant($"{operation.Name} has a clone at attempt {operation.CloneAttempt} with {cloneOpen} open speculative records");
+                    }
+
+                    usage[clone.WorkerId] = cloneHeld.Plus(operation.Name, operation.Resources, clone.GpuDevices);
+                }
+                else if (operation.CloneAttempt != 0)
+                {
+                    return $"{operation.Name} names a clone attempt but has no clone lease";
+                }
+            }
+            else if (operation.CloneLease is not null)
+            {
+                return $"{operation.Name} is {operation.Phase} with a clone lease";
+            }
+
+            // Attempt numbers are unique and in the order the attempts started.
+            for (var i = 0; i < operation.Attempts.Count; i++)
+            {
+                if (operation.Attempts[i].Attempt != (uint)i + 1)
+                {
+                    return Invariant($"{operation.Name} records attempt {operation.Attempts[i].Attempt} in place {i + 1}");
+                }
             }
 
             if (operation.Phase == OperationPhase.Queued)
@@ -104,9 +143,17 @@ public static class SchedulerInvariants
                 }
             }
 
-            if (operation.Attempt > limits.AttemptsMax)
+            // Every run that ended without a result counts, a clone's too; none that another result superseded. A clone's
+            // failure never requeues, so only a requeue is held to the budget.
+            var failedRuns = 0;
+            foreach (var attempt in operation.Attempts)
             {
-                return Invariant($"{operation.Name} is at attempt {operation.Attempt}, beyond the budget of {limits.AttemptsMax}");
+                failedRuns += attempt.FailureReason.Length > 0 && !attempt.Superseded ? 1 : 0;
+            }
+
+            if (operation.Phase == OperationPhase.Queued && failedRuns >= limits.AttemptsMax)
+            {
+                return Invariant($"{operation.Name} is queued again after {failedRuns} failed runs, against a budget of {limits.AttemptsMax}");
             }
         }
 

@@ -31,6 +31,8 @@ public static class SchedulerSnapshotCodec
             snapshot.Graphs.Add(graph.ToProto());
         }
 
+        snapshot.Nondeterminism.AddRange(state.Nondeterminism);
+
         return snapshot.ToByteArray();
     }
 
@@ -94,6 +96,16 @@ public static class SchedulerSnapshotCodec
                 }
 
                 usage[operation.Lease.WorkerId] = held.Plus(operation.Name, operation.Resources, operation.Lease.GpuDevices);
+                if (operation.CloneLease is { } clone)
+                {
+                    if (clone.WorkerId == operation.Lease.WorkerId || !usage.TryGetValue(clone.WorkerId, out var cloneHeld))
+                    {
+                        throw new InvalidDataException($"The scheduler snapshot clones {operation.Name} onto worker {clone.WorkerId}, unknown or its original's.");
+                    }
+
+                    usage[clone.WorkerId] = cloneHeld.Plus(operation.Name, operation.Resources, clone.GpuDevices);
+                }
+
                 leased++;
                 continue;
             }
@@ -146,6 +158,7 @@ public static class SchedulerSnapshotCodec
         {
             Graphs = graphs,
             GraphLinks = links,
+            Nondeterminism = [.. snapshot.Nondeterminism],
             AppliedIndex = snapshot.AppliedIndex,
             Version = snapshot.Version,
             Operations = operations.ToImmutable(),

@@ -100,19 +100,45 @@ public sealed record SchedulerState
         return leases;
     }
 
-    /// <summary>Leased operations whose lease expired at <paramref name="nowUnixMs"/>: the leader proposes their failure.</summary>
-    public List<OperationState> ExpiredLeases(long nowUnixMs)
+    /// <summary>Leases, a clone's too, that expired at <paramref name="nowUnixMs"/>: the leader proposes their failure.</summary>
+    public List<(OperationState Operation, uint Attempt, LeaseState Lease)> ExpiredLeases(long nowUnixMs)
     {
-        var expired = new List<OperationState>();
+        var expired = new List<(OperationState, uint, LeaseState)>();
         foreach (var operation in Operations.Values)
         {
-            if (operation.Phase == OperationPhase.Leased && operation.Lease.ExpiresAtUnixMs <= nowUnixMs)
+            if (operation.Phase != OperationPhase.Leased)
             {
-                expired.Add(operation);
+                continue;
+            }
+
+            if (operation.Lease.ExpiresAtUnixMs <= nowUnixMs)
+            {
+                expired.Add((operation, operation.Attempt, operation.Lease));
+            }
+
+            if (operation.CloneLease is { } clone && clone.ExpiresAtUnixMs <= nowUnixMs)
+            {
+                expired.Add((operation, operation.CloneAttempt, clone));
             }
         }
 
         return expired;
+    }
+
+    /// <summary>The attempt and lease a worker holds on an operation: the original's or its clone's; null when neither.</summary>
+    public static (uint Attempt, LeaseState Lease)? LeaseOf(OperationState operation, string workerId)
+    {
+        if (operation.Phase != OperationPhase.Leased)
+        {
+            return null;
+        }
+
+        if (operation.Lease.WorkerId == workerId)
+        {
+            return (operation.Attempt, operation.Lease);
+        }
+
+        return operation.CloneLease is { } clone && clone.WorkerId == workerId ? (operation.CloneAttempt, clone) : null;
     }
 
     public static bool IsFinished(OperationPhase phase) =>

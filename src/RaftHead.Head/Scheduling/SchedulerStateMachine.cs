@@ -19,7 +19,7 @@ public sealed class SchedulerStateMachine : IStateMachine
 {
     /// <summary>The command record format this replica writes; it applies every version from <see cref="OldestCommandVersion"/> on.</summary>
     /// <remarks>Version 2 added <see cref="CompleteBatch"/>; version 3 the action graph commands.</remarks>
-    public const uint CommandVersion = 3;
+    public const uint CommandVersion = 4;
 
     /// <summary>The oldest record format still applied, so a log written before an upgrade replays the same.</summary>
     public const uint OldestCommandVersion = 1;

@@ -204,13 +204,15 @@ public sealed class SubmitTests : IDisposable
         state.Final = Status(new GraphCounts { Completed = 2 }, Node("compile", GraphNodePhase.Completed, 2), Node("link", GraphNodePhase.Completed, 4));
         var first = await FakeGraphHead.StartAsync(state);
         await using var second = await FakeGraphHead.StartAsync(state);
-        var output = new StringWriter();
+        var output = new WatchedWriter("[1/2] compile completed");
         var error = new StringWriter();
         var settings = new SubmitSettings(_dir.Combine("graph.json"), [first.Endpoint, second.Endpoint], Watch: true, GraphId: null, Json: false, Live: false);
         var run = GraphSubmission.RunAsync(settings, output, error, connection: null, CancellationToken.None);
 
-        // The first head sent two changes and holds its stream open; then it goes away, connection and all.
+        // The first head sent two changes and holds its stream open; once the client has shown both (sent is not yet
+        // read), the head goes away, connection and all.
         await state.FirstWatchHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await output.Seen.WaitAsync(TimeSpan.FromSeconds(30));
         await first.DisposeAsync();
         var code = await run.WaitAsync(TimeSpan.FromSeconds(60));
 
@@ -299,4 +301,56 @@ public sealed class SubmitTests : IDisposable
 
     private static GraphStatus Status(GraphCounts counts, params GraphNodeStatus[] nodes) =>
         new() { GraphId = "g", Counts = counts, Nodes = { nodes }, SubmittedAtUnixMs = 1_000, FinishedAtUnixMs = 4_000, Sequence = nodes.Max(n => n.Sequence) };
+
+    /// <summary>Output that says when a text has been written to it, so a test acts only after the client has shown it.</summary>
+    private sealed class WatchedWriter(string text) : StringWriter
+    {
+        private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Seen => _seen.Task;
+
+        public override void Write(char value)
+        {
+            base.Write(value);
+            Check();
+        }
+
+        public override void Write(string? value)
+        {
+            base.Write(value);
+            Check();
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            base.Write(buffer, index, count);
+            Check();
+        }
+
+        public override void Write(ReadOnlySpan<char> buffer)
+        {
+            base.Write(buffer);
+            Check();
+        }
+
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            Check();
+        }
+
+        public override void WriteLine(ReadOnlySpan<char> buffer)
+        {
+            base.WriteLine(buffer);
+            Check();
+        }
+
+        private void Check()
+        {
+            if (!_seen.Task.IsCompleted && GetStringBuilder().ToString().Contains(text, StringComparison.Ordinal))
+            {
+                _seen.TrySetResult();
+            }
+        }
+    }
 }

@@ -86,6 +86,22 @@ internal static class Commands
         return Wrap(new SchedulerCommand { AssignLeases = assign });
     }
 
+    /// <summary>A speculative clone of a leased operation as attempt <paramref name="attempt"/> on <paramref name="worker"/>.</summary>
+    public static SchedulerCommand Clone(long at, string operation, string worker, uint attempt, long ttlMs = 60_000) =>
+        Assign(at, [new LeaseGrant { OperationName = operation, WorkerId = worker, Attempt = attempt, ExpiresAtUnixMs = at + ttlMs, Speculative = true }]);
+
+    public static SchedulerCommand Quarantine(string worker, string reason = "sent a corrupt blob", long at = 2_000) =>
+        Wrap(new SchedulerCommand { QuarantineWorker = new QuarantineWorker { WorkerId = worker, Reason = reason, AtUnixMs = at } });
+
+    public static SchedulerCommand Release(string worker, long at = 2_000) =>
+        Wrap(new SchedulerCommand { ReleaseWorker = new ReleaseWorker { WorkerId = worker, AtUnixMs = at } });
+
+    public static SchedulerCommand CompleteWith(string operation, string worker, uint attempt, ActionResult result, long at = 2_000) =>
+        Wrap(new SchedulerCommand
+        {
+            Complete = new CompleteOperation { OperationName = operation, WorkerId = worker, Attempt = attempt, CompletedAtUnixMs = at, Result = result, Status = new Google.Rpc.Status() },
+        });
+
     public static SchedulerCommand Assign(long at, IEnumerable<LeaseGrant> grants)
     {
         var assign = new AssignLeases { AssignedAtUnixMs = at };

@@ -176,6 +176,6 @@ public sealed class LeaseTests
         Grant(scheduler, 1_000, op, "w");
 
         Assert.Empty(scheduler.State.ExpiredLeases(60_999));
-        Assert.Equal(op, Assert.Single(scheduler.State.ExpiredLeases(61_000)).Name);
+        Assert.Equal(op, Assert.Single(scheduler.State.ExpiredLeases(61_000)).Operation.Name);
     }
 }

@@ -27,7 +27,7 @@ internal sealed class RandomCommandStream
     public SchedulerCommand Next(SchedulerState view)
     {
         _nowUnixMs += _random.Next(0, 60);
-        var roll = _random.Next(108);
+        var roll = _random.Next(118);
         return roll switch
         {
             < 28 => NewSubmit(),
@@ -46,7 +46,11 @@ internal sealed class RandomCommandStream
             < 100 => Garbage(),
             < 102 => NewGraph(),
             < 106 => StartOrFailReadyNode(view),
-            _ => CancelGraph(Pick(view.Graphs.Keys) ?? "g0", at: _nowUnixMs),
+            < 108 => CancelGraph(Pick(view.Graphs.Keys) ?? "g0", at: _nowUnixMs),
+            < 113 => CloneSome(view),
+            < 115 => FailClone(view),
+            < 116 => Quarantine(WorkerIds[_random.Next(WorkerIds.Length)], "corrupt " + _random.Next(3).ToString(CultureInfo.InvariantCulture), _nowUnixMs),
+            _ => Release(WorkerIds[_random.Next(WorkerIds.Length)], _nowUnixMs),
         };
     }
 
@@ -147,6 +151,31 @@ internal sealed class RandomCommandStream
             : Fail(leased.Name, leased.Lease.WorkerId, leased.Attempt, "worker error " + _random.Next(3).ToString(CultureInfo.InvariantCulture), _nowUnixMs, _nowUnixMs + _random.Next(0, 200));
     }
 
+    /// <summary>A speculative clone of a running operation, usually well formed, sometimes stale or on its own worker.</summary>
+    private SchedulerCommand CloneSome(SchedulerState view)
+    {
+        var leased = Leased(view);
+        if (leased is null)
+        {
+            return NewSubmit();
+        }
+
+        var attempt = _random.Next(5) == 0 ? (uint)_random.Next(0, 5) : (uint)leased.Attempts.Count + 1;
+        return Clone(_nowUnixMs, leased.Name, WorkerIds[_random.Next(WorkerIds.Length)], attempt, ttlMs: _random.Next(200, 3_000));
+    }
+
+    private SchedulerCommand FailClone(SchedulerState view)
+    {
+        var cloned = view.Operations.Values.Where(o => o.CloneLease is not null).ToList();
+        if (cloned.Count == 0)
+        {
+            return CloneSome(view);
+        }
+
+        var operation = cloned[_random.Next(cloned.Count)];
+        return Fail(operation.Name, operation.CloneLease.WorkerId, operation.CloneAttempt, "clone error", _nowUnixMs);
+    }
+
     private SchedulerCommand ExpireSome(SchedulerState view)
     {
         var expired = view.ExpiredLeases(_nowUnixMs);
@@ -156,7 +185,7 @@ internal sealed class RandomCommandStream
         }
 
         var operation = expired[_random.Next(expired.Count)];
-        return Fail(operation.Name, operation.Lease.WorkerId, operation.Attempt, "lease expired", _nowUnixMs, _nowUnixMs + _random.Next(0, 200));
+        return Fail(operation.Operation.Name, operation.Lease.WorkerId, operation.Attempt, "lease expired", _nowUnixMs, _nowUnixMs + _random.Next(0, 200));
     }
 
     private SchedulerCommand RandomRegister()

@@ -40,7 +40,7 @@ public sealed class ReplicaReplayTests
         _output.WriteLine(string.Join(", ", totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}")));
 
         // The stream must actually reach every path it claims to test.
-        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned", "batch", "batch.Ok", "batch.Stale", "graph.submitted", "graph.duplicate", "graph.finished" })
+        foreach (var path in new[] { "Queued", "Joined", "Cached", "DuplicateRequest", "QueueFull", "InvalidArgument", "Stale", "AlreadyFinished", "NotFound", "UnsupportedVersion", "grant.Ok", "grant.Stale", "dead-lettered", "requeued", "superseded", "pruned", "batch", "batch.Ok", "batch.Stale", "graph.submitted", "graph.duplicate", "graph.finished", "clone.superseded", "clone.won", "fail.kept-running", "late", "nondeterministic" })
         {
             Assert.True(totals.GetValueOrDefault(path) > 0, $"the random stream never reached {path}");
         }
@@ -106,6 +106,8 @@ public sealed class ReplicaReplayTests
 
             Assert.Equal(leader.Machine.Snapshot(), restored!.Snapshot());
             counts["graph.finished"] = leader.State.Graphs.Values.Count(g => g.Done);
+            counts["clone.won"] = leader.State.Operations.Values.Count(o => o.Phase == OperationPhase.Completed
+                && o.Attempts.Any(a => a.Speculative && a.FailureReason.Length == 0 && !a.Superseded && a.EndedAtUnixMs != 0));
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException { Message: var m } || !m.StartsWith("seed ", StringComparison.Ordinal))
         {
@@ -132,14 +134,34 @@ public sealed class ReplicaReplayTests
 
                 break;
             case SchedulerResult.DetailOneofCase.Fail:
-                Add(result.Fail.DeadLettered ? "dead-lettered" : "requeued");
+                // Neither: a clone failed, or the original did and its clone carries on.
+                Add(result.Fail.DeadLettered ? "dead-lettered" : result.Fail.Requeued ? "requeued" : "fail.kept-running");
                 break;
             case SchedulerResult.DetailOneofCase.DeclareWorkerDead:
                 counts["requeued"] = counts.GetValueOrDefault("requeued") + result.DeclareWorkerDead.Requeued.Count;
                 counts["dead-lettered"] = counts.GetValueOrDefault("dead-lettered") + result.DeclareWorkerDead.DeadLettered.Count;
                 break;
-            case SchedulerResult.DetailOneofCase.Complete when result.Complete.SupersededWorkerId.Length > 0:
-                Add("superseded");
+            case SchedulerResult.DetailOneofCase.Complete:
+                if (result.Complete.SupersededWorkerId.Length > 0)
+                {
+                    Add("superseded");
+                }
+
+                if (result.Complete.SupersededCloneWorkerId.Length > 0)
+                {
+                    Add("clone.superseded");
+                }
+
+                if (result.Complete.Late)
+                {
+                    Add("late");
+                }
+
+                if (result.Complete.Nondeterministic)
+                {
+                    Add("nondeterministic");
+                }
+
                 break;
             case SchedulerResult.DetailOneofCase.Prune when result.Prune.Pruned > 0:
                 Add("pruned");
