@@ -18,9 +18,10 @@ namespace RaftHead.Head.Frontend;
 /// Only heartbeats reach it, and only the leader takes them, so the endpoint map (<see cref="WorkerSoftState"/>, the
 /// leader's soft state) is the one the workers registered with. The heartbeat is never held up: the proposal runs
 /// apart, at most one per accused worker and <see cref="ProposalsInFlightMax"/> in all; a worker already quarantined is
-/// not proposed again. Ignored, and logged: a report naming an endpoint no (or more than one) worker registered, a
-/// worker's report about itself, and every report from a worker itself quarantined, as its own bad memory may be what
-/// failed the check. A proposal the log refuses (a leader change) is not retried: the peer is still suspect at the
+/// not proposed again. Ignored, and logged: a report naming an endpoint no (or more than one) worker registered, and a
+/// worker's report about itself. A worker itself quarantined is not believed alone, as its own bad memory may be what
+/// failed the check: its accusation waits (bounded, <see cref="DoubtedMax"/>) until another quarantined worker accuses
+/// the same worker (a worker in good standing is believed at once). A proposal the log refuses (a leader change) is not retried: the peer is still suspect at the
 /// reporter, and its next bad blob to anyone is reported again.
 /// </para>
 /// </summary>
@@ -35,6 +36,9 @@ public sealed class CorruptBlobReports
     /// <summary>What the reason keeps of a reporter's detail: the reason lives in the replicated state.</summary>
     public const int DetailCharsMax = 256;
 
+    /// <summary>Accusations from quarantined workers kept waiting for a second one at most.</summary>
+    public const int DoubtedMax = 1_024;
+
     /// <summary>One proposal may take this long before it is given up.</summary>
     public const int ProposalTimeoutMs = 30_000;
 
@@ -43,6 +47,9 @@ public sealed class CorruptBlobReports
     private readonly SchedulerFrontend _frontend;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+
+    /// <summary>Workers accused by one quarantined worker: the first accuser of each, until a second one confirms it.</summary>
+    private readonly ConcurrentDictionary<string, string> _doubted = new(StringComparer.Ordinal);
     private long _proposed;
     private long _quarantined;
     private long _ignored;
@@ -113,15 +120,6 @@ public sealed class CorruptBlobReports
             return;
         }
 
-        if (reporter.QuarantineReason.Length > 0)
-        {
-            Interlocked.Add(ref _ignored, reports.Count);
-            _logger.LogWarning(
-                "Worker {Reporter} reported {Count} corrupt blob(s), first from {Peer}; ignored, as it is quarantined itself ({Reason})",
-                request.WorkerId, reports.Count, reports[0].PeerEndpoint, reporter.QuarantineReason);
-            return;
-        }
-
         if (reports.Count > ReportsPerBeatMax)
         {
             Interlocked.Add(ref _ignored, reports.Count - ReportsPerBeatMax);
@@ -132,11 +130,11 @@ public sealed class CorruptBlobReports
         var count = Math.Min(reports.Count, ReportsPerBeatMax);
         for (var i = 0; i < count; i++)
         {
-            Consider(state, request.WorkerId, reports[i], matches);
+            Consider(state, request.WorkerId, reporter.QuarantineReason.Length > 0, reports[i], matches);
         }
     }
 
-    private void Consider(SchedulerState state, string reporterId, CorruptBlobReport report, List<string> matches)
+    private void Consider(SchedulerState state, string reporterId, bool reporterQuarantined, CorruptBlobReport report, List<string> matches)
     {
         var digest = SchedulerFrontend.Format(report.Digest);
         matches.Clear();
@@ -175,6 +173,12 @@ public sealed class CorruptBlobReports
             return;
         }
 
+        string? corroboratedBy = null;
+        if (reporterQuarantined && !Corroborated(accusedId!, reporterId, digest, out corroboratedBy))
+        {
+            return;
+        }
+
         if (Interlocked.Increment(ref _inFlightCount) > ProposalsInFlightMax)
         {
             Interlocked.Decrement(ref _inFlightCount);
@@ -195,13 +199,39 @@ public sealed class CorruptBlobReports
         var quarantine = new QuarantineWorker
         {
             WorkerId = accusedId,
-            Reason = $"sent a corrupt blob {digest} to worker {reporterId} ({detail})",
+            Reason = corroboratedBy is null
+                ? $"sent a corrupt blob {digest} to worker {reporterId} ({detail})"
+                : $"sent a corrupt blob {digest} to worker {reporterId} ({detail}); both it and worker {corroboratedBy}, which reported it before, are quarantined",
             AtUnixMs = _frontend.NowUnixMs,
         };
         Interlocked.Increment(ref _proposed);
 
         // Runs apart from the heartbeat; it observes every outcome itself and leaves the in-flight set when done.
         _ = ProposeAsync(quarantine, reporterId);
+    }
+
+    /// <summary>
+    /// True when another quarantined worker accused <paramref name="accusedId"/> before (naming it in
+    /// <paramref name="earlier"/>); else the accusation is kept (bounded) for the next one and false.
+    /// </summary>
+    private bool Corroborated(string accusedId, string reporterId, string digest, out string? earlier)
+    {
+        if (_doubted.TryGetValue(accusedId, out earlier) && earlier != reporterId && _doubted.TryRemove(KeyValuePair.Create(accusedId, earlier)))
+        {
+            return true;
+        }
+
+        earlier = null;
+        Interlocked.Increment(ref _ignored);
+        if (_doubted.Count < DoubtedMax)
+        {
+            _doubted.TryAdd(accusedId, reporterId);
+        }
+
+        _logger.LogWarning(
+            "Worker {Reporter}, itself quarantined, reported blob {Digest} from worker {Accused} corrupt; not acted on until another quarantined worker reports it too",
+            reporterId, digest, accusedId);
+        return false;
     }
 
     private async Task ProposeAsync(QuarantineWorker quarantine, string reporterId)

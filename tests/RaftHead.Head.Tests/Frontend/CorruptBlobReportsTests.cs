@@ -71,20 +71,34 @@ public sealed class CorruptBlobReportsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_quarantined_reporter_is_not_believed_and_a_quarantined_worker_is_not_proposed_again()
+    public async Task A_quarantined_reporter_is_not_believed_alone_but_a_second_quarantined_one_confirms_it()
     {
-        await _log.ProposeAsync(new SchedulerCommand { QuarantineWorker = new QuarantineWorker { WorkerId = "b", Reason = "its own outputs differ", AtUnixMs = 1 } }, CancellationToken.None);
+        await QuarantineAsync("b");
+        await QuarantineAsync("c");
 
         await BeatAsync("b", Report("a.peer:1", "x"));
+        await BeatAsync("b", Report("a.peer:1", "x again"));
         Assert.Equal(0, Reports.Proposed);
         Assert.Equal("", _log.Current.FindWorker("a")!.QuarantineReason);
 
+        await BeatAsync("c", Report("a.peer:1", "y"));
+        await SettledAsync();
+        Assert.Equal(1, Reports.Proposed);
+        Assert.Equal(
+            $"sent a corrupt blob {Blob.Hash}/{Blob.SizeBytes} to worker c (y); both it and worker b, which reported it before, are quarantined",
+            _log.Current.FindWorker("a")!.QuarantineReason);
+    }
+
+    [Fact]
+    public async Task A_quarantined_worker_is_not_proposed_again_and_keeps_its_first_reason()
+    {
         await BeatAsync("c", Report("a.peer:1", "first"));
         await SettledAsync();
-        await BeatAsync("c", Report("a.peer:1", "second"));
+        await BeatAsync("b", Report("a.peer:1", "second"));
         await SettledAsync();
 
         Assert.Equal(1, Reports.Proposed);
+        Assert.Single(_log.Quarantines);
         Assert.EndsWith("(first)", _log.Current.FindWorker("a")!.QuarantineReason, StringComparison.Ordinal);
     }
 
@@ -117,6 +131,12 @@ public sealed class CorruptBlobReportsTests : IAsyncLifetime
         Assert.Contains("corrupt_blobs[0].digest", badDigest.Status.Detail, StringComparison.Ordinal);
 
         Assert.Equal(0, Reports.Proposed);
+    }
+
+    private async Task QuarantineAsync(string id)
+    {
+        var result = await _log.ProposeAsync(new SchedulerCommand { QuarantineWorker = new QuarantineWorker { WorkerId = id, Reason = "its outputs differ from other workers'", AtUnixMs = 1 } }, CancellationToken.None);
+        Assert.Equal(SchedulerResultCode.Ok, result.Code);
     }
 
     private async Task RegisterAsync(string id, string endpoint)
