@@ -21,8 +21,8 @@ namespace RaftHead.Head.Frontend;
 /// not proposed again. Ignored, and logged: a report naming an endpoint no (or more than one) worker registered, and a
 /// worker's report about itself. A worker itself quarantined is not believed alone, as its own bad memory may be what
 /// failed the check: its accusation waits (bounded, <see cref="DoubtedMax"/>) until another quarantined worker accuses
-/// the same worker (a worker in good standing is believed at once). A proposal the log refuses (a leader change) is not retried: the peer is still suspect at the
-/// reporter, and its next bad blob to anyone is reported again.
+/// the same worker (a worker in good standing is believed at once). A proposal the log refuses (a leader change) is
+/// not retried: the peer is still suspect at the reporter, and its next bad blob to anyone is reported again.
 /// </para>
 /// </summary>
 public sealed class CorruptBlobReports
@@ -42,6 +42,8 @@ public sealed class CorruptBlobReports
     /// <summary>One proposal may take this long before it is given up.</summary>
     public const int ProposalTimeoutMs = 30_000;
 
+    // One per frontend, beside it rather than in it: the host attaches it with its logger, the heartbeat finds it, and
+    // it goes when the frontend goes.
     private static readonly ConditionalWeakTable<SchedulerFrontend, CorruptBlobReports> Attached = new();
 
     private readonly SchedulerFrontend _frontend;
