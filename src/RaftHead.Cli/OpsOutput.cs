@@ -3,6 +3,7 @@ using Build.Bazel.Remote.Execution.V2;
 using RaftHead.Protocol;
 using RaftHead.Protocol.V1;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace RaftHead.Cli;
 
@@ -47,19 +48,36 @@ internal static class OpsOutput
             return;
         }
 
-        var table = output.Table("operation", "state", "outcome", ">attempts", ">queued", ">ran for", "worker", "action");
+        // Most clusters never race a clone: the column appears only when one of these operations had one.
+        var clones = false;
+        foreach (var op in response.Operations)
+        {
+            clones |= op.Clones > 0;
+        }
+
+        var table = clones
+            ? output.Table("operation", "state", "outcome", ">attempts", "clones", ">queued", ">ran for", "worker", "action")
+            : output.Table("operation", "state", "outcome", ">attempts", ">queued", ">ran for", "worker", "action");
         foreach (var op in response.Operations)
         {
             var state = State(op);
-            table.AddRow(
+            var cells = new List<IRenderable>(9)
+            {
                 output.Cell(op.Name),
                 output.Cell(state, state switch { "done" => Color.Green, "failed" or "dead" => Color.Red, "cancelled" => Color.Yellow, _ => null }),
                 output.Cell(Outcome(op)),
                 output.Cell(op.Attempts.ToString(CultureInfo.InvariantCulture)),
-                output.Cell(op.QueuedAt is null ? "-" : Humanize.Duration(now - op.QueuedAt.ToDateTimeOffset()) + " ago"),
-                output.Cell(RanFor(op, now)),
-                output.Cell(op.Worker.Length == 0 ? "-" : op.Worker),
-                HumanOutput.Cropped(Digests.ToResourceString(op.ActionDigest)));
+            };
+            if (clones)
+            {
+                cells.Add(output.Cell(Clones(op), op.CloneWon ? Color.Green : null));
+            }
+
+            cells.Add(output.Cell(op.QueuedAt is null ? "-" : Humanize.Duration(now - op.QueuedAt.ToDateTimeOffset()) + " ago"));
+            cells.Add(output.Cell(RanFor(op, now)));
+            cells.Add(output.Cell(op.Worker.Length == 0 ? "-" : op.Worker));
+            cells.Add(HumanOutput.Cropped(Digests.ToResourceString(op.ActionDigest)));
+            table.AddRow(cells);
         }
 
         console.Write(table);
@@ -96,6 +114,19 @@ internal static class OpsOutput
                 console.WriteLine($"  status {(Grpc.Core.StatusCode)op.StatusCode}: {message}");
             }
         }
+    }
+
+    /// <summary>Speculative clones raced against it: "-", "1", or "1 (won)" when a clone's result is the one kept.</summary>
+    public static string Clones(OperationSummary op)
+    {
+        ArgumentNullException.ThrowIfNull(op);
+        if (op.Clones == 0)
+        {
+            return "-";
+        }
+
+        var count = op.Clones.ToString(CultureInfo.InvariantCulture);
+        return op.CloneWon ? count + " (won)" : count;
     }
 
     private static bool Failed(OperationSummary op) =>

@@ -4,7 +4,7 @@ using Command = System.CommandLine.Command;
 
 namespace RaftHead.Cli;
 
-/// <summary><c>rh workers</c>: the workers the leader knows, with capacity, leases, heartbeat and state.</summary>
+/// <summary><c>rh workers</c>: the workers the leader knows, with capacity, leases, heartbeat and state; its subcommands quarantine and release one.</summary>
 internal static class WorkersCommand
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
@@ -16,8 +16,10 @@ internal static class WorkersCommand
             Description = "While no leader answers, look again for up to this many seconds (heartbeats are known only to the leader).",
             DefaultValueFactory = _ => NoLeaderRetry.WindowMs / 1000,
         };
-        var workers = new Command("workers", "Workers: state (ok, retiring, silent), slots, leases, CPU, memory, GPUs, last heartbeat and platform.");
+        var workers = new Command("workers", "Workers: state (ok, retiring, silent, quarantined and why), slots, leases, CPU, memory, GPUs, last heartbeat and platform.");
         workers.Options.Add(wait);
+        workers.Subcommands.Add(QuarantineCommands.Quarantine());
+        workers.Subcommands.Add(QuarantineCommands.Release());
         workers.SetAction((result, cancellationToken) => CliFailure.RunAsync(result, async () =>
         {
             var waitSeconds = result.GetValue(wait);

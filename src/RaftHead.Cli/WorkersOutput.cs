@@ -12,14 +12,20 @@ internal static class WorkersOutput
     private const int MissedBeatsSilent = 3;
 
     /// <summary>
-    /// ok, retiring (takes no new work, leaves when its leases end), silent (missed beats: the leader declares it dead
-    /// once the silence reaches the heartbeat TTL), or unknown (no heartbeat age: a follower's answer, or a new leader
-    /// not yet heard from it).
+    /// quarantined (takes no new work until released, whatever its heartbeat: an operator's decision, known to every
+    /// replica), ok, retiring (takes no new work, leaves when its leases end), silent (missed beats: the leader declares
+    /// it dead once the silence reaches the heartbeat TTL), or unknown (no heartbeat age: a follower's answer, or a new
+    /// leader not yet heard from it).
     /// </summary>
     public static string State(WorkerStatus worker, GetNodeStatusResponse from)
     {
         ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(from);
+        if (worker.QuarantineReason.Length > 0)
+        {
+            return "quarantined";
+        }
+
         if (!worker.HasLastHeartbeatAgeMs)
         {
             return "unknown";
@@ -59,7 +65,7 @@ internal static class WorkersOutput
             var state = State(w, from);
             table.AddRow(
                 output.Cell(w.WorkerId),
-                output.Cell(state, state switch { "ok" => Color.Green, "silent" => Color.Red, "retiring" => Color.Yellow, _ => null }),
+                output.Cell(StateText(w, state, output), state switch { "ok" => Color.Green, "silent" or "quarantined" => Color.Red, "retiring" => Color.Yellow, _ => null }),
                 output.Cell(string.Create(CultureInfo.InvariantCulture, $"{w.Leased}/{w.Slots}")),
                 output.Cell(w.CpuMillis == 0 ? "-" : Humanize.Cores((long)w.CpuMillisLeased) + "/" + Humanize.Cores(w.CpuMillis)),
                 output.Cell(w.MemoryBytes == 0 ? "-" : Humanize.Bytes(w.MemoryBytesLeased) + "/" + Humanize.Bytes(w.MemoryBytes)),
@@ -69,7 +75,24 @@ internal static class WorkersOutput
         }
 
         console.Write(table);
+        if (output.Terminal)
+        {
+            foreach (var w in from.Workers)
+            {
+                if (w.QuarantineReason.Length > 0)
+                {
+                    console.Write(new Text($"{w.WorkerId} quarantined: {w.QuarantineReason}\n"));
+                }
+            }
+        }
     }
+
+    /// <summary>
+    /// The state cell: a quarantine says why. On a terminal the reason goes under the table instead, as a sentence
+    /// would push the columns that follow off a narrow screen; a pipe keeps one line per worker.
+    /// </summary>
+    private static string StateText(WorkerStatus worker, string state, HumanOutput output) =>
+        state == "quarantined" && !output.Terminal ? "quarantined: " + worker.QuarantineReason : state;
 
     /// <summary>One worker as <c>--json</c> prints it (names in snake_case, sizes in bytes, CPU in thousandths of a core).</summary>
     public static JsonObject Json(WorkerStatus w, GetNodeStatusResponse from)
@@ -96,6 +119,8 @@ internal static class WorkersOutput
             ["gpus"] = w.Gpus,
             ["last_heartbeat_age_ms"] = w.HasLastHeartbeatAgeMs ? w.LastHeartbeatAgeMs : null,
             ["retiring"] = w.Retiring,
+            ["quarantine_reason"] = w.QuarantineReason.Length > 0 ? w.QuarantineReason : null,
+            ["quarantined_at"] = w.QuarantinedAt?.ToDateTime().ToString("O", CultureInfo.InvariantCulture),
             ["registered_at"] = w.RegisteredAt?.ToDateTime().ToString("O", CultureInfo.InvariantCulture),
             ["platform"] = platform,
         };

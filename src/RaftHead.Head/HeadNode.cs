@@ -172,7 +172,8 @@ public sealed class HeadNode : IAsyncDisposable
                     frontend.Workers,
                     options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
                     NodeProcess.Current,
-                    frontend.Options));
+                    frontend.Options),
+                new WorkerQuarantine(log, options.TimeProvider, retryDelay));
             var server = GrpcServer.Create(
                 new GrpcServerOptions { Address = options.Address, Port = options.Port },
                 (services, grpc) =>

@@ -69,8 +69,12 @@ public sealed class ClientCommandTests : IAsyncLifetime
         Assert.Equal(1_000, root.GetProperty("heartbeat_interval_ms").GetInt32());
         Assert.Equal(10_000, root.GetProperty("heartbeat_ttl_ms").GetInt32());
         var workers = root.GetProperty("workers").EnumerateArray().ToList();
-        Assert.Equal(["build-01", "gpu-01", "build-02", "build-03"], workers.Select(w => w.GetProperty("id").GetString()));
-        Assert.Equal(["ok", "retiring", "silent", "unknown"], workers.Select(w => w.GetProperty("state").GetString()));
+        Assert.Equal(["build-01", "gpu-01", "build-02", "build-03", "build-04"], workers.Select(w => w.GetProperty("id").GetString()));
+        Assert.Equal(["ok", "retiring", "silent", "unknown", "quarantined"], workers.Select(w => w.GetProperty("state").GetString()));
+        Assert.Equal("outputs differ from other workers'", workers[4].GetProperty("quarantine_reason").GetString());
+        Assert.Equal(Samples.Now.AddMinutes(-12), DateTimeOffset.Parse(workers[4].GetProperty("quarantined_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.All(workers[..4], w => Assert.Equal(JsonValueKind.Null, w.GetProperty("quarantine_reason").ValueKind));
+        Assert.All(workers[..4], w => Assert.Equal(JsonValueKind.Null, w.GetProperty("quarantined_at").ValueKind));
 
         var ok = workers[0];
         Assert.Equal(8u, ok.GetProperty("slots").GetUInt32());
@@ -107,6 +111,7 @@ public sealed class ClientCommandTests : IAsyncLifetime
         Assert.Equal(WorkersOutput.Render(LeaderOnly(), HumanOutput.Plain), stdout);
         Assert.DoesNotContain("\u001b[", stdout, StringComparison.Ordinal);
         Assert.Contains(stdout.Split('\n'), l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is ["build-02", "silent", "1/4", "-", "-", "0", "7.2s", "ago", "OSFamily=linux"]);
+        Assert.Contains(stdout.Split('\n'), l => l.StartsWith("build-04  quarantined: outputs differ from other workers'  ", StringComparison.Ordinal));
     }
 
     [Fact]

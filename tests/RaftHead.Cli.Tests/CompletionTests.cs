@@ -14,6 +14,7 @@ public sealed class CompletionTests : IDisposable
     [InlineData("rh wor", "worker workers")]
     [InlineData("rh ops --state d", "dead done")]
     [InlineData("rh cache ", "get stats")]
+    [InlineData("rh workers ", "quarantine release")]
     [InlineData("rh completion ", "bash zsh")]
     public async Task Bash_completes_commands_options_and_their_values(string line, string expected)
     {

@@ -55,15 +55,44 @@ public sealed class OutputSnapshotTests
     public void Ops() => Snapshot.Match(OpsOutput.Render(Samples.Operations(), Samples.Now, HumanOutput.Plain));
 
     [Fact]
-    public void Ops_on_a_narrow_terminal_cut_digests_short() => Snapshot.Match(OpsOutput.Render(Samples.Operations(), Samples.Now, Terminal));
+    public void Ops_on_a_narrow_terminal_cut_digests_short() => Snapshot.Match(OpsOutput.Render(WithoutClones(Samples.Operations()), Samples.Now, Terminal));
+
+    [Fact]
+    public void Ops_with_clones_on_a_terminal() => Snapshot.Match(OpsOutput.Render(Samples.Operations(), Samples.Now, new HumanOutput(true, 120)));
+
+    [Fact]
+    public void Ops_without_clones_has_no_clones_column() => Snapshot.Match(OpsOutput.Render(WithoutClones(Samples.Operations()), Samples.Now, HumanOutput.Plain));
 
     [Fact]
     public void Ops_on_a_head_that_does_not_execute() =>
         Snapshot.Match(OpsOutput.Render(new ListOperationsResponse(), Samples.Now, HumanOutput.Plain));
 
     [Fact]
+    public void Status_of_a_cluster_that_raced_no_clones()
+    {
+        var view = Samples.ThreeHeadsOneDown();
+        foreach (var answer in view.Answers.Values)
+        {
+            answer.Speculation = new SpeculationStatus();
+        }
+
+        Snapshot.Match(StatusOutput.Render(view, Samples.Now, HumanOutput.Plain));
+    }
+
+    [Fact]
     public void Cache_stats() => Snapshot.Match(CacheOutput.RenderStats(Samples.CacheStats(), HumanOutput.Plain));
 
     [Fact]
     public void Cache_get() => Snapshot.Match(CacheOutput.RenderResult(Samples.Digest('9', 142).Hash + "/142", Samples.CachedResult(), HumanOutput.Plain));
+
+    private static ListOperationsResponse WithoutClones(ListOperationsResponse response)
+    {
+        foreach (var op in response.Operations)
+        {
+            op.Clones = 0;
+            op.CloneWon = false;
+        }
+
+        return response;
+    }
 }

@@ -78,9 +78,51 @@ internal static class Samples
         });
         status.Workers.Add(new WorkerStatus { WorkerId = "build-02", Slots = 4, Leased = 1, LastHeartbeatAgeMs = 7_250, Platform = Platform("OSFamily=linux") });
         status.Workers.Add(new WorkerStatus { WorkerId = "build-03", Slots = 4 });
+        status.Workers.Add(new WorkerStatus
+        {
+            WorkerId = "build-04",
+            Slots = 4,
+            LastHeartbeatAgeMs = 610,
+            Platform = Platform("OSFamily=linux"),
+            QuarantineReason = "outputs differ from other workers'",
+            QuarantinedAt = Ago(TimeSpan.FromMinutes(12)),
+        });
+        status.Speculation = Speculation();
         status.Queues.Add(new QueueDepth { PlatformKey = "OSFamily=linux", Priority = -1, Depth = 2 });
         status.Queues.Add(new QueueDepth { PlatformKey = "OSFamily=linux,pool=gpu", Priority = 0, Depth = 5 });
         return status;
+    }
+
+    /// <summary>Six clones, two of which won; four reports of three actions whose runs disagreed, oldest first.</summary>
+    public static SpeculationStatus Speculation()
+    {
+        var speculation = new SpeculationStatus { ClonesStarted = 6, ClonesWon = 2, WastedWorkerMs = 94_500 };
+        speculation.Nondeterminism.Add(Report("operations/7f3a-3", '5', "cc", TimeSpan.FromMinutes(50), "out/a.o"));
+        speculation.Nondeterminism.Add(Report("operations/7f3a-5", '6', "", TimeSpan.FromMinutes(20), "(exit code)"));
+        speculation.Nondeterminism.Add(Report("operations/7f3a-7", '5', "cc", TimeSpan.FromMinutes(9), "out/a.o", "out/b.o", "out/c.o", "out/d.o", "out/e.o"));
+        speculation.Nondeterminism.Add(Report("operations/7f3a-9", '7', "link", TimeSpan.FromSeconds(90), "out/app"));
+        return speculation;
+    }
+
+    private static NondeterminismReport Report(string operation, char digest, string actionClass, TimeSpan ago, params string[] paths)
+    {
+        var report = new NondeterminismReport
+        {
+            OperationName = operation,
+            ActionDigest = Digest(digest, 140),
+            ActionClass = actionClass,
+            WinnerAttempt = 1,
+            WinnerWorkerId = "build-01",
+            OtherAttempt = 2,
+            OtherWorkerId = "build-04",
+            AtUnixMs = (Now - ago).ToUnixTimeMilliseconds(),
+        };
+        foreach (var path in paths)
+        {
+            report.Differences.Add(new OutputDifference { Path = path, Winner = new string('1', 64) + "/10", Other = new string('2', 64) + "/10" });
+        }
+
+        return report;
     }
 
     public static GetNodeStatusResponse Follower(long id, string address, long applied)
@@ -139,6 +181,7 @@ internal static class Samples
         running.Attempts = 2;
         running.Worker = "build-01";
         running.StartedAt = Ago(TimeSpan.FromSeconds(75));
+        running.Clones = 1;
         running.Failures.Add(new AttemptFailure { Attempt = 1, WorkerId = "build-02", Reason = "worker build-02 declared dead: no heartbeat for 10250 ms (TTL 10000 ms)", EndedAt = Ago(TimeSpan.FromSeconds(80)) });
 
         var cached = Operation(14, ExecutionStage.Types.Value.Completed, 'c');
@@ -154,6 +197,8 @@ internal static class Samples
         failed.CompletedAt = Ago(TimeSpan.FromSeconds(248.6));
         failed.StatusCode = 0;
         failed.ExitCode = 1;
+        failed.Clones = 1;
+        failed.CloneWon = true;
 
         var dead = Operation(12, ExecutionStage.Types.Value.Completed, 'e');
         dead.Attempts = 3;

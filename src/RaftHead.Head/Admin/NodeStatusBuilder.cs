@@ -74,6 +74,10 @@ public static class NodeStatusBuilder
                 CpuMillisLeased = (ulong)Math.Max(0, usage?.CpuMillis ?? 0),
                 MemoryBytesLeased = usage?.MemoryBytes ?? 0,
                 RegisteredAt = worker.RegisteredAtUnixMs > 0 ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(worker.RegisteredAtUnixMs)) : null,
+                QuarantineReason = worker.QuarantineReason,
+                QuarantinedAt = worker.QuarantineReason.Length > 0 && worker.QuarantinedAtUnixMs > 0
+                    ? Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(worker.QuarantinedAtUnixMs))
+                    : null,
             };
             if (heartbeatsKnown && workers.LastSeenUnixMs(id) is { } seen)
             {
@@ -88,7 +92,44 @@ public static class NodeStatusBuilder
             response.Queues.Add(new QueueDepth { PlatformKey = queue.PlatformKey, Priority = queue.Priority, Depth = depth });
         }
 
+        response.Speculation = Speculation(state);
         return response;
+    }
+
+    /// <summary>
+    /// What racing clones cost and won, over the operations this replica still holds: one pass, as a listing with many
+    /// retained operations is built on every <c>rh status</c>.
+    /// </summary>
+    public static SpeculationStatus Speculation(SchedulerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        uint started = 0, won = 0;
+        long wastedMs = 0;
+        foreach (var operation in state.Operations.Values)
+        {
+            var completed = operation.Phase == OperationPhase.Completed;
+            foreach (var attempt in operation.Attempts)
+            {
+                if (attempt.Speculative)
+                {
+                    started++;
+                }
+
+                if (attempt.Superseded)
+                {
+                    // A run that lost held its worker from its lease until another result won (ended_at); none recorded, none counted.
+                    wastedMs += Math.Max(0, attempt.EndedAtUnixMs - attempt.LeasedAtUnixMs);
+                }
+                else if (completed && attempt.Speculative && OperationsListing.IsWinner(attempt))
+                {
+                    won++;
+                }
+            }
+        }
+
+        var status = new SpeculationStatus { ClonesStarted = started, ClonesWon = won, WastedWorkerMs = wastedMs };
+        status.Nondeterminism.AddRange(state.Nondeterminism);
+        return status;
     }
 
     private static void AddMembers(GetNodeStatusResponse response, RaftStatus raft, IReadOnlyDictionary<long, string> members)

@@ -32,6 +32,12 @@ public sealed record FrontendOptions
     /// <summary>Grants one placement proposes at most (one log entry).</summary>
     public int GrantsPerPlanMax { get; init; } = 512;
 
+    /// <summary>When a running action is a straggler worth a speculative clone, for instances not named in <see cref="SpeculationByInstance"/>.</summary>
+    public Scheduling.SpeculationOptions Speculation { get; init; } = new();
+
+    /// <summary>Per REAPI instance name, settings that replace <see cref="Speculation"/>.</summary>
+    public IReadOnlyDictionary<string, Scheduling.SpeculationOptions> SpeculationByInstance { get; init; } = new Dictionary<string, Scheduling.SpeculationOptions>(StringComparer.Ordinal);
+
     /// <summary>The retry_delay a client is told on RESOURCE_EXHAUSTED.</summary>
     public int RetryDelayMs { get; init; } = 1_000;
 
@@ -80,6 +86,12 @@ public sealed record FrontendOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LeaseTtlMs);
         ArgumentOutOfRangeException.ThrowIfNegative(FinishedRetentionMs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(DutiesIntervalMs);
+        Speculation.Validate();
+        foreach (var (_, options) in SpeculationByInstance)
+        {
+            options.Validate();
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(GrantsPerPlanMax);
         ArgumentOutOfRangeException.ThrowIfNegative(RetryDelayMs);
         ArgumentOutOfRangeException.ThrowIfNegative(RetryBackoffBaseMs);

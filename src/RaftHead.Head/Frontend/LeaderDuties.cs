@@ -7,7 +7,9 @@ namespace RaftHead.Head.Frontend;
 
 /// <summary>
 /// What only the leader decides, from the applied state, its clock and its soft state: placement of queued work
-/// (<see cref="Placement.Plan"/>, proposed as one AssignLeases), workers silent past the heartbeat TTL declared dead,
+/// (<see cref="Placement.Plan"/>, proposed as one AssignLeases), speculative clones of stragglers onto idle slots
+/// (<see cref="Speculation.Plan"/>, with running-time statistics rebuilt from the retained completions in each term),
+/// workers silent past the heartbeat TTL declared dead,
 /// leases past their hard deadline failed, and finished operations past retention pruned. A pass runs after every
 /// apply and at least every <see cref="FrontendOptions.DutiesIntervalMs"/>; on a follower it does nothing. A new
 /// leader judges no silence for one TTL: the heartbeats it has not heard were sent to the old leader.
@@ -17,12 +19,15 @@ public sealed class LeaderDuties
     private readonly SchedulerFrontend _frontend;
     private readonly ILogger _logger;
     private readonly PlacementCache _placement = new();
+    private readonly RunningTimes _times = new();
     private Task? _loop;
     private long _leaderTerm = -1;
     private long _leaderSinceUnixMs;
     private long _plannedVersion = -1;
     private long _plannedAtUnixMs = long.MinValue / 2;
     private long _judgedAtUnixMs = long.MinValue / 2;
+    private long _speculatedVersion = -1;
+    private long _speculatedAtUnixMs = long.MinValue / 2;
 
     internal LeaderDuties(SchedulerFrontend frontend, ILogger logger)
     {
@@ -108,6 +113,8 @@ public sealed class LeaderDuties
             _leaderSinceUnixMs = now;
             _plannedVersion = -1;
             _judgedAtUnixMs = long.MinValue / 2;
+            _speculatedVersion = -1;
+            _times.Reset();
             _logger.LogInformation("Leading in term {Term}: worker silence is judged from {GraceEndUnixMs}", leader.Term, now + _frontend.Options.HeartbeatTtlMs);
         }
 
@@ -120,7 +127,41 @@ public sealed class LeaderDuties
         }
 
         await PlaceAsync(now, cancellationToken).ConfigureAwait(false);
+        await SpeculateAsync(now, cancellationToken).ConfigureAwait(false);
         await PruneAsync(now, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Speculative clones of stragglers onto idle slots (<see cref="Speculation.Plan"/>).</summary>
+    private async Task SpeculateAsync(long now, CancellationToken cancellationToken)
+    {
+        var state = _frontend.Log.Current;
+        if (state.Version == _speculatedVersion && now - _speculatedAtUnixMs < _frontend.Options.DutiesIntervalMs)
+        {
+            return;
+        }
+
+        _speculatedVersion = state.Version;
+        _speculatedAtUnixMs = now;
+        _times.Update(state);
+        var options = _frontend.Options;
+        var grants = Speculation.Plan(state, now, _times, instance => options.SpeculationByInstance.GetValueOrDefault(instance) ?? options.Speculation, options.LeaseTtlMs, options.GrantsPerPlanMax);
+        if (grants.Count == 0)
+        {
+            return;
+        }
+
+        var assign = new AssignLeases { AssignedAtUnixMs = now, Grants = { grants } };
+        var result = await _frontend.ProposeAsync(new SchedulerCommand { AssignLeases = assign }, cancellationToken, refusalIsAnswer: true).ConfigureAwait(false);
+        for (var i = 0; i < grants.Count && i < result.AssignLeases?.Grants.Count; i++)
+        {
+            if (result.AssignLeases.Grants[i].Code == SchedulerResultCode.Ok)
+            {
+                var operation = state.Operations[grants[i].OperationName];
+                _logger.LogInformation(
+                    "Speculative clone of {Operation} on {WorkerId} (attempt {Attempt}): attempt {Original} has run {RunningMs} ms on {OriginalWorkerId}",
+                    operation.Name, grants[i].WorkerId, grants[i].Attempt, operation.Attempt, now - operation.Lease.LeasedAtUnixMs, operation.Lease.WorkerId);
+            }
+        }
     }
 
     private async Task DeclareSilentWorkersDeadAsync(long now, CancellationToken cancellationToken)

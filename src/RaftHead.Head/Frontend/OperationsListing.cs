@@ -64,8 +64,15 @@ public static class OperationsListing
             DeadLettered = operation.Phase == OperationPhase.DeadLettered,
             Cancelled = operation.Phase == OperationPhase.Cancelled,
         };
+        var completed = operation.Phase == OperationPhase.Completed;
         foreach (var attempt in operation.Attempts)
         {
+            if (attempt.Speculative)
+            {
+                summary.Clones++;
+                summary.CloneWon |= completed && IsWinner(attempt);
+            }
+
             if (attempt.FailureReason.Length > 0)
             {
                 summary.Failures.Add(new AttemptFailure
@@ -96,6 +103,13 @@ public static class OperationsListing
         }
 
         return summary;
+    }
+
+    /// <summary>Of a completed operation, the attempt whose result it kept: it neither failed nor lost a race.</summary>
+    public static bool IsWinner(AttemptRecord attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        return attempt.FailureReason.Length == 0 && !attempt.Superseded;
     }
 
     private static bool Matches(OperationState operation, OutcomeFilter outcome) => outcome switch

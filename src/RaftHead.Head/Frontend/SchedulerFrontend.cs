@@ -198,7 +198,8 @@ public sealed class SchedulerFrontend : IAsyncDisposable
 
             (platform, var resources) = ResourceProperties.Split(platform, platformField);
             CheckSomeWorkerOffers(Log.Current, platform, resources);
-            var name = await ProposeSubmitAsync(request, metadata, action, platform, resources, largestFiles, skipCache, cancellationToken).ConfigureAwait(false);
+            var toolClass = command.Arguments.Count > 0 ? ActionClasses.Tool(command.Arguments[0], platform) : "";
+            var name = await ProposeSubmitAsync(request, metadata, action, platform, resources, largestFiles, skipCache, toolClass, cancellationToken).ConfigureAwait(false);
             _pins.Hold(name, pins);
             pins = [];
             return new Submission(name, null);
@@ -223,7 +224,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     /// <summary>Keeps <paramref name="pins"/> until the operation ends, as Execute's input pins are kept.</summary>
     internal void HoldInputs(string operationName, List<IDisposable> pins) => _pins.Hold(operationName, pins);
 
-    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, List<Digest> inputHints, bool skipCache, CancellationToken cancellationToken)
+    private async Task<string> ProposeSubmitAsync(ExecuteRequest request, RequestMetadata? metadata, ReapiAction action, Platform platform, ResourceRequest resources, List<Digest> inputHints, bool skipCache, string toolClass, CancellationToken cancellationToken)
     {
         var instance = request.InstanceName;
         var digest = request.ActionDigest;
@@ -243,6 +244,8 @@ public sealed class SchedulerFrontend : IAsyncDisposable
             DoNotCache = action.DoNotCache,
             SkipCacheLookup = skipCache,
             InputHints = { inputHints },
+            ActionClass = ActionClasses.Of(action),
+            ToolClass = toolClass,
         };
         var result = await ProposeAsync(new SchedulerCommand { Submit = submit }, cancellationToken).ConfigureAwait(false);
         var name = result.Submit.OperationName;

@@ -233,6 +233,8 @@ internal sealed class GraphDriver : IAsyncDisposable
             Resources = resources,
             DoNotCache = composed.Action.DoNotCache,
             SkipCacheLookup = skipCache,
+            ActionClass = ActionClasses.Of(composed.Action),
+            ToolClass = graph.Request.Nodes[index].Arguments is { Count: > 0 } argv ? ActionClasses.Tool(argv[0], platform) : "",
         };
         submit.InputHints.Add(largestFiles);
 

@@ -611,6 +611,7 @@ internal sealed partial class CommandApplier
             SkipCacheLookup = submit.SkipCacheLookup,
             SubmittedAtUnixMs = submit.SubmittedAtUnixMs,
             ActionClass = submit.ActionClass,
+            ToolClass = submit.ToolClass,
             Phase = OperationPhase.Queued,
             Attempt = 1,
             ChangedVersion = _nextVersion,
