@@ -100,7 +100,8 @@ internal static class WorkerCommand
                 runner,
                 store,
                 logging.CreateLogger<WorkerAgent>(),
-                peerServer is null ? null : new BlobReports(cache));
+                peerServer is null ? null : new BlobReports(cache),
+                storage.Peers?.CorruptReports);
             try
             {
                 await agent.StartAsync(linked.Token).ConfigureAwait(false);

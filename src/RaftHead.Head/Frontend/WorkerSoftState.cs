@@ -226,6 +226,26 @@ public sealed class WorkerSoftState
         return peers;
     }
 
+    /// <summary>
+    /// Adds every worker that registered here with <paramref name="peerEndpoint"/> to <paramref name="workerIds"/>: more
+    /// than one when a worker took over the address of one not yet forgotten. A scan, as only corrupt-blob reports ask.
+    /// </summary>
+    public void WorkersAtPeerEndpoint(string peerEndpoint, List<string> workerIds)
+    {
+        ArgumentNullException.ThrowIfNull(peerEndpoint);
+        ArgumentNullException.ThrowIfNull(workerIds);
+        foreach (var (id, entry) in _workers)
+        {
+            lock (entry)
+            {
+                if (entry.PeerEndpoint.Length > 0 && string.Equals(entry.PeerEndpoint, peerEndpoint, StringComparison.Ordinal))
+                {
+                    workerIds.Add(id);
+                }
+            }
+        }
+    }
+
     /// <summary>One waiting Lease poll of a worker; dispose when the poll ends.</summary>
     public sealed class LeaseWatch : IDisposable
     {

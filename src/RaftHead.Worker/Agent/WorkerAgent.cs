@@ -33,6 +33,7 @@ public sealed class WorkerAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly BlobReports? _blobs;
+    private readonly CorruptFetchReports? _corrupt;
     /// <summary>How many finished leases the worker remembers, so a lease handed out again after its run is not run twice.</summary>
     private const int FinishedRememberedMax = 4_096;
 
@@ -65,7 +66,8 @@ public sealed class WorkerAgent : IAsyncDisposable
     /// <param name="store">Where the Action and Command of a lease are read.</param>
     /// <param name="logger">One event per state change.</param>
     /// <param name="blobs">The blobs to report in heartbeats for the heads' blob directory; none when null.</param>
-    public WorkerAgent(WorkerAgentOptions options, HeadConnection heads, IActionRunner runner, IBlobStore store, ILogger? logger = null, BlobReports? blobs = null)
+    /// <param name="corrupt">Peers that sent corrupt blobs, reported in heartbeats so the heads quarantine them; none when null.</param>
+    public WorkerAgent(WorkerAgentOptions options, HeadConnection heads, IActionRunner runner, IBlobStore store, ILogger? logger = null, BlobReports? blobs = null, CorruptFetchReports? corrupt = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -75,6 +77,7 @@ public sealed class WorkerAgent : IAsyncDisposable
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _logger = logger ?? NullLogger.Instance;
         _blobs = blobs;
+        _corrupt = corrupt;
         _time = options.TimeProvider;
         _heartbeatIntervalMs = options.HeartbeatIntervalMs;
         _slots = new SlotGate(options.Slots);
@@ -537,6 +540,7 @@ public sealed class WorkerAgent : IAsyncDisposable
 
             // Nothing is ever evicted from the worker's blobs yet, so only stored ones are reported.
             _blobs?.Take(_options.BlobReportsPerBeatMax, request.Stored);
+            _corrupt?.Take(_options.CorruptReportsPerBeatMax, request.CorruptBlobs);
 
             WorkerHeartbeatResponse response;
             try
@@ -552,6 +556,7 @@ public sealed class WorkerAgent : IAsyncDisposable
             catch (Exception e) when (e is RpcException or HeadsUnavailableException)
             {
                 _blobs?.Return(request.Stored);
+                _corrupt?.Return(request.CorruptBlobs);
                 _logger.LogWarning("Worker {Worker}: Heartbeat failed: {Error}", WorkerId, e.Message);
                 continue;
             }
@@ -566,6 +571,8 @@ public sealed class WorkerAgent : IAsyncDisposable
 
             if (response.RegisterAgain)
             {
+                // A head that does not know this worker takes no accusation from it: tell the next beat's head again.
+                _corrupt?.Return(request.CorruptBlobs);
                 await TryRegisterAgainAsync(stop).ConfigureAwait(false);
             }
         }

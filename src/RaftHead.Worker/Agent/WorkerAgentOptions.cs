@@ -51,6 +51,9 @@ public sealed record WorkerAgentOptions
     /// <summary>Stored-blob hints one heartbeat carries at most; the rest go with the next beats.</summary>
     public int BlobReportsPerBeatMax { get; init; } = 1_000;
 
+    /// <summary>Corrupt-blob reports one heartbeat carries at most (the heads read as many per beat); the rest go with the next beats.</summary>
+    public int CorruptReportsPerBeatMax { get; init; } = 64;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public void Validate()
@@ -67,6 +70,7 @@ public sealed record WorkerAgentOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MessageBlobMaxBytes);
         ArgumentNullException.ThrowIfNull(PeerEndpoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BlobReportsPerBeatMax);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CorruptReportsPerBeatMax);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }

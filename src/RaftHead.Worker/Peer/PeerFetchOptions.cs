@@ -29,6 +29,9 @@ public sealed record PeerFetchOptions
     /// </summary>
     public int ReadAheadMessages { get; init; } = 1;
 
+    /// <summary>Corrupt fetches waiting for a heartbeat to report them at most; more are dropped (and counted).</summary>
+    public int CorruptReportsPendingMax { get; init; } = 1_024;
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public void Validate()
@@ -40,6 +43,7 @@ public sealed record PeerFetchOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PeerReadTimeoutMs);
         ArgumentOutOfRangeException.ThrowIfNegative(SpoolInMemoryMaxBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(ReadAheadMessages);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(CorruptReportsPendingMax);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }

@@ -15,7 +15,8 @@ namespace RaftHead.Worker.Peer;
 /// <see cref="PeerFetchOptions.PeerFetchMinBytes"/> asks the heads' blob directory who holds it and reads it from one of
 /// them, through <see cref="VerifyingReadStream"/> to the end (size and SHA-256) before a byte is handed on; a large
 /// blob is verified in the file cache's temp directory and then kept there as it is. A peer that sends other bytes, or
-/// cannot be reached, is skipped for a while and the next source is tried; the store behind answers the rest.
+/// cannot be reached, is skipped for a while and the next source is tried; the store behind answers the rest. A peer
+/// that sent other bytes is also recorded in <see cref="CorruptReports"/>, for the heartbeats to tell the heads.
 /// Writes, presence and pins go to the store behind.
 /// </summary>
 public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
@@ -53,7 +54,11 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = _options.TimeProvider;
         _fetches = new SemaphoreSlim(_options.ConcurrentFetchesMax, _options.ConcurrentFetchesMax);
+        CorruptReports = new CorruptFetchReports(_options.CorruptReportsPendingMax);
     }
+
+    /// <summary>Peers that sent corrupt bytes, waiting to be reported to the heads (the agent drains them).</summary>
+    public CorruptFetchReports CorruptReports { get; }
 
     public long BlobsFromPeers => Interlocked.Read(ref _blobsFromPeers);
 
@@ -155,6 +160,7 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         timeout.CancelAfter(TimeSpan.FromMilliseconds(_options.PeerReadTimeoutMs));
         Stream? spool = null;
         string? spoolPath = null;
+        string? mismatch = null;
         try
         {
             var source = await ByteStreamReadStream.OpenAsync(new ByteStream.ByteStreamClient(_peers.For(peer)), instanceName, digest, 0, 0, _options.ReadAheadMessages, timeout.Token).ConfigureAwait(false);
@@ -163,7 +169,17 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
                 return NotHeld(peer, digest);
             }
 
-            await using (var verifying = new VerifyingReadStream(source, digest, 0, 0, peer))
+            // The check's own finding (what the bytes hashed to) is what the heads are told, not the whole message.
+            var verifyingSource = new VerifyingReadStream(
+                source,
+                Convert.FromHexString(digest.Hash),
+                digest.SizeBytes,
+                detail =>
+                {
+                    mismatch = detail;
+                    return new BlobVerificationException(digest, peer, detail);
+                });
+            await using (var verifying = verifyingSource)
             {
                 spool = digest.SizeBytes <= _options.SpoolInMemoryMaxBytes
                     ? new MemoryStream(new byte[digest.SizeBytes], 0, (int)digest.SizeBytes, writable: true, publiclyVisible: true)
@@ -196,6 +212,7 @@ public sealed class PeerFetchingBlobStore : IBlobStore, IDisposable
         {
             Interlocked.Increment(ref _digestFailures);
             Suspect(peer);
+            CorruptReports.Add(peer, digest, mismatch ?? e.Message);
             _logger.LogWarning("Peer {Peer} sent blob {Hash}/{Size} corrupt ({Error}); skipping it for {SuspectMs} ms", peer, digest.Hash, digest.SizeBytes, e.Message, _options.SuspectMs);
             return null;
         }

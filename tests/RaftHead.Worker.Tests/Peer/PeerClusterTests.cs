@@ -80,6 +80,89 @@ public sealed class PeerClusterTests : IAsyncLifetime
         Assert.Equal(0, y.Store.DigestFailures);
     }
 
+    [Fact]
+    public async Task A_worker_serving_a_corrupt_blob_is_quarantined_and_the_reader_still_runs_on_the_right_bytes()
+    {
+        var x = await StartWorkerAsync("x");
+        var y = await StartWorkerAsync("y");
+        var produced = await ExecuteAsync("x", Command("head -c " + OutputBytes + " /dev/urandom > out.bin", "out.bin"), new Build.Bazel.Remote.Execution.V2.Directory());
+        var output = Assert.Single(produced.Result.OutputFiles).Digest;
+        var whereIs = new WorkerProtocol.WorkerProtocolClient(_channels.For(_head.Address.Authority));
+        await TestServers.EventuallyAsync(
+            () => whereIs.WhereIs(new WhereIsRequest { Digest = output, ExcludeWorkerId = y.Agent.WorkerId }).PeerEndpoints.Contains(x.Server.Endpoint),
+            Deadline,
+            "the head's directory naming worker x for the output");
+
+        // What a failing disk does: the blob x keeps for its peers changes under it.
+        var servedHash = CorruptOnDisk(x.Cache, output);
+
+        var input = new Build.Bazel.Remote.Execution.V2.Directory { Files = { new FileNode { Name = "in.bin", Digest = output } } };
+        var consumed = await ExecuteAsync("y", Command("sha256sum < in.bin"), input);
+
+        // y asked x, caught the bad bytes, and ran on the head's copy.
+        Assert.Equal(0, consumed.Result.ExitCode);
+        Assert.StartsWith(output.Hash + " ", await ReadAsync(consumed.Result.StdoutDigest), StringComparison.Ordinal);
+        Assert.Equal(1, x.Server.Reads.ReadsAsked);
+        Assert.Equal(1, y.Store.DigestFailures);
+        Assert.Equal(0, y.Store.BlobsFromPeers);
+
+        // y's next heartbeat tells the leader, which quarantines x, naming the blob, the reporter and the bytes.
+        await TestServers.EventuallyAsync(
+            () => _head.Log.Current.FindWorker(x.Agent.WorkerId) is { QuarantineReason.Length: > 0 },
+            Deadline,
+            "worker x quarantined");
+        var reason = _head.Log.Current.FindWorker(x.Agent.WorkerId)!.QuarantineReason;
+        Assert.Contains($"{output.Hash}/{output.SizeBytes}", reason, StringComparison.Ordinal);
+        Assert.Contains("worker " + y.Agent.WorkerId, reason, StringComparison.Ordinal);
+        Assert.Contains(servedHash, reason, StringComparison.Ordinal);
+        Assert.Equal("", _head.Log.Current.FindWorker(y.Agent.WorkerId)!.QuarantineReason);
+        Assert.Equal(0, y.Store.CorruptReports.PendingCount);
+
+        // Work only x could run waits: it is not leased to x, even while later work placed after it runs on y.
+        using var waiting = new CancellationTokenSource(Deadline);
+        var onX = await SubmitAsync("x", Command("true"), waiting.Token);
+        await ExecuteAsync("y", Command("true"), new Build.Bazel.Remote.Execution.V2.Directory());
+        Assert.Equal(OperationPhase.Queued, _head.Log.Current.FindOperation(onX.Name)!.Phase);
+        await waiting.CancelAsync();
+    }
+
+    /// <summary>Flips one byte of the blob's file in the worker's cache, under its own digest; returns what the file now hashes to.</summary>
+    private static string CorruptOnDisk(FileCache cache, Digest digest)
+    {
+        var path = cache.PathFor(digest, false);
+        if (!File.Exists(path))
+        {
+            path = cache.PathFor(digest, true);
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        File.SetUnixFileMode(path, mode | UnixFileMode.UserWrite);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(path, bytes);
+        File.SetUnixFileMode(path, mode);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+    }
+
+    /// <summary>Submits an action and returns once the head has taken it (the first answer), leaving the call open until <paramref name="cancellationToken"/>.</summary>
+    private async Task<Operation> SubmitAsync(string pool, Command command, CancellationToken cancellationToken)
+    {
+        var store = new RemoteBlobStore(new HeadConnection([_head.Address.Authority], _channels));
+        var action = new ReapiAction
+        {
+            CommandDigest = await PutAsync(store, command),
+            InputRootDigest = await PutAsync(store, new Build.Bazel.Remote.Execution.V2.Directory()),
+            Platform = new Platform { Properties = { new Platform.Types.Property { Name = "pool", Value = pool } } },
+            DoNotCache = true,
+        };
+        var actionDigest = await PutAsync(store, action);
+        var clients = new ReapiClients(_channels.For(_head.Address.Authority));
+        var call = clients.Execution.Execute(new ExecuteRequest { ActionDigest = actionDigest }, cancellationToken: cancellationToken);
+        _owned.Add(new CallOwner(call));
+        Assert.True(await call.ResponseStream.MoveNext(cancellationToken), "the head answered the submission");
+        return call.ResponseStream.Current;
+    }
+
     private static Command Command(string script, params string[] outputs)
     {
         var command = new Command { Arguments = { "/bin/sh", "-c", script }, EnvironmentVariables = { new Command.Types.EnvironmentVariable { Name = "PATH", Value = "/usr/bin:/bin" } } };
@@ -157,11 +240,22 @@ public sealed class PeerClusterTests : IAsyncLifetime
             heads,
             runner,
             store,
-            blobs: new BlobReports(cache));
+            blobs: new BlobReports(cache),
+            corrupt: storage.Peers!.CorruptReports);
         _owned.Add(agent);
         await agent.StartAsync(CancellationToken.None);
-        return new PeerWorker(agent, storage.Peers!, server);
+        return new PeerWorker(agent, storage.Peers!, server, cache);
     }
 
-    private sealed record PeerWorker(WorkerAgent Agent, PeerFetchingBlobStore Store, PeerBlobServer Server);
+    private sealed record PeerWorker(WorkerAgent Agent, PeerFetchingBlobStore Store, PeerBlobServer Server, FileCache Cache);
+
+    /// <summary>Ends an Execute call left open by a test.</summary>
+    private sealed class CallOwner(Grpc.Core.AsyncServerStreamingCall<Operation> call) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            call.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
 }

@@ -89,6 +89,7 @@ public sealed class PeerFetchTests : IAsyncLifetime
         Assert.Equal(1, _peerB.Reads.ReadsAsked);
         Assert.Equal(1, _store.DigestFailures);
         Assert.True(_store.IsSuspect(_peerB.Endpoint));
+        AssertReportedCorrupt(_peerB.Endpoint, digest, Corrupted(bytes));
         Assert.Equal(1, _store.BlobsFromPeers);
         Assert.Equal(1, _peerA.Reads.BlobsServed);
         Assert.Equal(0, _heads.Reads);
@@ -108,6 +109,7 @@ public sealed class PeerFetchTests : IAsyncLifetime
         Assert.NotNull(path);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(path));
         Assert.Equal(1, _store.DigestFailures);
+        AssertReportedCorrupt(_peerB.Endpoint, digest, Corrupted(bytes));
         Assert.Equal(0, _store.BlobsFromPeers);
         Assert.Equal(1, _store.BlobsFromHeads);
         AssertNoStrayFiles(digest);
@@ -197,6 +199,23 @@ public sealed class PeerFetchTests : IAsyncLifetime
         Assert.Equal(0, _store.DigestFailures);
         Assert.Equal(0, _store.PeerErrors);
         Assert.False(_store.IsSuspect(_peerA.Endpoint));
+        Assert.Equal(0, _store.CorruptReports.Recorded);
+    }
+
+    [Fact]
+    public async Task An_unreachable_peer_is_skipped_but_not_reported_corrupt()
+    {
+        var (bytes, digest) = Blob(Small, 12);
+        _heads.Hold(digest, bytes);
+        var dead = TestServers.DeadEndpoint();
+        _locator.Peers = [dead];
+
+        Assert.NotNull(await _local.GetAsync(_store, "", digest, false, CancellationToken.None));
+
+        Assert.Equal(1, _store.PeerErrors);
+        Assert.True(_store.IsSuspect(dead));
+        Assert.Equal(0, _store.CorruptReports.Recorded);
+        Assert.Equal(0, _store.CorruptReports.PendingCount);
     }
 
     [Fact]
@@ -277,9 +296,25 @@ public sealed class PeerFetchTests : IAsyncLifetime
     /// <summary>What a bad disk does to a peer: the blob's file, one byte flipped.</summary>
     private static void HoldCorrupt(FileCache cache, Digest digest, byte[] bytes)
     {
+        Hold(cache, digest, Corrupted(bytes));
+    }
+
+    private static byte[] Corrupted(byte[] bytes)
+    {
         var flipped = (byte[])bytes.Clone();
         flipped[flipped.Length / 2] ^= 0xFF;
-        Hold(cache, digest, flipped);
+        return flipped;
+    }
+
+    /// <summary>One report waits for the heads: the peer as dialled, the blob asked for, and what its bytes hashed to.</summary>
+    private void AssertReportedCorrupt(string peer, Digest digest, byte[] served)
+    {
+        var batch = new List<RaftHead.Protocol.V1.CorruptBlobReport>();
+        _store.CorruptReports.Take(10, batch);
+        var report = Assert.Single(batch);
+        Assert.Equal(peer, report.PeerEndpoint);
+        Assert.Equal(digest, report.Digest);
+        Assert.Equal("the bytes hash to " + Convert.ToHexStringLower(SHA256.HashData(served)), report.Detail);
     }
 
     /// <summary>Only the verified file is left in the reader's cache: no corrupt copy, no spool.</summary>
