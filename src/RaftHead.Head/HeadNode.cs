@@ -155,7 +155,6 @@ public sealed class HeadNode : IAsyncDisposable
             var log = new ForwardingSchedulerLog(raftLog, options.SelfAddress, new GrpcChannelSettings { RetryAttemptsMax = 1 });
             var frontend = new SchedulerFrontend(log, blobs, frontendOptions, options.Execution, options.TimeProvider, loggerFactory: loggerFactory);
             disposables.Push(frontend);
-            CorruptBlobReports.Attach(frontend, new CorruptBlobReports(frontend, loggerFactory.CreateLogger<CorruptBlobReports>()));
 
             var actionCache = frontend.ActionCache;
             var reapi = options.Reapi with { ExecutionEnabled = options.ExecutionEnabled };

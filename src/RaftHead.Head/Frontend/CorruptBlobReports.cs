@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -42,10 +41,6 @@ public sealed class CorruptBlobReports
     /// <summary>One proposal may take this long before it is given up.</summary>
     public const int ProposalTimeoutMs = 30_000;
 
-    // One per frontend, beside it rather than in it: the host attaches it with its logger, the heartbeat finds it, and
-    // it goes when the frontend goes.
-    private static readonly ConditionalWeakTable<SchedulerFrontend, CorruptBlobReports> Attached = new();
-
     private readonly SchedulerFrontend _frontend;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
@@ -57,7 +52,7 @@ public sealed class CorruptBlobReports
     private long _ignored;
     private int _inFlightCount;
 
-    public CorruptBlobReports(SchedulerFrontend frontend, ILogger? logger = null)
+    internal CorruptBlobReports(SchedulerFrontend frontend, ILogger? logger = null)
     {
         _frontend = frontend ?? throw new ArgumentNullException(nameof(frontend));
         _logger = logger ?? NullLogger.Instance;
@@ -74,21 +69,6 @@ public sealed class CorruptBlobReports
 
     /// <summary>Proposals under way now.</summary>
     public int InFlight => Volatile.Read(ref _inFlightCount);
-
-    /// <summary>Makes <paramref name="reports"/> the one <see cref="Of"/> answers for <paramref name="frontend"/> (with the host's logger).</summary>
-    public static void Attach(SchedulerFrontend frontend, CorruptBlobReports reports)
-    {
-        ArgumentNullException.ThrowIfNull(frontend);
-        ArgumentNullException.ThrowIfNull(reports);
-        Attached.AddOrUpdate(frontend, reports);
-    }
-
-    /// <summary>The reports of <paramref name="frontend"/>: the one attached, or a new one (logging nowhere) on first use.</summary>
-    public static CorruptBlobReports Of(SchedulerFrontend frontend)
-    {
-        ArgumentNullException.ThrowIfNull(frontend);
-        return Attached.GetValue(frontend, static f => new CorruptBlobReports(f));
-    }
 
     /// <summary>
     /// Takes a heartbeat's reports (on the leader, for a beat it accepted). INVALID_ARGUMENT naming the field when a

@@ -68,6 +68,7 @@ public sealed class SchedulerFrontend : IAsyncDisposable
         ActionCache = new CompletenessCheckingActionCache(new ReplicatedActionCache(log, Time, RetryDelay), blobs);
         Completions = new CompletionBatcher((command, cancellationToken) => ProposeAsync(command, cancellationToken, refusalIsAnswer: true), options.CompleteBatchMax);
         Duties = new LeaderDuties(this, (ILogger?)loggerFactory?.CreateLogger<LeaderDuties>() ?? NullLogger.Instance);
+        CorruptBlobs = new CorruptBlobReports(this, (ILogger?)loggerFactory?.CreateLogger<CorruptBlobReports>() ?? NullLogger.Instance);
         _graphs = new GraphDriver(
             this,
             new GraphComposer(blobs, _execution.MessageBlobMaxBytes),
@@ -91,6 +92,9 @@ public sealed class SchedulerFrontend : IAsyncDisposable
     public WorkerSoftState Workers { get; }
 
     public LeaderDuties Duties { get; }
+
+    /// <summary>Peers' reports of corrupt blobs, turned into quarantines on the leader.</summary>
+    public CorruptBlobReports CorruptBlobs { get; }
 
     /// <summary>Workers' completions, committed together when they arrive together.</summary>
     internal CompletionBatcher Completions { get; }

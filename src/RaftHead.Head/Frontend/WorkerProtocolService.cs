@@ -211,7 +211,7 @@ public sealed class WorkerProtocolService : WorkerProtocol.WorkerProtocolBase
             throw FrontendErrors.NotLeader(leader.LeaderId, leader.LeaderAddress);
         }
 
-        CorruptBlobReports.Of(_frontend).Accept(request);
+        _frontend.CorruptBlobs.Accept(request);
         var workers = _frontend.Workers;
         var state = _frontend.Log.Current;
         var response = new WorkerHeartbeatResponse

@@ -23,7 +23,7 @@ public sealed class CorruptBlobReportsTests : IAsyncLifetime
     private SchedulerFrontend _frontend = null!;
     private WorkerProtocolService _service = null!;
 
-    private CorruptBlobReports Reports => CorruptBlobReports.Of(_frontend);
+    private CorruptBlobReports Reports => _frontend.CorruptBlobs;
 
     public async Task InitializeAsync()
     {
