@@ -2,12 +2,13 @@ using System.Globalization;
 using RaftHead.Bench.Cluster;
 using RaftHead.Bench.Execution;
 using RaftHead.Bench.Storage;
+using RaftHead.Bench.Stragglers;
 using RaftHead.Bench.Worker;
 
 namespace RaftHead.Bench;
 
 /// <summary>
-/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage|exec|cluster|dispatch|spawn|worker [options]</c> (see bench/README.md).
+/// Scenario runner: <c>dotnet run -c Release --project bench/RaftHead.Bench -- rpc|storage|exec|cluster|dispatch|spawn|worker|stragglers [options]</c> (see bench/README.md).
 /// </summary>
 internal static class Program
 {
@@ -18,11 +19,12 @@ internal static class Program
         "       RaftHead.Bench cluster [--quick] [--seconds N] [--calls N] [--clients N] [--slots N] [--kills N] [--workers N] [--leasing N] [--cpu-seconds N] [--base-port P] [--rh FILE] [--skip-execute] [--skip-failover] [--skip-scale] [--drain N] [--drain-seconds N] [--temp DIR] [--out FILE]\n" +
         "       RaftHead.Bench dispatch [--workers N] [--queued N] [--grants N] [--out FILE]\n" +
         "       RaftHead.Bench spawn [--runs N] [--temp DIR] [--out FILE]\n" +
-        "       RaftHead.Bench worker [--seconds N] [--calls N] [--rounds N] [--mib-per-size N] [--skip-noop] [--skip-fetch] [--skip-parts] [--temp DIR] [--out FILE]";
+        "       RaftHead.Bench worker [--seconds N] [--calls N] [--rounds N] [--mib-per-size N] [--skip-noop] [--skip-fetch] [--skip-parts] [--temp DIR] [--out FILE]\n" +
+        "       RaftHead.Bench stragglers [--actions N] [--rounds N] [--run-ms N] [--slow-factor N] [--warmup N] [--concurrency N] [--lease-ahead N] [--low-floor-ms N] [--cases abcde] [--call-seconds N] [--temp DIR] [--out FILE]";
 
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch" or "spawn" or "worker"))
+        if (args.Length == 0 || args[0] is not ("rpc" or "storage" or "exec" or "cluster" or "dispatch" or "spawn" or "worker" or "stragglers"))
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -38,6 +40,7 @@ internal static class Program
                 "dispatch" => await RunDispatchAsync(ParseDispatch(args.AsSpan(1))).ConfigureAwait(false),
                 "spawn" => await RunSpawnAsync(ParseSpawn(args.AsSpan(1))).ConfigureAwait(false),
                 "worker" => await RunWorkerAsync(args, ParseWorker(args.AsSpan(1))).ConfigureAwait(false),
+                "stragglers" => await RunStragglersAsync(args, ParseStragglers(args.AsSpan(1))).ConfigureAwait(false),
                 _ => await RunExecAsync(args, ParseExec(args.AsSpan(1))).ConfigureAwait(false),
             };
         }
@@ -124,6 +127,20 @@ internal static class Program
         var wall = TimeProvider.System.GetUtcNow() - started;
         var loadAtEnd = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
         var markdown = WorkerReport.ToMarkdown(options, results, CommandLine(args), started, wall, machine, loadAtEnd);
+        await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> RunStragglersAsync(string[] args, StragglerOptions options)
+    {
+        using var run = new CancellationTokenSource(options.RunLimit);
+        var started = TimeProvider.System.GetUtcNow();
+        var machine = MachineNote.Describe(options.TempRoot);
+        Console.Error.WriteLine($"machine: {machine}");
+        var rounds = await new StragglerScenario(options, Console.Error).RunAsync(run.Token).ConfigureAwait(false);
+        var wall = TimeProvider.System.GetUtcNow() - started;
+        var loadAtEnd = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+        var markdown = StragglerReport.ToMarkdown(options, rounds, CommandLine(args), started, wall, machine, loadAtEnd);
         await EmitAsync(markdown, options.OutPath, run.Token).ConfigureAwait(false);
         return 0;
     }
@@ -311,6 +328,43 @@ internal static class Program
         }
 
         return options;
+    }
+
+    private static StragglerOptions ParseStragglers(ReadOnlySpan<string> args)
+    {
+        var options = new StragglerOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            options = arg switch
+            {
+                "--actions" => options with { Actions = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 10_000) },
+                "--rounds" => options with { Rounds = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 15) },
+                "--run-ms" => options with { RunMs = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 60_000) },
+                "--slow-factor" => options with { SlowFactor = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 100) },
+                "--warmup" => options with { WarmupActions = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0, 100) },
+                "--concurrency" => options with { Concurrency = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 1, 10_000) },
+                "--lease-ahead" => options with { LeaseAhead = Math.Clamp(int.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0, 16) },
+                "--low-floor-ms" => options with { LowFloorMs = Math.Clamp(long.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 0, 600_000) },
+                "--cases" => options with { Cases = Cases(Value(args, ref i)) },
+                "--call-seconds" => options with { CallSeconds = Math.Clamp(double.Parse(Value(args, ref i), CultureInfo.InvariantCulture), 5, 3_600) },
+                "--temp" => options with { TempRoot = Value(args, ref i) },
+                "--out" => options with { OutPath = Value(args, ref i) },
+                _ => throw new FormatException($"unknown argument '{arg}'"),
+            };
+        }
+
+        return options;
+    }
+
+    private static string Cases(string letters)
+    {
+        if (letters.Length == 0 || letters.Any(c => c is < 'a' or > 'e'))
+        {
+            throw new FormatException($"--cases takes letters a to e, not '{letters}'");
+        }
+
+        return letters;
     }
 
     private static string Value(ReadOnlySpan<string> args, ref int i)
