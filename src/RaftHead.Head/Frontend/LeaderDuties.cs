@@ -20,6 +20,7 @@ public sealed class LeaderDuties
     private readonly ILogger _logger;
     private readonly PlacementCache _placement = new();
     private readonly RunningTimes _times = new();
+    private readonly List<OperationState> _finished = [];
     private Task? _loop;
     private long _leaderTerm = -1;
     private long _leaderSinceUnixMs;
@@ -142,8 +143,10 @@ public sealed class LeaderDuties
 
         _speculatedVersion = state.Version;
         _speculatedAtUnixMs = now;
-        _times.Update(state);
+        _finished.Clear();
+        _times.Update(state, _finished);
         var options = _frontend.Options;
+        await VerifyAsync(now, cancellationToken).ConfigureAwait(false);
         var grants = Speculation.Plan(state, now, _times, instance => options.SpeculationByInstance.GetValueOrDefault(instance) ?? options.Speculation, options.LeaseTtlMs, options.GrantsPerPlanMax);
         if (grants.Count == 0)
         {
@@ -241,6 +244,28 @@ public sealed class LeaderDuties
 
         var assign = new AssignLeases { AssignedAtUnixMs = now, Grants = { grants } };
         await _frontend.ProposeAsync(new SchedulerCommand { AssignLeases = assign }, cancellationToken, refusalIsAnswer: true).ConfigureAwait(false);
+    }
+
+    /// <summary>Verification runs of a sample of the operations that just completed (<see cref="Speculation.Verification"/>).</summary>
+    private async Task VerifyAsync(long now, CancellationToken cancellationToken)
+    {
+        var options = _frontend.Options;
+        var state = _frontend.Log.Current;
+        foreach (var operation in _finished)
+        {
+            // A new leader reads every retained completion into its statistics; it verifies only what finished since it
+            // leads (what finished before was the old leader's to sample), and nothing verified already.
+            var speculation = options.SpeculationByInstance.GetValueOrDefault(operation.InstanceName) ?? options.Speculation;
+            if (operation.FinishedAtUnixMs < _leaderSinceUnixMs - options.DutiesIntervalMs
+                || Speculation.Verification(operation, speculation, options.OperationNameSeed, now) is not { } submit
+                || state.FindOperationByRequest(submit.RequestId) is not null)
+            {
+                continue;
+            }
+
+            var result = await _frontend.ProposeAsync(new SchedulerCommand { Submit = submit }, cancellationToken, refusalIsAnswer: true).ConfigureAwait(false);
+            _logger.LogInformation("Verification run of {Operation}: {Outcome}", operation.Name, result.Code == SchedulerResultCode.Ok ? result.Submit.OperationName : result.Message);
+        }
     }
 
     private async Task PruneAsync(long now, CancellationToken cancellationToken)

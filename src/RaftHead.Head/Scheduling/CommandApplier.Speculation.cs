@@ -1,3 +1,4 @@
+using Grpc.Core;
 using RaftHead.Protocol.V1;
 using ReapiDigest = Build.Bazel.Remote.Execution.V2.Digest;
 
@@ -84,6 +85,46 @@ internal sealed partial class CommandApplier
             AtUnixMs = complete.CompletedAtUnixMs,
         };
         found.Differences.Add(differences);
+        Report(found);
+        return Ok(new SchedulerResult { Complete = new CompleteOutcome { Late = true, Nondeterministic = true } });
+    }
+
+    /// <summary>A verification run's result against the result of the operation it verifies; true when they differ (reported).</summary>
+    private bool CompareVerification(OperationState verification, CompleteOperation complete)
+    {
+        if (verification.Status.Code != (int)StatusCode.OK
+            || _s.FindOperation(verification.Verifies) is not { Phase: OperationPhase.Completed } verified
+            || Winner(verified) is not { } winner)
+        {
+            return false;
+        }
+
+        var differences = OutputComparison.Differences(verified.Result, verification.Result);
+        if (differences.Count == 0)
+        {
+            return false;
+        }
+
+        var found = new NondeterminismReport
+        {
+            OperationName = verified.Name,
+            InstanceName = verified.InstanceName,
+            ActionDigest = verified.ActionDigest,
+            ActionClass = verified.ActionClass,
+            WinnerAttempt = winner.Attempt,
+            WinnerWorkerId = winner.WorkerId,
+            OtherAttempt = complete.Attempt,
+            OtherWorkerId = complete.WorkerId,
+            VerifiedBy = verification.Name,
+            AtUnixMs = complete.CompletedAtUnixMs,
+        };
+        found.Differences.Add(differences);
+        Report(found);
+        return true;
+    }
+
+    private void Report(NondeterminismReport found)
+    {
         var reports = _s.Nondeterminism.Add(found);
         while (reports.Count > _limits.NondeterminismReportsMax)
         {
@@ -92,7 +133,6 @@ internal sealed partial class CommandApplier
 
         _s = _s with { Nondeterminism = reports };
         _changed = true;
-        return Ok(new SchedulerResult { Complete = new CompleteOutcome { Late = true, Nondeterministic = true } });
     }
 
     private SchedulerResult QuarantineWorker(QuarantineWorker quarantine)

@@ -96,7 +96,14 @@ internal sealed partial class CommandApplier
             ?? PlatformRules.Validate(submit.Platform, "platform")
             ?? CheckGpu(submit.Resources?.GpuMillis ?? 0)
             ?? CheckAmounts(submit.Resources?.CpuMillis ?? 0, submit.Resources?.MemoryBytes ?? 0, "resources.")
-            ?? CheckInputHints(submit.InputHints);
+            ?? CheckInputHints(submit.InputHints)
+            ?? CheckLength(submit.Verifies, "verifies");
+        if (invalid is null && submit.Verifies.Length > 0 && !submit.DoNotCache)
+        {
+            // A verification run must neither join another run nor give the cache a second result.
+            invalid = "a verification run (verifies) must be do_not_cache";
+        }
+
         if (invalid is not null)
         {
             return Error(SchedulerResultCode.InvalidArgument, invalid);
@@ -404,7 +411,11 @@ internal sealed partial class CommandApplier
             PutCache(done.InstanceName, done.ActionDigest, done.Result, complete.CompletedAtUnixMs);
         }
 
-        return Ok(new SchedulerResult { Complete = new CompleteOutcome { SupersededWorkerId = superseded, SupersededCloneWorkerId = supersededClone, Cached = cacheable } });
+        var nondeterministic = done.Verifies.Length > 0 && CompareVerification(done, complete);
+        return Ok(new SchedulerResult
+        {
+            Complete = new CompleteOutcome { SupersededWorkerId = superseded, SupersededCloneWorkerId = supersededClone, Cached = cacheable, Nondeterministic = nondeterministic },
+        });
     }
 
     private SchedulerResult CompleteBatch(CompleteBatch batch)
@@ -623,6 +634,7 @@ internal sealed partial class CommandApplier
             SubmittedAtUnixMs = submit.SubmittedAtUnixMs,
             ActionClass = submit.ActionClass,
             ToolClass = submit.ToolClass,
+            Verifies = submit.Verifies,
             Phase = OperationPhase.Queued,
             Attempt = 1,
             ChangedVersion = _nextVersion,

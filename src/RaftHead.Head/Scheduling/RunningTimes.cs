@@ -27,8 +27,8 @@ public sealed class RunningTimes
         _last = null;
     }
 
-    /// <summary>Takes in the operations finished since the last call.</summary>
-    public void Update(SchedulerState state)
+    /// <summary>Takes in the operations finished since the last call, adding them to <paramref name="finishedSince"/> when given.</summary>
+    public void Update(SchedulerState state, List<OperationState>? finishedSince = null)
     {
         var finished = state.Finished;
         if (finished.Count == 0 || (_last is { } seen && seen >= finished.Max))
@@ -50,7 +50,9 @@ public sealed class RunningTimes
 
         for (var i = newer.Count - 1; i >= 0; i--)
         {
-            Add(state.Operations[newer[i].Name]);
+            var operation = state.Operations[newer[i].Name];
+            Add(operation);
+            finishedSince?.Add(operation);
         }
 
         _last = finished.Max;

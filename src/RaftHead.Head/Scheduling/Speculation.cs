@@ -16,11 +16,19 @@ public sealed record SpeculationOptions
     /// <summary>Runs of a class needed before its median is trusted.</summary>
     public int SamplesMin { get; init; } = 3;
 
+    /// <summary>
+    /// The share of completed runs (exit 0, not do_not_cache) run once more to compare outputs, 0 to 1. Off by default:
+    /// a verification run takes a slot like any other work.
+    /// </summary>
+    public double VerifySampleRate { get; init; }
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MedianMultiple, 1.0);
         ArgumentOutOfRangeException.ThrowIfNegative(FloorMs);
         ArgumentOutOfRangeException.ThrowIfLessThan(SamplesMin, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(VerifySampleRate, 0.0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(VerifySampleRate, 1.0);
     }
 }
 
@@ -35,6 +43,54 @@ public sealed record SpeculationOptions
 /// </summary>
 public static class Speculation
 {
+    /// <summary>
+    /// The verification run of a completed operation, when it is one to verify: it ran (no cache hit), succeeded, may be
+    /// cached, is no verification itself, and falls in the sample (by a hash of its name, so every leader picks alike).
+    /// Its request id is derived from the operation, so a second proposal of it, by any leader, is a duplicate.
+    /// </summary>
+    public static SubmitAction? Verification(OperationState operation, SpeculationOptions options, string operationNameSeed, long nowUnixMs)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.VerifySampleRate <= 0 || operation.Phase != OperationPhase.Completed || operation.CachedResult || operation.DoNotCache
+            || operation.Verifies.Length > 0 || operation.Status.Code != 0 || operation.Result.ExitCode != 0 || !Sampled(operation.Name, options.VerifySampleRate))
+        {
+            return null;
+        }
+
+        var submit = new SubmitAction
+        {
+            RequestId = "verify/" + operation.Name,
+            OperationNameSeed = operationNameSeed,
+            SubmittedAtUnixMs = nowUnixMs,
+            InstanceName = operation.InstanceName,
+            ToolInvocationId = operation.ToolInvocationId,
+            ActionDigest = operation.ActionDigest,
+            Platform = operation.Platform,
+            Priority = operation.Priority,
+            Resources = operation.Resources,
+            DoNotCache = true,
+            SkipCacheLookup = true,
+            ActionClass = operation.ActionClass,
+            ToolClass = operation.ToolClass,
+            Verifies = operation.Name,
+        };
+        submit.InputHints.Add(operation.InputHints);
+        return submit;
+    }
+
+    /// <summary>Whether a name falls in a sample of the given share: FNV-1a of its characters, the same on every machine.</summary>
+    public static bool Sampled(string name, double rate)
+    {
+        var hash = 2166136261u;
+        foreach (var c in name)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash < rate * uint.MaxValue;
+    }
+
     public static List<LeaseGrant> Plan(SchedulerState state, long nowUnixMs, RunningTimes times, Func<string, SpeculationOptions> optionsOf, long leaseTtlMs, int grantsMax)
     {
         ArgumentNullException.ThrowIfNull(state);

@@ -125,6 +125,59 @@ public sealed class SpeculationDutiesTests
         Assert.Equal("idle3", h.Operation(other).CloneLease.WorkerId);
     }
 
+    [Fact]
+    public async Task A_sampled_completion_is_run_once_more_to_compare_and_only_once()
+    {
+        await using var h = await Harness.StartAsync(new FrontendOptions { Speculation = new SpeculationOptions { VerifySampleRate = 1.0 } });
+        var op = await h.StartAsync("slow", "cc", "checked");
+        await h.Log.ProposeAsync(Complete(op, "slow", at: h.NowUnixMs), CancellationToken.None);
+
+        await h.PassAsync();
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        await h.PassAsync();
+
+        var verification = h.Log.Current.FindOperationByRequest("verify/" + op);
+        Assert.NotNull(verification);
+        Assert.Equal(op, verification.Verifies);
+        Assert.True(verification.DoNotCache && verification.SkipCacheLookup);
+        Assert.Equal(h.Operation(op).ActionDigest, verification.ActionDigest);
+        Assert.Single(h.Log.Current.Operations.Values, o => o.Verifies == op);
+
+        // Its own completion is not verified again.
+        await h.Log.ProposeAsync(Assign(h.NowUnixMs, (verification.Name, "idle", 1)), CancellationToken.None);
+        await h.Log.ProposeAsync(Complete(verification.Name, "idle", at: h.NowUnixMs), CancellationToken.None);
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        await h.PassAsync();
+        Assert.Null(h.Log.Current.FindOperationByRequest("verify/" + verification.Name));
+    }
+
+    [Fact]
+    public async Task Nothing_is_verified_by_default()
+    {
+        await using var h = await Harness.StartAsync();
+        var op = await h.StartAsync("slow", "cc", "unchecked");
+        await h.Log.ProposeAsync(Complete(op, "slow", at: h.NowUnixMs), CancellationToken.None);
+
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        await h.PassAsync();
+
+        Assert.Null(h.Log.Current.FindOperationByRequest("verify/" + op));
+    }
+
+    [Fact]
+    public void A_sample_takes_about_its_share_of_names_and_the_same_names_everywhere()
+    {
+        var taken = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            taken += Speculation.Sampled("operations/s1-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), 0.1) ? 1 : 0;
+        }
+
+        Assert.InRange(taken, 800, 1_200);
+        Assert.True(Speculation.Sampled("anything", 1.0));
+        Assert.False(Speculation.Sampled("anything", 0.0));
+    }
+
     private sealed class Harness : IAsyncDisposable
     {
         private readonly TempDirectory _data;

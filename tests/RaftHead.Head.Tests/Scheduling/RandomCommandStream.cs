@@ -30,7 +30,7 @@ internal sealed class RandomCommandStream
         var roll = _random.Next(118);
         return roll switch
         {
-            < 28 => NewSubmit(),
+            < 28 => NewSubmit(view),
             < 32 => RepeatedSubmit(),
             < 46 => PlanOrStaleGrant(view),
             < 60 => CompleteSome(view),
@@ -54,7 +54,7 @@ internal sealed class RandomCommandStream
         };
     }
 
-    private SchedulerCommand NewSubmit()
+    private SchedulerCommand NewSubmit(SchedulerState? view = null)
     {
         var action = "act" + _random.Next(40).ToString(CultureInfo.InvariantCulture);
         var requestId = "req" + _requests.Count.ToString(CultureInfo.InvariantCulture);
@@ -66,7 +66,7 @@ internal sealed class RandomCommandStream
             2 => Platform("os=mac"),
             _ => null,
         };
-        return Submit(
+        var submit = Submit(
             requestId,
             action: action,
             at: _nowUnixMs,
@@ -78,6 +78,14 @@ internal sealed class RandomCommandStream
             doNotCache: _random.Next(10) == 0,
             skipCacheLookup: _random.Next(10) == 0,
             seed: _random.Next(2) == 0 ? "" : "s1");
+        if (view is not null && _random.Next(12) == 0 && Pick(view.Operations.Keys) is { } verified)
+        {
+            // A verification run of some operation (the leader's sample), which must be do_not_cache.
+            submit.Submit.Verifies = verified;
+            submit.Submit.DoNotCache = _random.Next(6) != 0;
+        }
+
+        return submit;
     }
 
     /// <summary>A request id again: usually the same action (a client retry), sometimes another (a client bug).</summary>

@@ -204,6 +204,51 @@ public sealed class SpeculationTests
     }
 
     [Fact]
+    public void A_verification_run_with_other_outputs_is_reported_naming_itself_and_one_with_the_same_is_not()
+    {
+        var scheduler = new Scheduler();
+        scheduler.Ok(Register("a", slots: 1));
+        scheduler.Ok(Register("b", slots: 1));
+        var op = scheduler.Submit(Submit("r1"));
+        scheduler.Ok(Assign(1_000, (op, "a", 1)));
+        scheduler.Ok(CompleteWith(op, "a", 1, Outputs(("out", "first")), at: 2_000));
+
+        var verify = Submit("verify/" + op, doNotCache: true, skipCacheLookup: true);
+        verify.Submit.Verifies = op;
+        var again = scheduler.Submit(verify);
+        Assert.NotEqual(op, again);
+        scheduler.Ok(Assign(2_100, (again, "b", 1)));
+        var outcome = scheduler.Ok(CompleteWith(again, "b", 1, Outputs(("out", "second")), at: 3_000)).Complete;
+
+        Assert.True(outcome.Nondeterministic);
+        var report = Assert.Single(scheduler.State.Nondeterminism);
+        Assert.Equal((op, again, "a", "b"), (report.OperationName, report.VerifiedBy, report.WinnerWorkerId, report.OtherWorkerId));
+        Assert.Equal("out", Assert.Single(report.Differences).Path);
+        // The verified result stays the cached one.
+        Assert.Equal(Outputs(("out", "first")), scheduler.State.FindCachedResult("", scheduler.Operation(op).ActionDigest));
+
+        var same = Submit("verify-2/" + op, doNotCache: true, skipCacheLookup: true);
+        same.Submit.Verifies = op;
+        var quiet = scheduler.Submit(same);
+        scheduler.Ok(Assign(3_100, (quiet, "b", 1)));
+        Assert.False(scheduler.Ok(CompleteWith(quiet, "b", 1, Outputs(("out", "first")), at: 4_000)).Complete.Nondeterministic);
+        Assert.Single(scheduler.State.Nondeterminism);
+    }
+
+    [Fact]
+    public void A_verification_run_that_could_be_cached_is_refused()
+    {
+        var scheduler = new Scheduler();
+        var verify = Submit("verify/x");
+        verify.Submit.Verifies = "operations/1";
+
+        var refused = scheduler.Apply(verify);
+
+        Assert.Equal(SchedulerResultCode.InvalidArgument, refused.Code);
+        Assert.Contains("do_not_cache", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_quarantined_worker_loses_its_work_gets_no_new_leases_and_keeps_the_quarantine_through_a_restart()
     {
         var scheduler = new Scheduler();
