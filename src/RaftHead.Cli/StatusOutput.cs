@@ -105,7 +105,8 @@ internal static class StatusOutput
             var report = speculation.Nondeterminism[i];
             var ago = report.AtUnixMs > 0 ? Humanize.Duration(now - DateTimeOffset.FromUnixTimeMilliseconds(report.AtUnixMs)) + " ago" : "-";
             var kind = report.ActionClass.Length > 0 ? $" ({report.ActionClass})" : "";
-            console.WriteLine(string.Create(c, $"  {ago}: {Digests.ToResourceString(report.ActionDigest)}{kind} {report.OperationName}: attempt {report.WinnerAttempt} on {Named(report.WinnerWorkerId)} and attempt {report.OtherAttempt} on {Named(report.OtherWorkerId)} differ in {Differences(report)}"));
+            var other = report.VerifiedBy.Length > 0 ? $"its verification run {report.VerifiedBy}" : $"attempt {report.OtherAttempt}";
+            console.WriteLine(string.Create(c, $"  {ago}: {Digests.ToResourceString(report.ActionDigest)}{kind} {report.OperationName}: attempt {report.WinnerAttempt} on {Named(report.WinnerWorkerId)} and {other} on {Named(report.OtherWorkerId)} differ in {Differences(report)}"));
         }
 
         if (speculation.Nondeterminism.Count > shown)
@@ -228,6 +229,7 @@ internal static class StatusOutput
                 ["winner_worker"] = report.WinnerWorkerId,
                 ["other_attempt"] = report.OtherAttempt,
                 ["other_worker"] = report.OtherWorkerId,
+                ["verified_by"] = report.VerifiedBy.Length > 0 ? report.VerifiedBy : null,
                 ["differences"] = differences,
                 ["at"] = report.AtUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(report.AtUnixMs).ToString("O", CultureInfo.InvariantCulture) : null,
             });

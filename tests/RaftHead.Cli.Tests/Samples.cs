@@ -93,12 +93,14 @@ internal static class Samples
         return status;
     }
 
-    /// <summary>Six clones, two of which won; four reports of three actions whose runs disagreed, oldest first.</summary>
+    /// <summary>Six clones, two of which won; four reports of three actions whose runs disagreed, oldest first (the second found by a verification run).</summary>
     public static SpeculationStatus Speculation()
     {
         var speculation = new SpeculationStatus { ClonesStarted = 6, ClonesWon = 2, WastedWorkerMs = 94_500 };
         speculation.Nondeterminism.Add(Report("operations/7f3a-3", '5', "cc", TimeSpan.FromMinutes(50), "out/a.o"));
-        speculation.Nondeterminism.Add(Report("operations/7f3a-5", '6', "", TimeSpan.FromMinutes(20), "(exit code)"));
+        var verified = Report("operations/7f3a-5", '6', "", TimeSpan.FromMinutes(20), "(exit code)");
+        verified.VerifiedBy = "operations/7f3a-6";
+        speculation.Nondeterminism.Add(verified);
         speculation.Nondeterminism.Add(Report("operations/7f3a-7", '5', "cc", TimeSpan.FromMinutes(9), "out/a.o", "out/b.o", "out/c.o", "out/d.o", "out/e.o"));
         speculation.Nondeterminism.Add(Report("operations/7f3a-9", '7', "link", TimeSpan.FromSeconds(90), "out/app"));
         return speculation;

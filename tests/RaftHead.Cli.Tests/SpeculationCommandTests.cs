@@ -117,7 +117,7 @@ public sealed class SpeculationCommandTests : IAsyncLifetime
         // Ages depend on the wall clock; the order and the rest of each line do not.
         Assert.EndsWith($"{Samples.Digest('7', 140).Hash}/140 (link) operations/7f3a-9: attempt 1 on build-01 and attempt 2 on build-04 differ in out/app", lines[at + 1], StringComparison.Ordinal);
         Assert.EndsWith("operations/7f3a-7: attempt 1 on build-01 and attempt 2 on build-04 differ in out/a.o, out/b.o, out/c.o and 2 more", lines[at + 2], StringComparison.Ordinal);
-        Assert.EndsWith($"{Samples.Digest('6', 140).Hash}/140 operations/7f3a-5: attempt 1 on build-01 and attempt 2 on build-04 differ in (exit code)", lines[at + 3], StringComparison.Ordinal);
+        Assert.EndsWith($"{Samples.Digest('6', 140).Hash}/140 operations/7f3a-5: attempt 1 on build-01 and its verification run operations/7f3a-6 on build-04 differ in (exit code)", lines[at + 3], StringComparison.Ordinal);
         Assert.Equal("  (1 earlier report(s): rh status --json lists them)", lines[at + 4]);
     }
 
@@ -140,6 +140,8 @@ public sealed class SpeculationCommandTests : IAsyncLifetime
         Assert.Equal("cc", first.GetProperty("action_class").GetString());
         Assert.Equal((1u, "build-01", 2u, "build-04"), (first.GetProperty("winner_attempt").GetUInt32(), first.GetProperty("winner_worker").GetString(), first.GetProperty("other_attempt").GetUInt32(), first.GetProperty("other_worker").GetString()));
         Assert.Equal(Samples.Now.AddMinutes(-50), DateTimeOffset.Parse(first.GetProperty("at").GetString()!, CultureInfo.InvariantCulture));
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("verified_by").ValueKind);
+        Assert.Equal("operations/7f3a-6", reports[1].GetProperty("verified_by").GetString());
         var difference = Assert.Single(first.GetProperty("differences").EnumerateArray().ToList());
         Assert.Equal("out/a.o", difference.GetProperty("path").GetString());
         Assert.Equal(new string('1', 64) + "/10", difference.GetProperty("winner").GetString());
