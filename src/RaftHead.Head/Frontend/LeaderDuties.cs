@@ -27,7 +27,6 @@ public sealed class LeaderDuties
     private long _plannedVersion = -1;
     private long _plannedAtUnixMs = long.MinValue / 2;
     private long _judgedAtUnixMs = long.MinValue / 2;
-    private long _speculatedVersion = -1;
     private long _speculatedAtUnixMs = long.MinValue / 2;
 
     internal LeaderDuties(SchedulerFrontend frontend, ILogger logger)
@@ -114,7 +113,7 @@ public sealed class LeaderDuties
             _leaderSinceUnixMs = now;
             _plannedVersion = -1;
             _judgedAtUnixMs = long.MinValue / 2;
-            _speculatedVersion = -1;
+            _speculatedAtUnixMs = long.MinValue / 2;
             _times.Reset();
             _logger.LogInformation("Leading in term {Term}: worker silence is judged from {GraceEndUnixMs}", leader.Term, now + _frontend.Options.HeartbeatTtlMs);
         }
@@ -135,13 +134,14 @@ public sealed class LeaderDuties
     /// <summary>Speculative clones of stragglers onto idle slots (<see cref="Speculation.Plan"/>).</summary>
     private async Task SpeculateAsync(long now, CancellationToken cancellationToken)
     {
-        var state = _frontend.Log.Current;
-        if (state.Version == _speculatedVersion && now - _speculatedAtUnixMs < _frontend.Options.DutiesIntervalMs)
+        // Paced by the clock alone: stragglers are a matter of seconds, and a scan of every lease after every apply would
+        // cost the busiest clusters the most.
+        if (now - _speculatedAtUnixMs < _frontend.Options.DutiesIntervalMs)
         {
             return;
         }
 
-        _speculatedVersion = state.Version;
+        var state = _frontend.Log.Current;
         _speculatedAtUnixMs = now;
         _finished.Clear();
         _times.Update(state, _finished);

@@ -74,10 +74,13 @@ public sealed class SpeculationDutiesTests
 
         await h.Log.ProposeAsync(Cancel(h.Log.Current.FindOperationByRequest("queued")!.Name, at: h.NowUnixMs), CancellationToken.None);
         var busy = await h.StartAsync("idle", "other", "busy");
+        h.Clock.Advance(TimeSpan.FromMilliseconds(300));
         await h.PassAsync();
         Assert.Null(h.Operation(straggler).CloneLease);
 
+        // The duty looks by the clock, within its interval of the slot coming free.
         await h.Log.ProposeAsync(Complete(busy, "idle", at: h.NowUnixMs), CancellationToken.None);
+        h.Clock.Advance(TimeSpan.FromMilliseconds(300));
         await h.PassAsync();
         Assert.NotNull(h.Operation(straggler).CloneLease);
     }
