@@ -107,7 +107,7 @@ public static class NodeStatusBuilder
         long wastedMs = 0;
         foreach (var operation in state.Operations.Values)
         {
-            var completed = operation.Phase == OperationPhase.Completed;
+            won += SchedulerState.WinningAttempt(operation) is { Speculative: true } ? 1u : 0u;
             foreach (var attempt in operation.Attempts)
             {
                 if (attempt.Speculative)
@@ -119,10 +119,6 @@ public static class NodeStatusBuilder
                 {
                     // A run that lost held its worker from its lease until another result won (ended_at); none recorded, none counted.
                     wastedMs += Math.Max(0, attempt.EndedAtUnixMs - attempt.LeasedAtUnixMs);
-                }
-                else if (completed && attempt.Speculative && OperationsListing.IsWinner(attempt))
-                {
-                    won++;
                 }
             }
         }

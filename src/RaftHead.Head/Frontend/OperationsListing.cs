@@ -64,13 +64,12 @@ public static class OperationsListing
             DeadLettered = operation.Phase == OperationPhase.DeadLettered,
             Cancelled = operation.Phase == OperationPhase.Cancelled,
         };
-        var completed = operation.Phase == OperationPhase.Completed;
+        summary.CloneWon = SchedulerState.WinningAttempt(operation) is { Speculative: true };
         foreach (var attempt in operation.Attempts)
         {
             if (attempt.Speculative)
             {
                 summary.Clones++;
-                summary.CloneWon |= completed && IsWinner(attempt);
             }
 
             if (attempt.FailureReason.Length > 0)
@@ -103,13 +102,6 @@ public static class OperationsListing
         }
 
         return summary;
-    }
-
-    /// <summary>Of a completed operation, the attempt whose result it kept: it neither failed nor lost a race.</summary>
-    public static bool IsWinner(AttemptRecord attempt)
-    {
-        ArgumentNullException.ThrowIfNull(attempt);
-        return attempt.FailureReason.Length == 0 && !attempt.Superseded;
     }
 
     private static bool Matches(OperationState operation, OutcomeFilter outcome) => outcome switch

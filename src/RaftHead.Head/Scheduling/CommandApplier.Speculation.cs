@@ -57,7 +57,7 @@ internal sealed partial class CommandApplier
             return null;
         }
 
-        var winner = Winner(operation);
+        var winner = SchedulerState.WinningAttempt(operation);
         foreach (var report in _s.Nondeterminism)
         {
             if (report.OperationName == operation.Name && report.OtherAttempt == complete.Attempt)
@@ -94,7 +94,7 @@ internal sealed partial class CommandApplier
     {
         if (verification.Status.Code != (int)StatusCode.OK
             || _s.FindOperation(verification.Verifies) is not { Phase: OperationPhase.Completed } verified
-            || Winner(verified) is not { } winner)
+            || SchedulerState.WinningAttempt(verified) is not { } winner)
         {
             return false;
         }
@@ -259,26 +259,6 @@ internal sealed partial class CommandApplier
 
     /// <summary>The next attempt number: attempts are numbered in the order they started, a clone's among them.</summary>
     private static uint NextAttempt(OperationState operation) => (uint)operation.Attempts.Count + 1;
-
-    /// <summary>The attempt whose result a completed operation holds.</summary>
-    internal static AttemptRecord? Winner(OperationState operation)
-    {
-        if (operation.Phase != OperationPhase.Completed)
-        {
-            return null;
-        }
-
-        for (var i = operation.Attempts.Count - 1; i >= 0; i--)
-        {
-            var attempt = operation.Attempts[i];
-            if (attempt.FailureReason.Length == 0 && !attempt.Superseded && attempt.EndedAtUnixMs != 0)
-            {
-                return attempt;
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>Runs that ended with no result count against the retry budget, a clone's too.</summary>
     private static int FailedRuns(OperationState operation)

@@ -77,7 +77,7 @@ public sealed class RunningTimes
 
     private void Add(OperationState operation)
     {
-        if (operation.Phase != OperationPhase.Completed || operation.CachedResult || CommandApplier.Winner(operation) is not { } winner)
+        if (operation.Phase != OperationPhase.Completed || operation.CachedResult || SchedulerState.WinningAttempt(operation) is not { } winner)
         {
             return;
         }

@@ -141,6 +141,27 @@ public sealed record SchedulerState
         return operation.CloneLease is { } clone && clone.WorkerId == workerId ? (operation.CloneAttempt, clone) : null;
     }
 
+    /// <summary>The attempt whose result a completed operation holds; null for any other operation (or a cache hit).</summary>
+    public static AttemptRecord? WinningAttempt(OperationState operation)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        if (operation.Phase != OperationPhase.Completed)
+        {
+            return null;
+        }
+
+        for (var i = operation.Attempts.Count - 1; i >= 0; i--)
+        {
+            var attempt = operation.Attempts[i];
+            if (attempt.FailureReason.Length == 0 && !attempt.Superseded && attempt.EndedAtUnixMs != 0)
+            {
+                return attempt;
+            }
+        }
+
+        return null;
+    }
+
     public static bool IsFinished(OperationPhase phase) =>
         phase is OperationPhase.Completed or OperationPhase.Cancelled or OperationPhase.DeadLettered;
 }
