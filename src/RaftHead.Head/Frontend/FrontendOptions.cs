@@ -38,6 +38,10 @@ public sealed record FrontendOptions
     /// <summary>Per REAPI instance name, settings that replace <see cref="Speculation"/>.</summary>
     public IReadOnlyDictionary<string, Scheduling.SpeculationOptions> SpeculationByInstance { get; init; } = new Dictionary<string, Scheduling.SpeculationOptions>(StringComparer.Ordinal);
 
+    /// <summary>The speculation settings of an instance: its own, else the defaults.</summary>
+    public Scheduling.SpeculationOptions SpeculationFor(string instanceName) =>
+        SpeculationByInstance.GetValueOrDefault(instanceName) ?? Speculation;
+
     /// <summary>The retry_delay a client is told on RESOURCE_EXHAUSTED.</summary>
     public int RetryDelayMs { get; init; } = 1_000;
 

@@ -147,7 +147,7 @@ public sealed class LeaderDuties
         _times.Update(state, _finished);
         var options = _frontend.Options;
         await VerifyAsync(now, cancellationToken).ConfigureAwait(false);
-        var grants = Speculation.Plan(state, now, _times, instance => options.SpeculationByInstance.GetValueOrDefault(instance) ?? options.Speculation, options.LeaseTtlMs, options.GrantsPerPlanMax);
+        var grants = Speculation.Plan(state, now, _times, options.SpeculationFor, options.LeaseTtlMs, options.GrantsPerPlanMax);
         if (grants.Count == 0)
         {
             return;
@@ -255,9 +255,8 @@ public sealed class LeaderDuties
         {
             // A new leader reads every retained completion into its statistics; it verifies only what finished since it
             // leads (what finished before was the old leader's to sample), and nothing verified already.
-            var speculation = options.SpeculationByInstance.GetValueOrDefault(operation.InstanceName) ?? options.Speculation;
             if (operation.FinishedAtUnixMs < _leaderSinceUnixMs - options.DutiesIntervalMs
-                || Speculation.Verification(operation, speculation, options.OperationNameSeed, now) is not { } submit
+                || Speculation.Verification(operation, options.SpeculationFor(operation.InstanceName), options.OperationNameSeed, now) is not { } submit
                 || state.FindOperationByRequest(submit.RequestId) is not null)
             {
                 continue;

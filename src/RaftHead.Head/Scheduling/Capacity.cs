@@ -9,6 +9,9 @@ namespace RaftHead.Head.Scheduling;
 /// </summary>
 public static class Capacity
 {
+    /// <summary>Whether the worker may be given new leases at all: it is neither retiring nor quarantined.</summary>
+    public static bool TakesNewLeases(WorkerState worker) => !worker.Retiring && worker.QuarantineReason.Length == 0;
+
     /// <summary>
     /// Leases the worker may hold: its slots plus the leases it queues ahead of a free slot. CPU, memory and GPUs are
     /// not relaxed by lease-ahead, so a queued lease holds its share of them as a running one does.

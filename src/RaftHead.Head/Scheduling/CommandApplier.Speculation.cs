@@ -72,20 +72,7 @@ internal sealed partial class CommandApplier
             return Ok(new SchedulerResult { Complete = new CompleteOutcome { Late = true } });
         }
 
-        var found = new NondeterminismReport
-        {
-            OperationName = operation.Name,
-            InstanceName = operation.InstanceName,
-            ActionDigest = operation.ActionDigest,
-            ActionClass = operation.ActionClass,
-            WinnerAttempt = winner.Attempt,
-            WinnerWorkerId = winner.WorkerId,
-            OtherAttempt = complete.Attempt,
-            OtherWorkerId = complete.WorkerId,
-            AtUnixMs = complete.CompletedAtUnixMs,
-        };
-        found.Differences.Add(differences);
-        Report(found);
+        Report(operation, winner, complete, differences, verifiedBy: "");
         return Ok(new SchedulerResult { Complete = new CompleteOutcome { Late = true, Nondeterministic = true } });
     }
 
@@ -105,26 +92,27 @@ internal sealed partial class CommandApplier
             return false;
         }
 
-        var found = new NondeterminismReport
-        {
-            OperationName = verified.Name,
-            InstanceName = verified.InstanceName,
-            ActionDigest = verified.ActionDigest,
-            ActionClass = verified.ActionClass,
-            WinnerAttempt = winner.Attempt,
-            WinnerWorkerId = winner.WorkerId,
-            OtherAttempt = complete.Attempt,
-            OtherWorkerId = complete.WorkerId,
-            VerifiedBy = verification.Name,
-            AtUnixMs = complete.CompletedAtUnixMs,
-        };
-        found.Differences.Add(differences);
-        Report(found);
+        Report(verified, winner, complete, differences, verification.Name);
         return true;
     }
 
-    private void Report(NondeterminismReport found)
+    /// <summary>Keeps a report of <paramref name="operation"/>'s winning run and another (<paramref name="other"/>) that differ; the oldest goes past the bound.</summary>
+    private void Report(OperationState operation, AttemptRecord winner, CompleteOperation other, List<OutputDifference> differences, string verifiedBy)
     {
+        var found = new NondeterminismReport
+        {
+            OperationName = operation.Name,
+            InstanceName = operation.InstanceName,
+            ActionDigest = operation.ActionDigest,
+            ActionClass = operation.ActionClass,
+            WinnerAttempt = winner.Attempt,
+            WinnerWorkerId = winner.WorkerId,
+            OtherAttempt = other.Attempt,
+            OtherWorkerId = other.WorkerId,
+            VerifiedBy = verifiedBy,
+            AtUnixMs = other.CompletedAtUnixMs,
+        };
+        found.Differences.Add(differences);
         var reports = _s.Nondeterminism.Add(found);
         while (reports.Count > _limits.NondeterminismReportsMax)
         {

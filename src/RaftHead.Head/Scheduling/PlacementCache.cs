@@ -69,7 +69,7 @@ public sealed class PlacementCache
         var found = new List<int>(_workers.Length);
         for (var i = 0; i < _workers.Length; i++)
         {
-            if (!_workers[i].Retiring && _workers[i].QuarantineReason.Length == 0 && PlatformRules.Satisfies(_workers[i].Platform, sample))
+            if (Capacity.TakesNewLeases(_workers[i]) && PlatformRules.Satisfies(_workers[i].Platform, sample))
             {
                 found.Add(i);
             }

@@ -107,7 +107,7 @@ public static class Speculation
         {
             var usage = state.Usage[id];
             var freeSlots = (int)worker.Slots - usage.Slots;
-            if (freeSlots > 0 && !worker.Retiring && worker.QuarantineReason.Length == 0)
+            if (freeSlots > 0 && Capacity.TakesNewLeases(worker))
             {
                 free.Add((worker, usage, freeSlots));
             }
