@@ -8,8 +8,6 @@ using RaftHead.Protocol.V1;
 using RaftHead.Storage;
 using RaftHead.Storage.Remote;
 using RaftHead.Testing;
-using RaftHead.Worker.Agent;
-using RaftHead.Worker.Sandbox;
 
 namespace RaftHead.Worker.Tests.Graphs;
 
@@ -257,22 +255,6 @@ public sealed class GraphRunTests : IAsyncLifetime
         return digest;
     }
 
-    private async Task StartWorkerAsync()
-    {
-        var data = _root.Combine("worker");
-        var workerId = WorkerIdentity.LoadOrCreate(data);
-        var work = Path.Combine(data, "work");
-        var cache = new FileCache(Path.Combine(work, "cache"));
-        var heads = new HeadConnection([_head.Address.Authority], _channels);
-        _storage = WorkerStorage.Compose(heads, _channels, cache, workerId, peers: false);
-        var runner = new ActionRunner(_storage.Store, new RunnerOptions { WorkDirectory = work, WorkerId = "w", WarmSandboxes = 1 }, cache: cache);
-        _owned.Add(runner);
-        var agent = new WorkerAgent(
-            new WorkerAgentOptions { DataDirectory = data, Slots = 2, LeaseAhead = 0, LeaseWaitMs = 2_000, StopGraceMs = 0, Platform = [.. MachinePlatform.Default()] },
-            heads,
-            runner,
-            _storage.Store);
-        _owned.Add(agent);
-        await agent.StartAsync(CancellationToken.None);
-    }
+    private async Task StartWorkerAsync() =>
+        _storage = await ComposedWorker.StartAsync(_root.Combine("worker"), "w", _head.Address.Authority, _channels, slots: 2, _owned);
 }

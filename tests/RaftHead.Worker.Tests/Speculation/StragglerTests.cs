@@ -10,8 +10,6 @@ using RaftHead.Protocol.Client;
 using RaftHead.Storage;
 using RaftHead.Storage.Remote;
 using RaftHead.Testing;
-using RaftHead.Worker.Agent;
-using RaftHead.Worker.Sandbox;
 using ReapiAction = Build.Bazel.Remote.Execution.V2.Action;
 
 namespace RaftHead.Worker.Tests.Speculation;
@@ -135,24 +133,7 @@ public sealed class StragglerTests : IAsyncLifetime
         return digest;
     }
 
-    /// <summary>One worker with one slot, composed as <c>rh worker</c> composes it, its directory named <paramref name="name"/>.</summary>
-    private async Task StartWorkerAsync(string name)
-    {
-        var data = _root.Combine(name);
-        var workerId = WorkerIdentity.LoadOrCreate(data);
-        var work = Path.Combine(data, "work");
-        var cache = new FileCache(Path.Combine(work, "cache"));
-        var heads = new HeadConnection([_head.Address.Authority], _channels);
-        var storage = WorkerStorage.Compose(heads, _channels, cache, workerId, peers: false);
-        _stores.Add(storage);
-        var runner = new ActionRunner(storage.Store, new RunnerOptions { WorkDirectory = work, WorkerId = name, WarmSandboxes = 1 }, cache: cache);
-        _owned.Add(runner);
-        var agent = new WorkerAgent(
-            new WorkerAgentOptions { DataDirectory = data, Slots = 1, LeaseAhead = 0, LeaseWaitMs = 2_000, StopGraceMs = 0, Platform = [.. MachinePlatform.Default()] },
-            heads,
-            runner,
-            storage.Store);
-        _owned.Add(agent);
-        await agent.StartAsync(CancellationToken.None);
-    }
+    /// <summary>One worker with one slot, its directory named <paramref name="name"/>.</summary>
+    private async Task StartWorkerAsync(string name) =>
+        _stores.Add(await ComposedWorker.StartAsync(_root.Combine(name), name, _head.Address.Authority, _channels, slots: 1, _owned));
 }
